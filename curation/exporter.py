@@ -1,0 +1,140 @@
+"""Exporting the store in the dataset formats TRL's trainers read.
+
+`dpo` and `rm` write preference rows (prompt/chosen/rejected), `kto` unpaired rows
+(prompt/completion/label) and `sft` prompt/completion rows. Rows are conversational (lists of
+messages) when any exported prompt was imported as a conversation, else plain strings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.errors import ExportError
+from curation.store import Store
+
+EXPORT_FORMATS = ("dpo", "rm", "kto", "sft")
+EXPORT_FILE_TYPES = ("jsonl", "parquet", "hf")
+MESSAGES = "STRUCT(role VARCHAR, content VARCHAR)[]"
+
+# Each query yields prompt_id, is_chat and the text columns of its format, in a stable order.
+_WINNERS = """
+    SELECT p.id AS pair_id, p.prompt_id,
+           CASE WHEN v.votes_a > v.votes_b THEN p.response_a ELSE p.response_b END AS chosen_id,
+           CASE WHEN v.votes_a > v.votes_b THEN p.response_b ELSE p.response_a END AS rejected_id
+    FROM pairs p JOIN pair_votes v ON v.pair_id = p.id
+    WHERE v.votes_a <> v.votes_b AND p.response_a <> p.response_b
+"""
+_PREFERENCE = f"""
+    SELECT w.prompt_id, c.text AS chosen, r.text AS rejected
+    FROM ({_WINNERS}) w JOIN responses c ON c.id = w.chosen_id JOIN responses r ON r.id = w.rejected_id
+    ORDER BY w.prompt_id, w.pair_id
+"""
+_UNPAIRED = f"""
+    WITH thumbs AS (
+        SELECT response_id, count(*) FILTER (WHERE thumb) AS up, count(*) FILTER (WHERE NOT thumb) AS down
+        FROM ratings GROUP BY response_id),
+    examples AS (
+        SELECT response_id, up > down AS label FROM thumbs WHERE up <> down
+        UNION SELECT chosen_id, true FROM ({_WINNERS})
+        UNION SELECT rejected_id, false FROM ({_WINNERS}))
+    SELECT r.prompt_id, r.text AS completion, e.label
+    FROM examples e JOIN responses r ON r.id = e.response_id
+    ORDER BY r.prompt_id, r.id, e.label
+"""
+_DEMONSTRATIONS = f"""
+    WITH good AS (
+        SELECT id AS response_id FROM responses WHERE is_reference
+        UNION SELECT chosen_id FROM ({_WINNERS})
+        UNION SELECT response_id FROM ratings GROUP BY response_id
+              HAVING count(*) FILTER (WHERE thumb) > count(*) FILTER (WHERE NOT thumb))
+    SELECT r.prompt_id, r.text AS completion
+    FROM good g JOIN responses r ON r.id = g.response_id
+    ORDER BY r.prompt_id, r.id
+"""
+_QUERIES = {
+    "dpo": (_PREFERENCE, ("chosen", "rejected")),
+    "rm": (_PREFERENCE, ("chosen", "rejected")),
+    "kto": (_UNPAIRED, ("completion",)),
+    "sft": (_DEMONSTRATIONS, ("completion",)),
+}
+
+
+@dataclass
+class ExportReport:
+    """Where an export went and how many rows it has."""
+
+    format: str
+    path: str
+    rows: int
+    conversational: bool
+
+    def to_dict(self) -> dict:
+        return vars(self)
+
+
+def export_relation_sql(store: Store, fmt: str) -> tuple[str, bool]:
+    """SQL for the rows of export format `fmt`, and whether they are conversational."""
+    if fmt not in _QUERIES:
+        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+    query, text_columns = _QUERIES[fmt]
+    conversational = bool(
+        store.con.execute(
+            f"SELECT bool_or(p.is_chat) FROM ({query}) q JOIN prompts p ON p.id = q.prompt_id"
+        ).fetchone()[0]
+    )
+    if conversational:
+        prompt = f"p.messages::{MESSAGES} AS prompt"
+        texts = [f"[{{'role': 'assistant', 'content': q.{c}}}] AS {c}" for c in text_columns]
+    else:
+        prompt = "json_extract_string(p.messages, '$[0].content') AS prompt"
+        texts = [f"q.{c}" for c in text_columns]
+    extra = ", q.label" if fmt == "kto" else ""
+    sql = (
+        f"SELECT {prompt}, {', '.join(texts)}{extra} "
+        f"FROM ({query}) q JOIN prompts p ON p.id = q.prompt_id ORDER BY q.prompt_id"
+    )
+    return sql, conversational
+
+
+def export_dataset(
+    store: Store, fmt: str, out: str | Path, file_type: str = "jsonl"
+) -> ExportReport:
+    """Write export format `fmt` to `out` as `jsonl`, `parquet` or an `hf` datasets folder.
+
+    The file appears whole or not at all (written aside, then renamed into place).
+    """
+    if file_type not in EXPORT_FILE_TYPES:
+        raise ExportError(
+            f"unknown file type {file_type!r}; choose from {', '.join(EXPORT_FILE_TYPES)}"
+        )
+    out = Path(out)
+    sql, conversational = export_relation_sql(store, fmt)
+    rows = store.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+    if rows == 0:
+        raise ExportError(f"nothing to export as {fmt}: the store has no rows for it yet")
+    if file_type == "hf" and out.exists():
+        raise ExportError(f"{out} already exists; choose a new folder for a datasets export")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        written = scratch / out.name
+        if file_type == "hf":
+            import datasets
+
+            table = store.con.sql(sql).to_arrow_table()
+            datasets.Dataset(table).save_to_disk(str(written))
+        else:
+            copy_format = "json" if file_type == "jsonl" else "parquet"
+            store.con.execute(f"COPY ({sql}) TO '{_escape(written)}' (FORMAT {copy_format})")
+        os.replace(written, out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return ExportReport(fmt, str(out), rows, conversational)
+
+
+def _escape(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,192 @@
+"""Importing files into the store: read, detect the format, check, stage, then load in bulk.
+
+One call is one transaction: if any record of any file is bad, nothing is stored. Ids are
+content hashes, so importing the same data again adds nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from curation.errors import BadInput, UnknownFormat
+from curation.formats import FORMATS, detect_format, missing_fields, unknown_format_message
+from curation.normalize import install_macros, stage_source
+from curation.sources import RawSource, expand_paths, read_sources
+from curation.store import Store
+
+IMPORT_FORMATS = ("auto", *FORMATS)
+_call_ids = itertools.count()
+
+
+@dataclass
+class FileImport:
+    """What one file (or dataset split) held."""
+
+    path: str
+    format: str
+    records: int
+    source: str
+
+
+@dataclass
+class ImportReport:
+    """The files read and the rows each table gained (0 everywhere on a re-import)."""
+
+    files: list[FileImport] = field(default_factory=list)
+    added: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"files": [vars(f) for f in self.files], "added": self.added}
+
+
+def import_paths(
+    store: Store,
+    paths: Iterable[str | Path],
+    *,
+    format: str = "auto",
+    source: str | None = None,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> ImportReport:
+    """Import files and folders (every supported file inside) as one transaction.
+
+    `format` forces a format for every file; `source` names where the data came from
+    (default: each file's stem). Imported preferences become labels by `import:<source>`.
+    Raises BadInput naming the file, record and field of the first problem; stores nothing then.
+    """
+    if format not in IMPORT_FORMATS:
+        raise BadInput(
+            "--format", f"unknown format {format!r}; choose from {', '.join(IMPORT_FORMATS)}"
+        )
+    files = expand_paths(list(paths))
+    prefix = f"ps_import_{next(_call_ids)}"
+    report = ImportReport()
+    con = store.con
+    install_macros(con)
+    stages: list[str] = []
+    try:
+        with store.transaction():
+            for index, path in enumerate(progress(files) if progress else files):
+                name = source or (path.stem if path.is_file() else path.name)
+                for raw in read_sources(con, path, f"{prefix}_raw{index}"):
+                    fmt = _resolve_format(raw, format)
+                    stage = f"{prefix}_stage{len(stages)}"
+                    stage_source(con, raw, fmt, stage)
+                    stages.append(stage)
+                    con.execute(
+                        f"ALTER TABLE {stage} ADD COLUMN src VARCHAR DEFAULT {_quote(name)}"
+                    )
+                    report.files.append(FileImport(str(path), fmt, raw.count, name))
+            report.added = _load_staged(con, prefix, stages)
+    finally:
+        _drop_temp_tables(con, prefix)
+    return report
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _resolve_format(raw: RawSource, forced: str) -> str:
+    """The format of a source: forced, or detected from its fields, with required fields checked."""
+    fmt = detect_format(raw.fields, raw.first) if forced == "auto" else forced
+    if fmt is None:
+        raise UnknownFormat(raw.path, unknown_format_message(raw.fields))
+    missing = missing_fields(fmt, raw.fields)
+    if missing:
+        raise raw.error(f"missing in every record for format {fmt}", field=missing[0])
+    return fmt
+
+
+def _load_staged(con: duckdb.DuckDBPyConnection, prefix: str, stages: list[str]) -> dict[str, int]:
+    """Insert the staged records into the store tables; return how many rows each gained."""
+    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {stage}" for stage in stages)
+    con.execute(
+        f"CREATE TEMP TABLE {prefix}_items AS SELECT row_number() OVER () AS item, *, "
+        f"md5(to_json(messages)) AS pid FROM ({union})"
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE {prefix}_resp AS
+        SELECT item, pid, src, reference, thumb, slot, text, scores[slot] AS score,
+               md5(pid || chr(31) || text) AS rid
+        FROM (SELECT item, pid, src, reference, thumb, scores,
+                     unnest(texts) AS text, generate_subscripts(texts, 1) AS slot
+              FROM {prefix}_items)"""
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE {prefix}_pairs AS
+        SELECT a.pid, a.src, a.rid AS ra, b.rid AS rb,
+               md5(least(a.rid, b.rid) || greatest(a.rid, b.rid)) AS pair_id,
+               CASE WHEN a.score IS NULL OR b.score IS NULL THEN NULL
+                    WHEN a.score > b.score THEN 'a' WHEN a.score < b.score THEN 'b' ELSE 'tie' END
+                   AS choice
+        FROM {prefix}_resp a JOIN {prefix}_resp b ON a.item = b.item AND a.slot < b.slot"""
+    )
+    added = {}
+    added["prompts"] = _count(
+        con.execute(
+            f"""INSERT INTO prompts (id, messages, is_chat, source)
+        SELECT DISTINCT ON (pid) pid, to_json(messages), is_chat, src FROM {prefix}_items
+        WHERE pid NOT IN (SELECT id FROM prompts)"""
+        )
+    )
+    added["responses"] = _count(
+        con.execute(
+            f"""INSERT INTO responses (id, prompt_id, text, source, is_reference)
+        SELECT DISTINCT ON (rid) rid, pid, text, src, reference FROM {prefix}_resp
+        WHERE rid NOT IN (SELECT id FROM responses)"""
+        )
+    )
+    con.execute(
+        f"""UPDATE responses SET is_reference = true
+        WHERE NOT is_reference AND id IN (SELECT rid FROM {prefix}_resp WHERE reference)"""
+    )
+    added["pairs"] = _count(
+        con.execute(
+            f"""INSERT INTO pairs (id, prompt_id, response_a, response_b, origin)
+        SELECT DISTINCT ON (pair_id) pair_id, pid, ra, rb, 'import:' || src FROM {prefix}_pairs
+        WHERE pair_id NOT IN (SELECT id FROM pairs)"""
+        )
+    )
+    added["labels"] = _count(
+        con.execute(
+            f"""INSERT INTO labels (pair_id, annotator, choice)
+        SELECT DISTINCT new.pair_id, new.annotator, new.choice FROM (
+            SELECT s.pair_id, 'import:' || s.src AS annotator,
+                   CASE WHEN s.choice = 'tie' OR p.response_a = s.ra THEN s.choice
+                        WHEN s.choice = 'a' THEN 'b' ELSE 'a' END AS choice
+            FROM {prefix}_pairs s JOIN pairs p ON p.id = s.pair_id
+            WHERE s.choice IS NOT NULL) new
+        WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = new.pair_id
+                          AND l.annotator = new.annotator AND l.choice = new.choice)"""
+        )
+    )
+    added["ratings"] = _count(
+        con.execute(
+            f"""INSERT INTO ratings (response_id, annotator, thumb)
+        SELECT DISTINCT r.rid, 'import:' || r.src, r.thumb FROM {prefix}_resp r
+        WHERE r.thumb IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM ratings x WHERE x.response_id = r.rid
+            AND x.annotator = 'import:' || r.src AND x.thumb = r.thumb)"""
+        )
+    )
+    return added
+
+
+def _count(result: duckdb.DuckDBPyConnection) -> int:
+    """Rows changed by the statement just run."""
+    return int(result.fetchone()[0])
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    """Drop this call's temporary tables (they outlive a rollback only if created after it)."""
+    names = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?",
+        [prefix + "%"],
+    ).fetchall()
+    for (name,) in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -1,0 +1,246 @@
+"""Validate raw records and turn each format into one canonical staging table.
+
+A staging table has, per record: `rec`, the prompt `messages` (list of role/content structs),
+`is_chat`, the response `texts`, their `scores` (NULL when unlabelled; higher is better),
+an unpaired `thumb`, and `reference` for demonstrations (SFT). Every format but the two that
+need text splitting (HH transcripts, implicit prompts) is checked and converted in SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import duckdb
+import pyarrow as pa
+
+from curation.errors import BadInput
+from curation.sources import RawSource, _sql_ident
+from curation.transcripts import split_hh_pair, split_implicit_messages, split_implicit_text
+
+ROLES = "('system', 'user', 'assistant', 'tool')"
+MACROS = f"""
+CREATE OR REPLACE TEMP MACRO ps_kind(x) AS CASE json_type(x)
+    WHEN 'VARCHAR' THEN 'a string' WHEN 'ARRAY' THEN 'a list' WHEN 'OBJECT' THEN 'an object'
+    WHEN 'BOOLEAN' THEN 'a boolean' WHEN 'NULL' THEN 'null' ELSE 'a number' END;
+CREATE OR REPLACE TEMP MACRO ps_is_str(x) AS coalesce(json_type(x) = 'VARCHAR', false);
+CREATE OR REPLACE TEMP MACRO ps_is_msgs(x) AS coalesce(
+    json_type(x) = 'ARRAY' AND json_array_length(x) > 0 AND list_bool_and(list_transform(
+        json_extract(x, '$[*]'), lambda m: coalesce(json_type(m, '$.role') = 'VARCHAR'
+            AND json_type(m, '$.content') = 'VARCHAR' AND json_extract_string(m, '$.role') IN {ROLES}, false))),
+    false);
+CREATE OR REPLACE TEMP MACRO ps_is_reply(x) AS ps_is_str(x) OR (
+    ps_is_msgs(x) AND json_array_length(x) = 1 AND json_extract_string(x, '$[0].role') = 'assistant');
+CREATE OR REPLACE TEMP MACRO ps_is_strs(x) AS coalesce(
+    json_type(x) = 'ARRAY' AND json_array_length(x) > 0
+    AND list_bool_and(list_transform(json_extract(x, '$[*]'), lambda e: json_type(e) = 'VARCHAR')), false);
+CREATE OR REPLACE TEMP MACRO ps_is_nums(x, n) AS coalesce(
+    json_type(x) = 'ARRAY' AND json_array_length(x) = n AND list_bool_and(list_transform(
+        json_extract(x, '$[*]'), lambda e: json_type(e) IN ('BIGINT', 'UBIGINT', 'DOUBLE'))), false);
+CREATE OR REPLACE TEMP MACRO ps_msg_list(l) AS
+    list_transform(l, lambda m: {{'role': json_extract_string(m, '$.role'), 'content': json_extract_string(m, '$.content')}});
+CREATE OR REPLACE TEMP MACRO ps_msgs(x) AS CASE WHEN json_type(x) = 'VARCHAR'
+    THEN [{{'role': 'user', 'content': json_extract_string(x, '$')}}] ELSE ps_msg_list(json_extract(x, '$[*]')) END;
+CREATE OR REPLACE TEMP MACRO ps_reply(x) AS
+    CASE WHEN json_type(x) = 'VARCHAR' THEN json_extract_string(x, '$') ELSE json_extract_string(x, '$[0].content') END;
+"""
+
+STAGE_SCHEMA = pa.schema(
+    [
+        ("rec", pa.int64()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("is_chat", pa.bool_()),
+        ("texts", pa.list_(pa.string())),
+        ("scores", pa.list_(pa.float64())),
+        ("thumb", pa.bool_()),
+        ("reference", pa.bool_()),
+    ]
+)
+
+# (field, SQL true when the value is acceptable, what was expected)
+Check = tuple[str, str, str]
+STRING_OR_MESSAGES = "a string or a list of {role, content} messages"
+REPLY = "a string or a list of one assistant message"
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the SQL macros the checks and conversions use, on this connection."""
+    con.execute(MACROS)
+
+
+def _checks(format_name: str, source: RawSource) -> list[Check]:
+    """What each field of `format_name` must hold, as SQL over the raw JSON columns."""
+    f = {name: _sql_ident(name) for name in source.fields}
+    prompt = (
+        "prompt",
+        f"ps_is_str({f.get('prompt')}) OR ps_is_msgs({f.get('prompt')})",
+        STRING_OR_MESSAGES,
+    )
+    if format_name == "preference":
+        if "prompt" in f:
+            return [prompt] + [(k, f"ps_is_reply({f[k]})", REPLY) for k in ("chosen", "rejected")]
+        return [
+            (k, f"ps_is_str({f[k]}) OR ps_is_msgs({f[k]})", STRING_OR_MESSAGES)
+            for k in ("chosen", "rejected")
+        ]
+    if format_name == "hh":
+        return [(k, f"ps_is_str({f[k]})", "a string") for k in ("chosen", "rejected")]
+    if format_name == "unpaired":
+        return [
+            prompt,
+            ("completion", f"ps_is_reply({f['completion']})", REPLY),
+            ("label", f"coalesce(json_type({f['label']}) = 'BOOLEAN', false)", "true or false"),
+        ]
+    if format_name == "sft" and "messages" in f:
+        m = f["messages"]
+        return [
+            (
+                "messages",
+                f"ps_is_msgs({m}) AND json_array_length({m}) >= 2 "
+                f"AND coalesce(json_extract_string(json_extract({m}, '$[*]')[-1], '$.role') = 'assistant', false)",
+                "a list of messages ending with an assistant message",
+            )
+        ]
+    if format_name == "sft":
+        return [prompt, ("completion", f"ps_is_reply({f['completion']})", REPLY)]
+    if format_name == "prompts":
+        return [prompt]
+    checks = [prompt, ("responses", f"ps_is_strs({f['responses']})", "a non-empty list of strings")]
+    for key in ("scores", "ranks"):
+        if key in f:
+            checks.append(
+                (
+                    key,
+                    f"{f[key]} IS NULL OR ps_is_nums({f[key]}, json_array_length({f['responses']}))",
+                    "a list of numbers, one per response",
+                )
+            )
+    return checks
+
+
+def _first_problem(
+    con: duckdb.DuckDBPyConnection, source: RawSource, checks: list[Check]
+) -> BadInput | None:
+    """The first record (in file order) that fails a check, as a BadInput."""
+    field_case = " ".join(f"WHEN NOT ({ok}) THEN '{name}'" for name, ok, _ in checks)
+    message_case = " ".join(
+        f"WHEN {_sql_ident(name)} IS NULL THEN 'missing' "
+        f"WHEN NOT ({ok}) THEN 'expected {expected}, got ' || ps_kind({_sql_ident(name)})"
+        for name, ok, expected in checks
+    )
+    row = con.execute(
+        f"SELECT rec, field, message FROM (SELECT rec, CASE {field_case} END AS field, "
+        f"CASE {message_case} END AS message FROM {source.table}) "
+        "WHERE field IS NOT NULL ORDER BY rec LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    rec, field, message = row
+    return source.error(message, rec=rec, field=field)
+
+
+def _conversion_sql(format_name: str, source: RawSource) -> str:
+    """SELECT list converting raw JSON columns into the staging columns, for SQL formats."""
+    f = {name: _sql_ident(name) for name in source.fields}
+    no_scores, no_thumb = "NULL::DOUBLE[]", "NULL::BOOLEAN"
+    if format_name == "sft" and "messages" in f:
+        m = f"(json_extract({f['messages']}, '$[*]'))"
+        return (
+            f"ps_msg_list(list_slice({m}, 1, len({m}) - 1)) AS messages, true AS is_chat, "
+            f"[json_extract_string({m}[-1], '$.content')] AS texts, {no_scores} AS scores, {no_thumb} AS thumb, "
+            "true AS reference"
+        )
+    prompt = f"ps_msgs({f['prompt']}) AS messages, json_type({f['prompt']}) = 'ARRAY' AS is_chat"
+    if format_name == "preference":
+        columns = (
+            f"[ps_reply({f['chosen']}), ps_reply({f['rejected']})]",
+            "[1.0, 0.0]",
+            no_thumb,
+            "false",
+        )
+    elif format_name == "unpaired":
+        columns = (f"[ps_reply({f['completion']})]", no_scores, f"{f['label']}::BOOLEAN", "false")
+    elif format_name == "sft":
+        columns = (f"[ps_reply({f['completion']})]", no_scores, no_thumb, "true")
+    elif format_name == "prompts":
+        columns = ("[]::VARCHAR[]", no_scores, no_thumb, "false")
+    else:
+        scores = no_scores
+        if "scores" in f:
+            scores = f"{f['scores']}::DOUBLE[]"
+        elif "ranks" in f:
+            scores = f"list_transform({f['ranks']}::DOUBLE[], lambda r: -r)"
+        columns = (
+            f"list_transform(json_extract({f['responses']}, '$[*]'), lambda e: json_extract_string(e, '$'))",
+            scores,
+            no_thumb,
+            "false",
+        )
+    texts, scores, thumb, reference = columns
+    return (
+        f"{prompt}, {texts} AS texts, {scores} AS scores, {thumb} AS thumb, "
+        f"{reference} AS reference"
+    )
+
+
+def _split_in_python(
+    con: duckdb.DuckDBPyConnection, source: RawSource, splitter: Callable[[object, object], tuple]
+) -> pa.Table:
+    """Staging rows for formats whose prompt must be cut out of chosen/rejected in Python."""
+    rows = con.execute(f"SELECT rec, chosen, rejected FROM {source.table} ORDER BY rec").fetchall()
+    columns: dict[str, list] = {name: [] for name in STAGE_SCHEMA.names}
+    for rec, chosen_json, rejected_json in rows:
+        chosen, rejected = json.loads(chosen_json), json.loads(rejected_json)
+        try:
+            messages, chosen_text, rejected_text, is_chat = splitter(chosen, rejected)
+        except ValueError as error:
+            raise source.error(str(error), rec=rec, field="chosen") from None
+        columns["rec"].append(rec)
+        columns["messages"].append([{"role": m["role"], "content": m["content"]} for m in messages])
+        columns["is_chat"].append(is_chat)
+        columns["texts"].append([chosen_text, rejected_text])
+        columns["scores"].append([1.0, 0.0])
+        columns["thumb"].append(None)
+        columns["reference"].append(False)
+    return pa.table(columns, schema=STAGE_SCHEMA)
+
+
+def _split_hh(chosen: object, rejected: object) -> tuple:
+    messages, chosen_text, rejected_text = split_hh_pair(chosen, rejected)
+    return messages, chosen_text, rejected_text, True
+
+
+def _split_implicit(chosen: object, rejected: object) -> tuple:
+    if isinstance(chosen, str) and isinstance(rejected, str):
+        prompt, chosen_text, rejected_text = split_implicit_text(chosen, rejected)
+        return [{"role": "user", "content": prompt}], chosen_text, rejected_text, False
+    if isinstance(chosen, list) and isinstance(rejected, list):
+        messages, chosen_text, rejected_text = split_implicit_messages(chosen, rejected)
+        return messages, chosen_text, rejected_text, True
+    raise ValueError("chosen and rejected must both be strings or both be message lists")
+
+
+def stage_source(
+    con: duckdb.DuckDBPyConnection, source: RawSource, format_name: str, table: str
+) -> int:
+    """Check every record of `source` as `format_name` and write its staging `table`.
+
+    Raises BadInput for the first bad record; returns the number of records staged.
+    """
+    problem = _first_problem(con, source, _checks(format_name, source))
+    if problem:
+        raise problem
+    python_splitter = {"hh": _split_hh}.get(format_name)
+    if format_name == "preference" and "prompt" not in source.fields:
+        python_splitter = _split_implicit
+    if python_splitter:
+        arrow_table = _split_in_python(con, source, python_splitter)
+        con.register(f"{table}_arrow", arrow_table)
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_arrow")
+        con.unregister(f"{table}_arrow")
+    else:
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT rec, {_conversion_sql(format_name, source)} "
+            f"FROM {source.table}"
+        )
+    return source.count

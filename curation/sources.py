@@ -1,0 +1,293 @@
+"""Reading import files (JSONL, JSON, CSV, Parquet, `datasets` folders) into DuckDB tables.
+
+Each source becomes a temporary table with a record number `rec` (0-based, in file order) and
+one JSON column per field, so every format is validated and normalized by the same SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from curation.errors import BadInput
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+JSON_SUFFIXES = {".json"}
+CSV_SUFFIXES = {".csv", ".tsv"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+SUPPORTED_SUFFIXES = JSONL_SUFFIXES | JSON_SUFFIXES | CSV_SUFFIXES | PARQUET_SUFFIXES
+DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
+
+# Fields that hold lists or numbers; in CSV cells they are written as JSON.
+JSON_CELL_FIELDS = {"responses", "scores", "ranks", "messages"}
+_SAMPLE_RECORDS = 1000
+
+
+@dataclass
+class RawSource:
+    """One readable unit of an import: a file, or one split of a `datasets` folder."""
+
+    path: Path
+    table: str
+    fields: list[str]
+    first: dict[str, Any]
+    count: int
+    record_word: str = "record"
+    split: str | None = None
+
+    def where(self, rec: int) -> str:
+        """Where record `rec` stands, in the words a user finds it by (line, row, record)."""
+        if self.record_word == "line":
+            return f"line {_jsonl_line_of(self.path, rec)}"
+        place = f"{self.record_word} {rec + 1}"
+        return f"split {self.split}, {place}" if self.split else place
+
+    def error(self, message: str, rec: int | None = None, field: str | None = None) -> BadInput:
+        """A BadInput naming this source, the record and the field."""
+        return BadInput(
+            self.path, message, where=None if rec is None else self.where(rec), field=field
+        )
+
+
+def is_dataset_folder(path: Path) -> bool:
+    """True for a folder written by `datasets`' `save_to_disk`."""
+    return path.is_dir() and any((path / marker).exists() for marker in DATASET_MARKERS)
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Files to import: files as given; a folder gives every supported file below it, sorted."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise BadInput(path, "no such file or folder")
+        if path.is_file() or is_dataset_folder(path):
+            found.append(path)
+            continue
+        inside = [
+            p
+            for p in sorted(path.rglob("*"))
+            if not any(part.startswith(".") for part in p.relative_to(path).parts)
+            and ((p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES) or is_dataset_folder(p))
+            and not any(is_dataset_folder(parent) for parent in p.parents if parent != path.parent)
+        ]
+        if not inside:
+            raise BadInput(path, "folder has no importable files (.jsonl .json .csv .parquet)")
+        found.extend(inside)
+    return found
+
+
+def read_sources(con: duckdb.DuckDBPyConnection, path: Path, prefix: str) -> list[RawSource]:
+    """Read one file or dataset folder into temporary tables named from `prefix`."""
+    if is_dataset_folder(path):
+        return list(_read_dataset_folder(con, path, prefix))
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise BadInput(
+            path, f"unsupported file type {suffix or '(none)'}; use .jsonl .json .csv .parquet"
+        )
+    if path.stat().st_size == 0:
+        raise BadInput(path, "file is empty")
+    if suffix in JSONL_SUFFIXES | JSON_SUFFIXES:
+        return [_read_json(con, path, prefix, newline_delimited=suffix in JSONL_SUFFIXES)]
+    if suffix in CSV_SUFFIXES:
+        return [_read_csv(con, path, prefix, delimiter="\t" if suffix == ".tsv" else ",")]
+    return [_read_relation(con, path, prefix, f"read_parquet({_sql_str(path)})", "row")]
+
+
+def _sql_str(value: object) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sql_ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _finish(con: duckdb.DuckDBPyConnection, path: Path, table: str, **kwargs: Any) -> RawSource:
+    """Count the records and fetch the first one; an empty table is an empty file."""
+    fields = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] != "rec"]
+    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if count == 0:
+        raise BadInput(
+            path,
+            "file has no records",
+            where=f"split {kwargs['split']}" if kwargs.get("split") else None,
+        )
+    row = con.execute(f"SELECT * EXCLUDE (rec) FROM {table} WHERE rec = 0").fetchone()
+    first = {
+        name: None if value is None else json.loads(value)
+        for name, value in zip(fields, row, strict=True)
+    }
+    return RawSource(path=path, table=table, fields=fields, first=first, count=count, **kwargs)
+
+
+def _read_json(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, newline_delimited: bool
+) -> RawSource:
+    """JSON Lines, or a JSON file holding an array of records (or JSON Lines)."""
+    options = f"format={'newline_delimited' if newline_delimited else 'auto'!r}"
+    try:
+        keys = con.execute(
+            f"SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM read_json("
+            f"{_sql_str(path)}, {options}, records=false, columns={{'json': 'JSON'}}) "
+            f"LIMIT {_SAMPLE_RECORDS})"
+        ).fetchall()
+        if not keys:
+            raise _diagnose_json(path, newline_delimited) or BadInput(
+                path, "no records with fields"
+            )
+        columns = ", ".join(f"{_sql_str(k)}: 'JSON'" for (k,) in sorted(keys))
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, * FROM "
+            f"read_json({_sql_str(path)}, {options}, columns={{{columns}}})"
+        )
+    except duckdb.Error as error:
+        raise _diagnose_json(path, newline_delimited) or BadInput(
+            path, _first_line(error)
+        ) from None
+    return _finish(con, path, table, record_word="line" if newline_delimited else "record")
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter: str) -> RawSource:
+    """CSV/TSV with a header row; cells are text, list fields are JSON text."""
+    _check_utf8(path)
+    source = (
+        f"read_csv({_sql_str(path)}, delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
+        "header=true, all_varchar=true, strict_mode=true, null_padding=false)"
+    )
+    try:
+        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    except duckdb.Error as error:
+        raise BadInput(path, _first_line(error)) from None
+    columns = ", ".join(f"{_csv_cell_to_json(name)} AS {_sql_ident(name)}" for name in names)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, {columns} FROM {source}"
+        )
+    except duckdb.Error as error:
+        raise BadInput(path, _first_line(error)) from None
+    return _finish(con, path, table, record_word="row")
+
+
+def _csv_cell_to_json(name: str) -> str:
+    """SQL turning a CSV cell into JSON: list fields parsed, labels as booleans, text as strings."""
+    col = _sql_ident(name)
+    if name in JSON_CELL_FIELDS:
+        return f"CASE WHEN json_valid({col}) THEN {col}::JSON ELSE to_json({col}) END"
+    if name == "label":
+        return (
+            f"CASE WHEN lower(trim({col})) IN ('true', '1', 'yes') THEN 'true'::JSON "
+            f"WHEN lower(trim({col})) IN ('false', '0', 'no') THEN 'false'::JSON ELSE to_json({col}) END"
+        )
+    return f"to_json({col})"
+
+
+def _read_relation(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    relation: str,
+    record_word: str,
+    split: str | None = None,
+) -> RawSource:
+    """Any typed relation (Parquet, Arrow) with each column turned into JSON."""
+    try:
+        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        columns = ", ".join(f"to_json({_sql_ident(n)}) AS {_sql_ident(n)}" for n in names)
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, {columns} FROM {relation}"
+        )
+    except duckdb.Error as error:
+        raise BadInput(path, _first_line(error)) from None
+    return _finish(con, path, table, record_word=record_word, split=split)
+
+
+def _read_dataset_folder(
+    con: duckdb.DuckDBPyConnection, path: Path, prefix: str
+) -> Iterator[RawSource]:
+    """A `datasets` folder (Dataset or DatasetDict): one source per split."""
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as error:  # datasets raises many kinds for a damaged folder
+        raise BadInput(path, f"cannot read datasets folder: {_first_line(error)}") from None
+    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
+    for index, (split, dataset) in enumerate(splits):
+        arrow_name = f"{prefix}_arrow{index}"
+        con.register(arrow_name, dataset.data.table)
+        try:
+            yield _read_relation(con, path, f"{prefix}_{index}", arrow_name, "row", split=split)
+        finally:
+            con.unregister(arrow_name)
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an error message, without DuckDB's class prefix."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return re.sub(r"^[A-Za-z ]+ Error: ", "", text)
+
+
+def _check_utf8(path: Path) -> None:
+    """Raise BadInput naming the line of the first byte sequence that is not UTF-8."""
+    decoder_line = 1
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise BadInput(
+                    path,
+                    f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1})",
+                    where=f"line {decoder_line}",
+                ) from None
+            decoder_line += 1
+
+
+def _diagnose_json(path: Path, newline_delimited: bool) -> BadInput | None:
+    """Find the first undecodable or malformed line of a JSON file, to name it precisely."""
+    _check_utf8(path)
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        return BadInput(path, "file is empty")
+    if not newline_delimited:
+        try:
+            json.loads(text)
+            return None
+        except json.JSONDecodeError as error:
+            if not (error.msg == "Extra data" and text.lstrip().startswith("{")):
+                return BadInput(path, f"malformed JSON: {error.msg}", where=f"line {error.lineno}")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            return BadInput(
+                path, f"malformed JSON: {error.msg} (column {error.colno})", where=f"line {number}"
+            )
+        if not isinstance(value, dict):
+            return BadInput(
+                path, f"expected a JSON object, got {type(value).__name__}", where=f"line {number}"
+            )
+    return None
+
+
+def _jsonl_line_of(path: Path, rec: int) -> int:
+    """The 1-based line number of record `rec` in a JSON Lines file (blank lines are skipped)."""
+    seen = -1
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                seen += 1
+                if seen == rec:
+                    return number
+    return rec + 1

@@ -1,0 +1,130 @@
+"""The DuckDB store: opening one file, migrating it, and running writes as transactions."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from curation.errors import StoreError, StoreLocked
+from curation.migrations import MIGRATIONS
+
+DEFAULT_DB = "prefstudio.duckdb"
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def default_db_path() -> Path:
+    """The store named by `$PREFSTUDIO_DB`, else `./prefstudio.duckdb`."""
+    return Path(os.environ.get("PREFSTUDIO_DB") or DEFAULT_DB)
+
+
+def _describe_process(pid: int, exe: str) -> str:
+    """`PID n (command line)` for the process holding a lock, as far as it can be seen."""
+    try:
+        import psutil
+
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except Exception:  # the holder may be gone, or not ours to inspect
+        cmdline = exe
+    return f"PID {pid} ({cmdline[:200]})"
+
+
+def _open_error(path: Path, error: duckdb.Error) -> StoreError:
+    """Turn DuckDB's error on connect into a one-line StoreError naming the cause."""
+    message = str(error).splitlines()[0]
+    holder = _LOCK_HOLDER.search(message)
+    if holder:
+        who = _describe_process(int(holder["pid"]), holder["exe"])
+        return StoreLocked(
+            f"store {path} is in use by another process, {who}; "
+            "stop it or wait for it to finish, then try again"
+        )
+    return StoreError(f"cannot open store {path}: {message}")
+
+
+class Store:
+    """One prefstudio store: a DuckDB file with the schema of `curation.migrations`.
+
+    Open it with `Store(path)`; it is migrated to the latest schema on open. Every write goes
+    through `transaction()`, which commits on success and rolls back on any error.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        if read_only and not self.path.exists():
+            raise StoreError(f"no store at {self.path}; run `prefstudio init` or import data first")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as error:
+            raise _open_error(self.path, error) from None
+        if not read_only:
+            self.migrate()
+        elif self.schema_version() < len(MIGRATIONS):
+            self.close()
+            raise StoreError(f"store {self.path} needs a migration; open it for writing once")
+
+    def schema_version(self) -> int:
+        """The newest migration applied to this store (0 for a new file)."""
+        has_table = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        if not has_table:
+            return 0
+        return self.con.execute(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations"
+        ).fetchone()[0]
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this store lacks, each in its own transaction; return their versions."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+            " applied TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)"
+        )
+        current = self.schema_version()
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"store {self.path} has schema version {current}, newer than this prefstudio "
+                f"({len(MIGRATIONS)}); upgrade prefstudio"
+            )
+        applied = []
+        for step in MIGRATIONS[current:]:
+            with self.transaction() as cur:
+                step.apply(cur)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    [step.version, step.name],
+                )
+            applied.append(step.version)
+        return applied
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block as one transaction on this store's connection: all of it or nothing."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for another thread (DuckDB connections are not thread-safe)."""
+        return self.con.cursor()
+
+    def close(self) -> None:
+        """Close the file; the store object cannot be used afterwards."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Scoring response pairs with LLM judges, reward models and rule baselines."""

@@ -1,0 +1,1 @@
+"""Model loading, generation and TRL training runs on store snapshots."""
