@@ -67,7 +67,7 @@ def import_paths(
     report = ImportReport()
     con = store.con
     install_macros(con)
-    stages: list[str] = []
+    stages: list[tuple[str, str]] = []
     try:
         with store.transaction():
             for index, path in enumerate(progress(files) if progress else files):
@@ -76,10 +76,7 @@ def import_paths(
                     fmt = _resolve_format(raw, format)
                     stage = f"{prefix}_stage{len(stages)}"
                     stage_source(con, raw, fmt, stage)
-                    stages.append(stage)
-                    con.execute(
-                        f"ALTER TABLE {stage} ADD COLUMN src VARCHAR DEFAULT {_quote(name)}"
-                    )
+                    stages.append((stage, name))
                     report.files.append(FileImport(str(path), fmt, raw.count, name))
             report.added = _load_staged(con, prefix, stages)
     finally:
@@ -102,18 +99,24 @@ def _resolve_format(raw: RawSource, forced: str) -> str:
     return fmt
 
 
-def _load_staged(con: duckdb.DuckDBPyConnection, prefix: str, stages: list[str]) -> dict[str, int]:
-    """Insert the staged records into the store tables; return how many rows each gained."""
-    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {stage}" for stage in stages)
-    con.execute(
-        f"CREATE TEMP TABLE {prefix}_items AS SELECT row_number() OVER () AS item, *, "
-        f"md5(to_json(messages)) AS pid FROM ({union})"
+def _load_staged(
+    con: duckdb.DuckDBPyConnection, prefix: str, stages: list[tuple[str, str]]
+) -> dict[str, int]:
+    """Insert the staged records into the store tables; return how many rows each gained.
+
+    Within one call the first occurrence of a prompt, response or pair wins; rows already in
+    the store are left alone.
+    """
+    items = " UNION ALL BY NAME ".join(
+        f"SELECT {part} AS part, {_quote(name)} AS src, * FROM {stage}"
+        for part, (stage, name) in enumerate(stages)
     )
+    con.execute(f"CREATE TEMP VIEW {prefix}_items AS {items}")
     con.execute(
         f"""CREATE TEMP TABLE {prefix}_resp AS
-        SELECT item, pid, src, reference, thumb, slot, text, scores[slot] AS score,
+        SELECT row_number() OVER () AS k, *, scores[slot] AS score,
                md5(pid || chr(31) || text) AS rid
-        FROM (SELECT item, pid, src, reference, thumb, scores,
+        FROM (SELECT part, rec, pid, src, reference, thumb, scores,
                      unnest(texts) AS text, generate_subscripts(texts, 1) AS slot
               FROM {prefix}_items)"""
     )
@@ -124,21 +127,24 @@ def _load_staged(con: duckdb.DuckDBPyConnection, prefix: str, stages: list[str])
                CASE WHEN a.score IS NULL OR b.score IS NULL THEN NULL
                     WHEN a.score > b.score THEN 'a' WHEN a.score < b.score THEN 'b' ELSE 'tie' END
                    AS choice
-        FROM {prefix}_resp a JOIN {prefix}_resp b ON a.item = b.item AND a.slot < b.slot"""
+        FROM {prefix}_resp a JOIN {prefix}_resp b
+          ON a.part = b.part AND a.rec = b.rec AND a.slot < b.slot"""
     )
     added = {}
     added["prompts"] = _count(
         con.execute(
             f"""INSERT INTO prompts (id, messages, is_chat, source)
-        SELECT DISTINCT ON (pid) pid, to_json(messages), is_chat, src FROM {prefix}_items
-        WHERE pid NOT IN (SELECT id FROM prompts)"""
+            SELECT pid, messages_json, is_chat, src FROM {prefix}_items
+            WHERE (part, rec) IN (SELECT min((part, rec)) FROM {prefix}_items
+                                  WHERE pid NOT IN (SELECT id FROM prompts) GROUP BY pid)"""
         )
     )
     added["responses"] = _count(
         con.execute(
             f"""INSERT INTO responses (id, prompt_id, text, source, is_reference)
-        SELECT DISTINCT ON (rid) rid, pid, text, src, reference FROM {prefix}_resp
-        WHERE rid NOT IN (SELECT id FROM responses)"""
+            SELECT rid, pid, text, src, reference FROM {prefix}_resp
+            WHERE k IN (SELECT min(k) FROM {prefix}_resp
+                        WHERE rid NOT IN (SELECT id FROM responses) GROUP BY rid)"""
         )
     )
     con.execute(
@@ -183,7 +189,7 @@ def _count(result: duckdb.DuckDBPyConnection) -> int:
 
 
 def _drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
-    """Drop this call's temporary tables (they outlive a rollback only if created after it)."""
+    """Drop this call's temporary views and tables."""
     names = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?",
         [prefix + "%"],

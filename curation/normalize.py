@@ -14,7 +14,6 @@ from collections.abc import Callable
 import duckdb
 import pyarrow as pa
 
-from curation.errors import BadInput
 from curation.sources import RawSource, _sql_ident
 from curation.transcripts import split_hh_pair, split_implicit_messages, split_implicit_text
 
@@ -29,8 +28,12 @@ CREATE OR REPLACE TEMP MACRO ps_is_msgs(x) AS coalesce(
         json_extract(x, '$[*]'), lambda m: coalesce(json_type(m, '$.role') = 'VARCHAR'
             AND json_type(m, '$.content') = 'VARCHAR' AND json_extract_string(m, '$.role') IN {ROLES}, false))),
     false);
-CREATE OR REPLACE TEMP MACRO ps_is_reply(x) AS ps_is_str(x) OR (
-    ps_is_msgs(x) AND json_array_length(x) = 1 AND json_extract_string(x, '$[0].role') = 'assistant');
+CREATE OR REPLACE TEMP MACRO ps_is_str_or_msgs(x) AS CASE json_type(x)
+    WHEN 'VARCHAR' THEN true WHEN 'ARRAY' THEN ps_is_msgs(x) ELSE false END;
+CREATE OR REPLACE TEMP MACRO ps_is_reply(x) AS CASE json_type(x) WHEN 'VARCHAR' THEN true
+    WHEN 'ARRAY' THEN ps_is_msgs(x) AND json_array_length(x) = 1
+                      AND json_extract_string(x, '$[0].role') = 'assistant'
+    ELSE false END;
 CREATE OR REPLACE TEMP MACRO ps_is_strs(x) AS coalesce(
     json_type(x) = 'ARRAY' AND json_array_length(x) > 0
     AND list_bool_and(list_transform(json_extract(x, '$[*]'), lambda e: json_type(e) = 'VARCHAR')), false);
@@ -73,15 +76,14 @@ def _checks(format_name: str, source: RawSource) -> list[Check]:
     f = {name: _sql_ident(name) for name in source.fields}
     prompt = (
         "prompt",
-        f"ps_is_str({f.get('prompt')}) OR ps_is_msgs({f.get('prompt')})",
+        f"ps_is_str_or_msgs({f.get('prompt')})",
         STRING_OR_MESSAGES,
     )
     if format_name == "preference":
         if "prompt" in f:
             return [prompt] + [(k, f"ps_is_reply({f[k]})", REPLY) for k in ("chosen", "rejected")]
         return [
-            (k, f"ps_is_str({f[k]}) OR ps_is_msgs({f[k]})", STRING_OR_MESSAGES)
-            for k in ("chosen", "rejected")
+            (k, f"ps_is_str_or_msgs({f[k]})", STRING_OR_MESSAGES) for k in ("chosen", "rejected")
         ]
     if format_name == "hh":
         return [(k, f"ps_is_str({f[k]})", "a string") for k in ("chosen", "rejected")]
@@ -118,25 +120,33 @@ def _checks(format_name: str, source: RawSource) -> list[Check]:
     return checks
 
 
-def _first_problem(
-    con: duckdb.DuckDBPyConnection, source: RawSource, checks: list[Check]
-) -> BadInput | None:
-    """The first record (in file order) that fails a check, as a BadInput."""
-    field_case = " ".join(f"WHEN NOT ({ok}) THEN '{name}'" for name, ok, _ in checks)
+def _checked(checks: list[Check], relation: str) -> str:
+    """`relation` with a boolean column `ok_<i>` per check, each check evaluated once."""
+    flags = ", ".join(f"({ok}) AS ok_{i}" for i, (_name, ok, _expected) in enumerate(checks))
+    return f"(SELECT *, {flags} FROM {relation})"
+
+
+def _problem_columns(checks: list[Check]) -> str:
+    """SELECT items `problem_field` and `problem` over `_checked` columns: the first failed
+    check of a record, else NULL."""
+    field_case = " ".join(f"WHEN NOT ok_{i} THEN '{name}'" for i, (name, _, _) in enumerate(checks))
     message_case = " ".join(
-        f"WHEN {_sql_ident(name)} IS NULL THEN 'missing' "
-        f"WHEN NOT ({ok}) THEN 'expected {expected}, got ' || ps_kind({_sql_ident(name)})"
-        for name, ok, expected in checks
+        f"WHEN NOT ok_{i} THEN CASE WHEN {_sql_ident(name)} IS NULL THEN 'missing' "
+        f"ELSE 'expected {expected}, got ' || ps_kind({_sql_ident(name)}) END"
+        for i, (name, _, expected) in enumerate(checks)
     )
+    return f"CASE {field_case} END AS problem_field, CASE {message_case} END AS problem"
+
+
+def _raise_first_problem(con: duckdb.DuckDBPyConnection, relation: str, source: RawSource) -> None:
+    """Raise BadInput for the first record (in file order) of `relation` that failed a check."""
     row = con.execute(
-        f"SELECT rec, field, message FROM (SELECT rec, CASE {field_case} END AS field, "
-        f"CASE {message_case} END AS message FROM {source.table}) "
-        "WHERE field IS NOT NULL ORDER BY rec LIMIT 1"
+        f"SELECT rec, problem_field, problem FROM {relation} "
+        "WHERE problem_field IS NOT NULL ORDER BY rec LIMIT 1"
     ).fetchone()
-    if row is None:
-        return None
-    rec, field, message = row
-    return source.error(message, rec=rec, field=field)
+    if row is not None:
+        rec, field, message = row
+        raise source.error(message, rec=rec, field=field)
 
 
 def _conversion_sql(format_name: str, source: RawSource) -> str:
@@ -159,7 +169,12 @@ def _conversion_sql(format_name: str, source: RawSource) -> str:
             "false",
         )
     elif format_name == "unpaired":
-        columns = (f"[ps_reply({f['completion']})]", no_scores, f"{f['label']}::BOOLEAN", "false")
+        columns = (
+            f"[ps_reply({f['completion']})]",
+            no_scores,
+            f"TRY_CAST({f['label']} AS BOOLEAN)",
+            "false",
+        )
     elif format_name == "sft":
         columns = (f"[ps_reply({f['completion']})]", no_scores, no_thumb, "true")
     elif format_name == "prompts":
@@ -167,9 +182,9 @@ def _conversion_sql(format_name: str, source: RawSource) -> str:
     else:
         scores = no_scores
         if "scores" in f:
-            scores = f"{f['scores']}::DOUBLE[]"
+            scores = f"TRY_CAST({f['scores']} AS DOUBLE[])"
         elif "ranks" in f:
-            scores = f"list_transform({f['ranks']}::DOUBLE[], lambda r: -r)"
+            scores = f"list_transform(TRY_CAST({f['ranks']} AS DOUBLE[]), lambda r: -r)"
         columns = (
             f"list_transform(json_extract({f['responses']}, '$[*]'), lambda e: json_extract_string(e, '$'))",
             scores,
@@ -222,25 +237,34 @@ def _split_implicit(chosen: object, rejected: object) -> tuple:
 
 def stage_source(
     con: duckdb.DuckDBPyConnection, source: RawSource, format_name: str, table: str
-) -> int:
+) -> None:
     """Check every record of `source` as `format_name` and write its staging `table`.
 
-    Raises BadInput for the first bad record; returns the number of records staged.
+    The table also gets `messages_json` (canonical JSON of the prompt) and `pid`, its hash.
+    Raises BadInput for the first bad record.
     """
-    problem = _first_problem(con, source, _checks(format_name, source))
-    if problem:
-        raise problem
+    checks = _checks(format_name, source)
     python_splitter = {"hh": _split_hh}.get(format_name)
     if format_name == "preference" and "prompt" not in source.fields:
         python_splitter = _split_implicit
     if python_splitter:
-        arrow_table = _split_in_python(con, source, python_splitter)
-        con.register(f"{table}_arrow", arrow_table)
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_arrow")
+        _raise_first_problem(
+            con,
+            f"(SELECT rec, {_problem_columns(checks)} FROM {_checked(checks, source.table)})",
+            source,
+        )
+        con.register(f"{table}_arrow", _split_in_python(con, source, python_splitter))
+        converted = f"SELECT * FROM {table}_arrow"
+    else:
+        converted = (
+            f"SELECT rec, {_problem_columns(checks)}, {_conversion_sql(format_name, source)} "
+            f"FROM {_checked(checks, source.table)}"
+        )
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT *, md5(messages_json) AS pid FROM "
+        f"(SELECT *, to_json(messages) AS messages_json FROM ({converted}))"
+    )
+    if python_splitter:
         con.unregister(f"{table}_arrow")
     else:
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT rec, {_conversion_sql(format_name, source)} "
-            f"FROM {source.table}"
-        )
-    return source.count
+        _raise_first_problem(con, table, source)

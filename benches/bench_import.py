@@ -1,0 +1,94 @@
+"""Import speed: prefstudio's import of a preference JSONL file vs DuckDB's own read_json.
+
+Writes N synthetic rows (~3 KB each) once, then in the same run times
+  * prefstudio: `import_paths` into a new store (format detection, checks, hashing, dedupe,
+    prompts/responses/pairs/labels), closing the store so the data is on disk;
+  * baseline: `CREATE TABLE raw AS SELECT * FROM read_json(...)` into a new DuckDB file, closed.
+Prints one JSON line: rows, rows_per_s, ratio_vs_duckdb_read_json (prefstudio / baseline).
+
+    python benches/bench_import.py --rows 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from curation import Store, import_paths
+
+
+def write_rows(path: Path, rows: int, row_bytes: int, seed: int = 0) -> None:
+    """Synthetic prompt/chosen/rejected rows of about `row_bytes` bytes, every prompt distinct."""
+    rng = random.Random(seed)
+    words = [
+        "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(2, 9)))
+        for _ in range(20000)
+    ]
+    blob = " ".join(rng.choices(words, k=400_000))
+    third = row_bytes // 3
+
+    def text() -> str:
+        start = rng.randrange(len(blob) - third)
+        return blob[start : start + third]
+
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(rows):
+            record = {"prompt": f"Question {i}: {text()}", "chosen": text(), "rejected": text()}
+            handle.write(json.dumps(record) + "\n")
+
+
+def time_prefstudio(source: Path, db: Path) -> float:
+    """Seconds to import `source` into a new store, closed afterwards."""
+    start = time.perf_counter()
+    with Store(db) as store:
+        import_paths(store, [source])
+    return time.perf_counter() - start
+
+
+def time_duckdb_read_json(source: Path, db: Path) -> float:
+    """Seconds for DuckDB alone to read `source` into a table of a new file, closed afterwards."""
+    start = time.perf_counter()
+    con = duckdb.connect(str(db))
+    con.execute(
+        f"CREATE TABLE raw AS SELECT * FROM read_json('{source}', format='newline_delimited')"
+    )
+    con.close()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--row-bytes", type=int, default=3000)
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="Where to write (default: a temp dir)."
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        source = work / "preferences.jsonl"
+        write_rows(source, args.rows, args.row_bytes)
+        baseline = time_duckdb_read_json(source, work / "raw.duckdb")
+        ours = time_prefstudio(source, work / "prefstudio.duckdb")
+        print(
+            json.dumps(
+                {
+                    "rows": args.rows,
+                    "file_mb": round(source.stat().st_size / 1e6, 1),
+                    "seconds": round(ours, 2),
+                    "rows_per_s": round(args.rows / ours),
+                    "duckdb_read_json_seconds": round(baseline, 2),
+                    "ratio_vs_duckdb_read_json": round(ours / baseline, 3),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

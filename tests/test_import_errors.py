@@ -1,0 +1,306 @@
+"""Bad input is refused with one clear message naming file, place and field, and stores nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import table_counts
+
+from curation import BadInput, Store, UnknownFormat, import_paths
+
+WriteJsonl = Callable[[str, list[dict]], Path]
+ZEROS = {"prompts": 0, "responses": 0, "pairs": 0, "labels": 0, "ratings": 0}
+GOOD_PAIRS = [
+    {"prompt": "What is 2 + 2?", "chosen": "4", "rejected": "5"},
+    {"prompt": "Capital of France?", "chosen": "Paris", "rejected": "Lyon"},
+]
+
+
+def refused(store: Store, paths: list[Path], **kwargs: object) -> str:
+    """Import `paths`, expect BadInput, and return its message."""
+    with pytest.raises(BadInput) as caught:
+        import_paths(store, paths, **kwargs)
+    return str(caught.value)
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    """Write raw text lines (each ends with a newline) and return the path."""
+    path.write_text("".join(line + "\n" for line in lines), "utf-8")
+    return path
+
+
+def snapshot(store: Store) -> dict[str, list[tuple]]:
+    """Every row of the tables an import writes, in a stable order."""
+    tables = ("prompts", "responses", "pairs", "labels", "ratings")
+    return {t: store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+
+
+def test_malformed_line_names_its_line_counting_blank_lines_and_imports_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    good = json.dumps(GOOD_PAIRS[0])
+    path = write_lines(
+        tmp_path / "broken.jsonl",
+        [good, "", '{"prompt": "x", "chosen": ', json.dumps(GOOD_PAIRS[1])],
+    )
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "line 3" in message
+    assert table_counts(store) == ZEROS
+
+
+def test_missing_field_names_line_and_field_and_imports_nothing(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    path = write_jsonl("missing.jsonl", [GOOD_PAIRS[0], {"prompt": "Hi?", "chosen": "Hello"}])
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "line 2" in message
+    assert 'field "rejected"' in message
+    assert table_counts(store) == ZEROS
+
+
+@pytest.mark.parametrize(
+    ("bad_record", "field"),
+    [
+        ({"prompt": "Hi?", "chosen": 42, "rejected": "no"}, "chosen"),
+        ({"prompt": {"text": "Hi?"}, "chosen": "yes", "rejected": "no"}, "prompt"),
+        ({"prompt": [{"role": "user", "content": 7}], "chosen": "yes", "rejected": "no"}, "prompt"),
+    ],
+    ids=["chosen-is-number", "prompt-is-object", "message-content-is-number"],
+)
+def test_wrong_typed_preference_field_names_line_and_field_and_imports_nothing(
+    store: Store, write_jsonl: WriteJsonl, bad_record: dict, field: str
+) -> None:
+    path = write_jsonl("typed.jsonl", [GOOD_PAIRS[0], bad_record, GOOD_PAIRS[1]])
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "line 2" in message
+    assert f'field "{field}"' in message
+    assert table_counts(store) == ZEROS
+
+
+def test_string_label_in_unpaired_data_names_field_label(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    path = write_jsonl(
+        "thumbs.jsonl",
+        [
+            {"prompt": "Hi?", "completion": "Hello!", "label": True},
+            {"prompt": "Bye?", "completion": "Ciao", "label": "maybe"},
+        ],
+    )
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "line 2" in message
+    assert 'field "label"' in message
+    assert table_counts(store) == ZEROS
+
+
+def test_scores_of_other_length_than_responses_names_field_scores(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    path = write_jsonl(
+        "scored.jsonl",
+        [
+            {"prompt": "Hi?", "responses": ["a", "b"], "scores": [1, 2]},
+            {"prompt": "Yo?", "responses": ["a", "b", "c"], "scores": [1, 2]},
+        ],
+    )
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "line 2" in message
+    assert 'field "scores"' in message
+    assert table_counts(store) == ZEROS
+
+
+def test_non_utf8_bytes_name_their_line_and_import_nothing(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(
+        (json.dumps(GOOD_PAIRS[0]) + "\n").encode()
+        + b'{"prompt": "caf\xff\xfe", "chosen": "a", "rejected": "b"}\n'
+    )
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "line 2" in message
+    assert table_counts(store) == ZEROS
+
+
+def test_empty_file_is_refused_naming_the_file(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "empty" in message
+    assert table_counts(store) == ZEROS
+
+
+def test_file_of_only_blank_lines_is_refused_naming_the_file(store: Store, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "blank.jsonl", ["", "   ", ""])
+    message = refused(store, [path])
+    assert str(path) in message
+    assert table_counts(store) == ZEROS
+
+
+def test_unknown_fields_raise_unknown_format_that_says_pass_format(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    path = write_jsonl("odd.jsonl", [{"text": "hello", "foo": 1}, {"text": "bye", "foo": 2}])
+    with pytest.raises(UnknownFormat) as caught:
+        import_paths(store, [path])
+    assert str(path) in str(caught.value)
+    assert "--format" in str(caught.value)
+    assert table_counts(store) == ZEROS
+
+
+def test_unsupported_extension_is_refused_naming_the_file(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text(json.dumps(GOOD_PAIRS[0]) + "\n", "utf-8")
+    message = refused(store, [path])
+    assert str(path) in message
+    assert ".txt" in message
+    assert table_counts(store) == ZEROS
+
+
+def test_missing_path_is_refused_naming_it(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.jsonl"
+    message = refused(store, [path])
+    assert str(path) in message
+    assert table_counts(store) == ZEROS
+
+
+def test_folder_without_importable_files_is_refused_naming_it(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("nothing to import\n", "utf-8")
+    message = refused(store, [folder])
+    assert str(folder) in message
+    assert table_counts(store) == ZEROS
+
+
+def test_json_array_names_the_bad_record(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps([GOOD_PAIRS[0], {"prompt": "Hi?", "chosen": 1, "rejected": "x"}]))
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "record 2" in message
+    assert 'field "chosen"' in message
+    assert table_counts(store) == ZEROS
+
+
+def test_csv_names_the_bad_row(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "thumbs.csv"
+    path.write_text(
+        "prompt,completion,label\nHi?,Hello!,true\nBye?,Ciao,maybe\n",
+        "utf-8",
+    )
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "row 2" in message
+    assert 'field "label"' in message
+    assert table_counts(store) == ZEROS
+
+
+def test_parquet_names_the_bad_row(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "scored.parquet"
+    table = pa.table(
+        {
+            "prompt": ["Hi?", "Yo?"],
+            "responses": [["a", "b"], ["a", "b", "c"]],
+            "scores": [[1.0, 2.0], [1.0, 2.0]],
+        }
+    )
+    pq.write_table(table, path)
+    message = refused(store, [path])
+    assert str(path) in message
+    assert "row 2" in message
+    assert 'field "scores"' in message
+    assert table_counts(store) == ZEROS
+
+
+def test_csv_with_unterminated_quote_is_refused_naming_the_file(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_text('prompt,chosen,rejected\nHi?,"Hello,Bye\nYo?,a,b\n', "utf-8")
+    message = refused(store, [path])
+    assert str(path) in message
+    assert table_counts(store) == ZEROS
+
+
+def test_forced_unpaired_format_on_preference_data_names_missing_completion(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    path = write_jsonl("pairs.jsonl", GOOD_PAIRS)
+    message = refused(store, [path], format="unpaired")
+    assert str(path) in message
+    assert 'field "completion"' in message
+    assert table_counts(store) == ZEROS
+
+
+def test_good_file_then_bad_file_in_one_call_stores_neither(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    good = write_jsonl("a_good.jsonl", GOOD_PAIRS)
+    bad = write_jsonl("b_bad.jsonl", [{"prompt": "Hi?", "chosen": 3, "rejected": "x"}])
+    message = refused(store, [good, bad])
+    assert str(bad) in message
+    assert table_counts(store) == ZEROS
+
+
+def test_bad_folder_member_after_good_one_stores_nothing(
+    store: Store, write_jsonl: WriteJsonl, tmp_path: Path
+) -> None:
+    write_jsonl("batch/a_good.jsonl", GOOD_PAIRS)
+    bad = write_jsonl("batch/b_bad.jsonl", [{"prompt": "Hi?", "chosen": "y", "rejected": None}])
+    message = refused(store, [tmp_path / "batch"])
+    assert str(bad) in message
+    assert table_counts(store) == ZEROS
+
+
+def test_bad_import_after_good_one_leaves_earlier_data_exactly_as_it_was(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    good = write_jsonl("good.jsonl", GOOD_PAIRS)
+    import_paths(store, [good])
+    before = snapshot(store)
+    assert table_counts(store)["pairs"] == 2
+    other = write_jsonl("more.jsonl", [{"prompt": "New?", "chosen": "a", "rejected": "b"}])
+    bad = write_jsonl("bad.jsonl", [{"prompt": "Hi?", "chosen": [1], "rejected": "x"}])
+    refused(store, [other, bad])
+    assert snapshot(store) == before
+
+
+def test_store_accepts_good_data_after_a_refused_import(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    good = write_jsonl("good.jsonl", GOOD_PAIRS)
+    bad = write_jsonl("bad.jsonl", [{"prompt": "Hi?", "chosen": 3, "rejected": "x"}])
+    refused(store, [good, bad])
+    report = import_paths(store, [good])
+    assert report.added["pairs"] == 2
+    assert table_counts(store)["labels"] == 2
+
+
+def test_cli_import_of_bad_file_prints_one_error_line_and_exits_1(
+    tmp_path: Path, write_jsonl: WriteJsonl
+) -> None:
+    bad = write_jsonl("bad.jsonl", [GOOD_PAIRS[0], {"prompt": "Hi?", "chosen": 5, "rejected": "x"}])
+    result = subprocess.run(
+        ["prefstudio", "import", str(bad), "--db", str(tmp_path / "cli.duckdb")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert str(bad) in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
