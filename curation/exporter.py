@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import ExportError
-from curation.store import Store
+from curation.store import Store, fetch_value
 
 EXPORT_FORMATS = ("dpo", "rm", "kto", "sft")
 EXPORT_FILE_TYPES = ("jsonl", "parquet", "hf")
@@ -82,9 +82,10 @@ def export_relation_sql(store: Store, fmt: str) -> tuple[str, bool]:
         raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
     query, text_columns = _QUERIES[fmt]
     conversational = bool(
-        store.con.execute(
-            f"SELECT bool_or(p.is_chat) FROM ({query}) q JOIN prompts p ON p.id = q.prompt_id"
-        ).fetchone()[0]
+        fetch_value(
+            store.con,
+            f"SELECT bool_or(p.is_chat) FROM ({query}) q JOIN prompts p ON p.id = q.prompt_id",
+        )
     )
     if conversational:
         prompt = f"p.messages::{MESSAGES} AS prompt"
@@ -113,7 +114,7 @@ def export_dataset(
         )
     out = Path(out)
     sql, conversational = export_relation_sql(store, fmt)
-    rows = store.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+    rows = fetch_value(store.con, f"SELECT count(*) FROM ({sql})")
     if rows == 0:
         raise ExportError(f"nothing to export as {fmt}: the store has no rows for it yet")
     if file_type == "hf" and out.exists():

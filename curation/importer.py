@@ -91,6 +91,12 @@ def _quote(value: str) -> str:
 def _resolve_format(raw: RawSource, forced: str) -> str:
     """The format of a source: forced, or detected from its fields, with required fields checked."""
     fmt = detect_format(raw.fields, raw.first) if forced == "auto" else forced
+    half_pair = {"chosen", "rejected"} - set(raw.fields)
+    if forced == "auto" and len(half_pair) == 1:
+        raise raw.error(
+            "missing in every record, though records have the other half of a pair",
+            field=half_pair.pop(),
+        )
     if fmt is None:
         raise UnknownFormat(raw.path, unknown_format_message(raw.fields))
     missing = missing_fields(fmt, raw.fields)
@@ -185,7 +191,7 @@ def _load_staged(
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:
     """Rows changed by the statement just run."""
-    return int(result.fetchone()[0])
+    return int(result.fetchall()[0][0])
 
 
 def _drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:

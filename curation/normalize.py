@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from curation.sources import RawSource, _sql_ident
+from curation.store import fetch_one
 from curation.transcripts import split_hh_pair, split_implicit_messages, split_implicit_text
 
 ROLES = "('system', 'user', 'assistant', 'tool')"
@@ -140,10 +141,11 @@ def _problem_columns(checks: list[Check]) -> str:
 
 def _raise_first_problem(con: duckdb.DuckDBPyConnection, relation: str, source: RawSource) -> None:
     """Raise BadInput for the first record (in file order) of `relation` that failed a check."""
-    row = con.execute(
+    row = fetch_one(
+        con,
         f"SELECT rec, problem_field, problem FROM {relation} "
-        "WHERE problem_field IS NOT NULL ORDER BY rec LIMIT 1"
-    ).fetchone()
+        "WHERE problem_field IS NOT NULL ORDER BY rec LIMIT 1",
+    )
     if row is not None:
         rec, field, message = row
         raise source.error(message, rec=rec, field=field)
@@ -180,11 +182,11 @@ def _conversion_sql(format_name: str, source: RawSource) -> str:
     elif format_name == "prompts":
         columns = ("[]::VARCHAR[]", no_scores, no_thumb, "false")
     else:
-        scores = no_scores
-        if "scores" in f:
-            scores = f"TRY_CAST({f['scores']} AS DOUBLE[])"
-        elif "ranks" in f:
-            scores = f"list_transform(TRY_CAST({f['ranks']} AS DOUBLE[]), lambda r: -r)"
+        # Scores as given (higher is better), else ranks negated (rank 1 is best).
+        given = [f"TRY_CAST({f['scores']} AS DOUBLE[])"] if "scores" in f else []
+        if "ranks" in f:
+            given.append(f"list_transform(TRY_CAST({f['ranks']} AS DOUBLE[]), lambda r: -r)")
+        scores = f"coalesce({', '.join([*given, no_scores])})"
         columns = (
             f"list_transform(json_extract({f['responses']}, '$[*]'), lambda e: json_extract_string(e, '$'))",
             scores,

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from curation.errors import BadInput
+from curation.store import fetch_one, fetch_value
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 JSON_SUFFIXES = {".json"}
@@ -114,14 +115,14 @@ def _sql_ident(name: str) -> str:
 def _finish(con: duckdb.DuckDBPyConnection, path: Path, table: str, **kwargs: Any) -> RawSource:
     """Count the records and fetch the first one; an empty table is an empty file."""
     fields = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] != "rec"]
-    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    count = fetch_value(con, f"SELECT count(*) FROM {table}")
     if count == 0:
         raise BadInput(
             path,
             "file has no records",
             where=f"split {kwargs['split']}" if kwargs.get("split") else None,
         )
-    row = con.execute(f"SELECT * EXCLUDE (rec) FROM {table} WHERE rec = 0").fetchone()
+    row = fetch_one(con, f"SELECT * EXCLUDE (rec) FROM {table} WHERE rec = 0")
     first = {
         name: None if value is None else json.loads(value)
         for name, value in zip(fields, row, strict=True)
@@ -225,9 +226,10 @@ def _read_dataset_folder(
         arrow_name = f"{prefix}_arrow{index}"
         con.register(arrow_name, dataset.data.table)
         try:
-            yield _read_relation(con, path, f"{prefix}_{index}", arrow_name, "row", split=split)
+            source = _read_relation(con, path, f"{prefix}_{index}", arrow_name, "row", split=split)
         finally:
             con.unregister(arrow_name)
+        yield source
 
 
 def _first_line(error: BaseException) -> str:

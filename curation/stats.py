@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curation.store import Store
+from curation.store import Store, fetch_value
 
 COUNTED_TABLES = (
     "prompts",
@@ -19,14 +19,11 @@ COUNTED_TABLES = (
 def store_stats(store: Store) -> dict:
     """Row counts per table, pairs labelled, and pairs per flag kind (dismissed flags excluded)."""
     con = store.cursor()
-    counts = {
-        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        for table in COUNTED_TABLES
-    }
-    counts["labelled_pairs"] = con.execute("SELECT count(*) FROM pair_votes").fetchone()[0]
-    counts["annotators"] = con.execute(
-        "SELECT count(DISTINCT annotator) FROM labels WHERE annotator NOT LIKE 'import:%'"
-    ).fetchone()[0]
+    counts = {table: fetch_value(con, f"SELECT count(*) FROM {table}") for table in COUNTED_TABLES}
+    counts["labelled_pairs"] = fetch_value(con, "SELECT count(*) FROM pair_votes")
+    counts["annotators"] = fetch_value(
+        con, "SELECT count(DISTINCT annotator) FROM labels WHERE annotator NOT LIKE 'import:%'"
+    )
     counts["flags"] = dict(
         con.execute(
             "SELECT kind, count(DISTINCT subject_id) FROM flags "

@@ -46,6 +46,18 @@ def _open_error(path: Path, error: duckdb.Error) -> StoreError:
     return StoreError(f"cannot open store {path}: {message}")
 
 
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query (or None), reading the result to its end as DuckDB requires."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def fetch_value(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> object:
+    """The single value a query returns."""
+    row = fetch_one(con, sql, params)
+    return None if row is None else row[0]
+
+
 class Store:
     """One prefstudio store: a DuckDB file with the schema of `curation.migrations`.
 
@@ -71,14 +83,12 @@ class Store:
 
     def schema_version(self) -> int:
         """The newest migration applied to this store (0 for a new file)."""
-        has_table = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
-        ).fetchone()[0]
+        has_table = fetch_value(
+            self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+        )
         if not has_table:
             return 0
-        return self.con.execute(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations"
-        ).fetchone()[0]
+        return fetch_value(self.con, "SELECT coalesce(max(version), 0) FROM schema_migrations")
 
     def migrate(self) -> list[int]:
         """Apply the migrations this store lacks, each in its own transaction; return their versions."""
