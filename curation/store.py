@@ -27,7 +27,7 @@ def _describe_process(pid: int, exe: str) -> str:
     try:
         import psutil
 
-        cmdline = " ".join(psutil.Process(pid).cmdline())
+        cmdline = " ".join(" ".join(psutil.Process(pid).cmdline()).split())
     except Exception:  # the holder may be gone, or not ours to inspect
         cmdline = exe
     return f"PID {pid} ({cmdline[:200]})"
