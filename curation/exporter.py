@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import ExportError
+from curation.sql import quote_literal
 from curation.store import Store, fetch_value
 
 EXPORT_FORMATS = ("dpo", "rm", "kto", "sft")
@@ -130,12 +131,8 @@ def export_dataset(
             datasets.Dataset(table).save_to_disk(str(written))
         else:
             copy_format = "json" if file_type == "jsonl" else "parquet"
-            store.con.execute(f"COPY ({sql}) TO '{_escape(written)}' (FORMAT {copy_format})")
+            store.con.execute(f"COPY ({sql}) TO {quote_literal(written)} (FORMAT {copy_format})")
         os.replace(written, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return ExportReport(fmt, str(out), rows, conversational)
-
-
-def _escape(path: Path) -> str:
-    return str(path).replace("'", "''")

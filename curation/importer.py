@@ -17,6 +17,7 @@ from curation.errors import BadInput, UnknownFormat
 from curation.formats import FORMATS, detect_format, missing_fields, unknown_format_message
 from curation.normalize import install_macros, stage_source
 from curation.sources import RawSource, expand_paths, read_sources
+from curation.sql import quote_literal
 from curation.store import Store
 
 IMPORT_FORMATS = ("auto", *FORMATS)
@@ -84,10 +85,6 @@ def import_paths(
     return report
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _resolve_format(raw: RawSource, forced: str) -> str:
     """The format of a source: forced, or detected from its fields, with required fields checked."""
     fmt = detect_format(raw.fields, raw.first) if forced == "auto" else forced
@@ -114,7 +111,7 @@ def _load_staged(
     the store are left alone.
     """
     items = " UNION ALL BY NAME ".join(
-        f"SELECT {part} AS part, {_quote(name)} AS src, * FROM {stage}"
+        f"SELECT {part} AS part, {quote_literal(name)} AS src, * FROM {stage}"
         for part, (stage, name) in enumerate(stages)
     )
     con.execute(f"CREATE TEMP VIEW {prefix}_items AS {items}")

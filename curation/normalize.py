@@ -14,7 +14,8 @@ from collections.abc import Callable
 import duckdb
 import pyarrow as pa
 
-from curation.sources import RawSource, _sql_ident
+from curation.sources import RawSource
+from curation.sql import quote_ident
 from curation.store import fetch_one
 from curation.transcripts import split_hh_pair, split_implicit_messages, split_implicit_text
 
@@ -74,7 +75,7 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 def _checks(format_name: str, source: RawSource) -> list[Check]:
     """What each field of `format_name` must hold, as SQL over the raw JSON columns."""
-    f = {name: _sql_ident(name) for name in source.fields}
+    f = {name: quote_ident(name) for name in source.fields}
     prompt = (
         "prompt",
         f"ps_is_str_or_msgs({f.get('prompt')})",
@@ -132,8 +133,8 @@ def _problem_columns(checks: list[Check]) -> str:
     check of a record, else NULL."""
     field_case = " ".join(f"WHEN NOT ok_{i} THEN '{name}'" for i, (name, _, _) in enumerate(checks))
     message_case = " ".join(
-        f"WHEN NOT ok_{i} THEN CASE WHEN {_sql_ident(name)} IS NULL THEN 'missing' "
-        f"ELSE 'expected {expected}, got ' || ps_kind({_sql_ident(name)}) END"
+        f"WHEN NOT ok_{i} THEN CASE WHEN {quote_ident(name)} IS NULL THEN 'missing' "
+        f"ELSE 'expected {expected}, got ' || ps_kind({quote_ident(name)}) END"
         for i, (name, _, expected) in enumerate(checks)
     )
     return f"CASE {field_case} END AS problem_field, CASE {message_case} END AS problem"
@@ -153,7 +154,7 @@ def _raise_first_problem(con: duckdb.DuckDBPyConnection, relation: str, source: 
 
 def _conversion_sql(format_name: str, source: RawSource) -> str:
     """SELECT list converting raw JSON columns into the staging columns, for SQL formats."""
-    f = {name: _sql_ident(name) for name in source.fields}
+    f = {name: quote_ident(name) for name in source.fields}
     no_scores, no_thumb = "NULL::DOUBLE[]", "NULL::BOOLEAN"
     if format_name == "sft" and "messages" in f:
         m = f"(json_extract({f['messages']}, '$[*]'))"

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from curation.errors import BadInput
+from curation.sql import quote_ident, quote_literal
 from curation.store import fetch_one, fetch_value
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -71,16 +72,27 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
         if path.is_file() or is_dataset_folder(path):
             found.append(path)
             continue
-        inside = [
-            p
-            for p in sorted(path.rglob("*"))
-            if not any(part.startswith(".") for part in p.relative_to(path).parts)
-            and ((p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES) or is_dataset_folder(p))
-            and not any(is_dataset_folder(parent) for parent in p.parents if parent != path.parent)
-        ]
+        inside = _importable_below(path)
         if not inside:
             raise BadInput(path, "folder has no importable files (.jsonl .json .csv .parquet)")
         found.extend(inside)
+    return found
+
+
+def _importable_below(folder: Path) -> list[Path]:
+    """Supported files and dataset folders below `folder`, sorted; hidden entries and the
+    files inside dataset folders are skipped."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        inner = path.relative_to(folder)
+        if any(part.startswith(".") for part in inner.parts):
+            continue
+        if any(is_dataset_folder(folder / above) for above in inner.parents if above.parts):
+            continue
+        if is_dataset_folder(path) or (
+            path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES
+        ):
+            found.append(path)
     return found
 
 
@@ -99,17 +111,7 @@ def read_sources(con: duckdb.DuckDBPyConnection, path: Path, prefix: str) -> lis
         return [_read_json(con, path, prefix, newline_delimited=suffix in JSONL_SUFFIXES)]
     if suffix in CSV_SUFFIXES:
         return [_read_csv(con, path, prefix, delimiter="\t" if suffix == ".tsv" else ",")]
-    return [_read_relation(con, path, prefix, f"read_parquet({_sql_str(path)})", "row")]
-
-
-def _sql_str(value: object) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _sql_ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
+    return [_read_relation(con, path, prefix, f"read_parquet({quote_literal(path)})", "row")]
 
 
 def _finish(con: duckdb.DuckDBPyConnection, path: Path, table: str, **kwargs: Any) -> RawSource:
@@ -138,17 +140,17 @@ def _read_json(
     try:
         keys = con.execute(
             f"SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM read_json("
-            f"{_sql_str(path)}, {options}, records=false, columns={{'json': 'JSON'}}) "
+            f"{quote_literal(path)}, {options}, records=false, columns={{'json': 'JSON'}}) "
             f"LIMIT {_SAMPLE_RECORDS})"
         ).fetchall()
         if not keys:
             raise _diagnose_json(path, newline_delimited) or BadInput(
                 path, "no records with fields"
             )
-        columns = ", ".join(f"{_sql_str(k)}: 'JSON'" for (k,) in sorted(keys))
+        columns = ", ".join(f"{quote_literal(k)}: 'JSON'" for (k,) in sorted(keys))
         con.execute(
             f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, * FROM "
-            f"read_json({_sql_str(path)}, {options}, columns={{{columns}}})"
+            f"read_json({quote_literal(path)}, {options}, columns={{{columns}}})"
         )
     except duckdb.Error as error:
         raise _diagnose_json(path, newline_delimited) or BadInput(
@@ -161,14 +163,14 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter:
     """CSV/TSV with a header row; cells are text, list fields are JSON text."""
     _check_utf8(path)
     source = (
-        f"read_csv({_sql_str(path)}, delim={_sql_str(delimiter)}, quote='\"', escape='\"', "
+        f"read_csv({quote_literal(path)}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
         "header=true, all_varchar=true, strict_mode=true, null_padding=false)"
     )
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     except duckdb.Error as error:
         raise BadInput(path, _first_line(error)) from None
-    columns = ", ".join(f"{_csv_cell_to_json(name)} AS {_sql_ident(name)}" for name in names)
+    columns = ", ".join(f"{_csv_cell_to_json(name)} AS {quote_ident(name)}" for name in names)
     try:
         con.execute(
             f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, {columns} FROM {source}"
@@ -180,7 +182,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter:
 
 def _csv_cell_to_json(name: str) -> str:
     """SQL turning a CSV cell into JSON: list fields parsed, labels as booleans, text as strings."""
-    col = _sql_ident(name)
+    col = quote_ident(name)
     if name in JSON_CELL_FIELDS:
         return f"CASE WHEN json_valid({col}) THEN {col}::JSON ELSE to_json({col}) END"
     if name == "label":
@@ -202,7 +204,7 @@ def _read_relation(
     """Any typed relation (Parquet, Arrow) with each column turned into JSON."""
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-        columns = ", ".join(f"to_json({_sql_ident(n)}) AS {_sql_ident(n)}" for n in names)
+        columns = ", ".join(f"to_json({quote_ident(n)}) AS {quote_ident(n)}" for n in names)
         con.execute(
             f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, {columns} FROM {relation}"
         )

@@ -280,3 +280,11 @@ def test_bundled_sample_has_labelled_and_unlabelled_pairs(store):
     assert per_prompt[0] >= 1 and per_prompt[1] <= 4
     labelled = store.con.execute("SELECT count(*) FROM pair_votes").fetchone()[0]
     assert 0 < labelled < counts["pairs"]
+
+
+def test_dataset_folder_inside_a_folder_is_read_once_as_a_dataset(store, tmp_path, write_jsonl):
+    datasets.Dataset.from_list(PREFERENCES).save_to_disk(str(tmp_path / "in" / "hf"))
+    write_jsonl("in/.hidden/skip.jsonl", [CONVERSATION])
+    report = import_paths(store, [tmp_path / "in"])
+    assert [Path(f.path).name for f in report.files] == ["hf"]
+    assert table_counts(store)["labels"] == 2
