@@ -12,6 +12,26 @@ from curation import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Small records in TRL's formats, shared by the import and export suites.
+PREFERENCES = [
+    {"prompt": "What is 2+2?", "chosen": "4", "rejected": "5"},
+    {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon, obviously."},
+]
+CONVERSATION = {
+    "prompt": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Tell me a fact."},
+    ],
+    "chosen": [{"role": "assistant", "content": "Honey never spoils."}],
+    "rejected": [{"role": "assistant", "content": "No."}],
+}
+THUMBS = [
+    {"prompt": "Say hi", "completion": "Hi there!", "label": True},
+    {"prompt": "Say hi", "completion": "Go away.", "label": False},
+]
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
@@ -43,3 +63,11 @@ def table_counts(store: Store) -> dict[str, int]:
     """Row counts of the tables an import writes."""
     tables = ("prompts", "responses", "pairs", "labels", "ratings")
     return {t: store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def assert_one_error_line(stderr: str) -> str:
+    """Check that a failed command printed exactly one `error: ` line and no traceback."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in stderr
+    return lines[0]

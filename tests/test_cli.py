@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner, Result
+from conftest import assert_one_error_line
 
 from app.cli import main
 
@@ -170,9 +171,7 @@ def test_export_without_labelled_data_fails_with_one_error_line(
         "export", "--format", "dpo", "--out", str(tmp_path / "o.jsonl"), "--db", str(db)
     )
     assert result.exit_code == 1
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
+    assert_one_error_line(result.stderr)
     assert not (tmp_path / "o.jsonl").exists()
 
 
@@ -183,8 +182,5 @@ def test_export_from_empty_store_fails_end_to_end_without_traceback(tmp_path: Pa
         "export", "--format", "dpo", "--out", str(tmp_path / "o.jsonl"), "--db", str(db)
     )
     assert result.returncode == 1
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr
+    assert_one_error_line(result.stderr)
     assert result.stdout == ""

@@ -6,28 +6,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import table_counts
+from conftest import CONVERSATION, PREFERENCES, THUMBS, table_counts
 
 from curation import Store, export_dataset, import_paths
 from curation.errors import ExportError
-
-PREFERENCES = [
-    {"prompt": "What is 2+2?", "chosen": "4", "rejected": "5"},
-    {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."},
-]
-CHAT = {
-    "prompt": [
-        {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": "Hey"},
-        {"role": "user", "content": "Fact?"},
-    ],
-    "chosen": [{"role": "assistant", "content": "Honey never spoils."}],
-    "rejected": [{"role": "assistant", "content": "No."}],
-}
-THUMBS = [
-    {"prompt": "Say hi", "completion": "Hi there!", "label": True},
-    {"prompt": "Say hi", "completion": "Go away.", "label": False},
-]
 
 
 def read_back(path: Path, file_type: str) -> list[dict]:
@@ -50,14 +32,14 @@ def test_standard_preferences_round_trip_as_strings(store, write_jsonl, tmp_path
 
 @pytest.mark.parametrize("file_type", ["jsonl", "parquet", "hf"])
 def test_conversational_data_exports_as_messages(store, write_jsonl, tmp_path, file_type):
-    import_paths(store, [write_jsonl("chat.jsonl", [CHAT])])
+    import_paths(store, [write_jsonl("chat.jsonl", [CONVERSATION])])
     out = tmp_path / f"rm.{file_type}"
     assert export_dataset(store, "rm", out, file_type).conversational
-    assert read_back(out, file_type) == [CHAT]
+    assert read_back(out, file_type) == [CONVERSATION]
 
 
 def test_mixed_data_exports_every_row_as_a_conversation(store, write_jsonl, tmp_path):
-    import_paths(store, [write_jsonl("mixed.jsonl", [*PREFERENCES, CHAT])])
+    import_paths(store, [write_jsonl("mixed.jsonl", [*PREFERENCES, CONVERSATION])])
     rows = read_back(export_dataset(store, "dpo", tmp_path / "d.jsonl").path, "jsonl")
     assert len(rows) == 3
     assert all(
@@ -66,7 +48,7 @@ def test_mixed_data_exports_every_row_as_a_conversation(store, write_jsonl, tmp_
 
 
 def test_dpo_export_reimports_to_the_same_preferences(store, write_jsonl, tmp_path):
-    import_paths(store, [write_jsonl("prefs.jsonl", [*PREFERENCES, CHAT])])
+    import_paths(store, [write_jsonl("prefs.jsonl", [*PREFERENCES, CONVERSATION])])
     out = tmp_path / "dpo.jsonl"
     export_dataset(store, "dpo", out)
     with Store(tmp_path / "second.duckdb") as second:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import table_counts
+from conftest import assert_one_error_line, table_counts
 
 from curation import BadInput, Store, UnknownFormat, import_paths
 
@@ -299,8 +299,5 @@ def test_cli_import_of_bad_file_prints_one_error_line_and_exits_1(
         check=False,
     )
     assert result.returncode == 1
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert str(bad) in lines[0]
+    assert str(bad) in assert_one_error_line(result.stderr)
     assert "Traceback" not in result.stderr + result.stdout

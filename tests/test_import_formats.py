@@ -8,24 +8,9 @@ from pathlib import Path
 import datasets
 import pandas as pd
 import pytest
-from conftest import table_counts
+from conftest import CONVERSATION, PREFERENCES, THUMBS, table_counts
 
 from curation import BadInput, Store, import_paths
-
-PREFERENCES = [
-    {"prompt": "What is 2+2?", "chosen": "4", "rejected": "5"},
-    {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon, obviously."},
-]
-CONVERSATION = {
-    "prompt": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": "Hello!"},
-        {"role": "user", "content": "Tell me a fact."},
-    ],
-    "chosen": [{"role": "assistant", "content": "Honey never spoils."}],
-    "rejected": [{"role": "assistant", "content": "No."}],
-}
 
 
 def labels_by_text(store: Store) -> set[tuple[str, str, str]]:
@@ -81,11 +66,7 @@ def test_implicit_prompt_is_cut_from_the_shared_start(store, write_jsonl):
 
 
 def test_unpaired_rows_become_thumb_ratings(store, write_jsonl):
-    rows = [
-        {"prompt": "Say hi", "completion": "Hi there!", "label": True},
-        {"prompt": "Say hi", "completion": "Go away.", "label": False},
-    ]
-    report = import_paths(store, [write_jsonl("thumbs.jsonl", rows)])
+    report = import_paths(store, [write_jsonl("thumbs.jsonl", THUMBS)])
     assert report.files[0].format == "unpaired"
     assert report.added["ratings"] == 2 and report.added["pairs"] == 0
     thumbs = store.con.execute(
