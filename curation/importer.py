@@ -77,6 +77,7 @@ def import_paths(
                     fmt = _resolve_format(raw, format)
                     stage = f"{prefix}_stage{len(stages)}"
                     stage_source(con, raw, fmt, stage)
+                    con.execute(f"DROP TABLE {raw.table}")  # the staged copy is all we need
                     stages.append((stage, name))
                     report.files.append(FileImport(str(path), fmt, raw.count, name))
             report.added = _load_staged(con, prefix, stages)
