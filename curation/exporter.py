@@ -120,6 +120,15 @@ def export_dataset(
         raise ExportError(f"nothing to export as {fmt}: the store has no rows for it yet")
     if file_type == "hf" and out.exists():
         raise ExportError(f"{out} already exists; choose a new folder for a datasets export")
+    try:
+        _write_atomically(store, sql, out, file_type)
+    except OSError as error:
+        raise ExportError(f"cannot write {out}: {error.strerror or error}") from None
+    return ExportReport(fmt, str(out), rows, conversational)
+
+
+def _write_atomically(store: Store, sql: str, out: Path, file_type: str) -> None:
+    """Write the rows of `sql` beside `out`, then rename the result into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -127,12 +136,10 @@ def export_dataset(
         if file_type == "hf":
             import datasets
 
-            table = store.con.sql(sql).to_arrow_table()
-            datasets.Dataset(table).save_to_disk(str(written))
+            datasets.Dataset(store.con.sql(sql).to_arrow_table()).save_to_disk(str(written))
         else:
             copy_format = "json" if file_type == "jsonl" else "parquet"
             store.con.execute(f"COPY ({sql}) TO {quote_literal(written)} (FORMAT {copy_format})")
         os.replace(written, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return ExportReport(fmt, str(out), rows, conversational)

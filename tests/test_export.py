@@ -128,3 +128,11 @@ def test_failed_export_leaves_no_partial_file(store, write_jsonl, tmp_path):
     with pytest.raises(ExportError):
         export_dataset(store, "dpo", tmp_path / "d.xlsx", "xlsx")
     assert list(tmp_path.glob("d.*")) == [] and list(tmp_path.glob(".d.*")) == []
+
+
+def test_unwritable_destination_fails_clearly(store, write_jsonl, tmp_path):
+    import_paths(store, [write_jsonl("prefs.jsonl", PREFERENCES)])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", "utf-8")
+    with pytest.raises(ExportError, match="cannot write"):
+        export_dataset(store, "dpo", blocker / "sub" / "d.jsonl")
