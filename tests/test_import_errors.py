@@ -29,6 +29,15 @@ def refused(store: Store, paths: list[Path], **kwargs: object) -> str:
     return str(caught.value)
 
 
+def refused_naming(store: Store, paths: list[Path], *parts: str, **kwargs: object) -> str:
+    """Expect the import to be refused with a message holding every part, storing nothing."""
+    message = refused(store, paths, **kwargs)
+    for part in parts:
+        assert part in message, message
+    assert table_counts(store) == ZEROS
+    return message
+
+
 def write_lines(path: Path, lines: list[str]) -> Path:
     """Write raw text lines (each ends with a newline) and return the path."""
     path.write_text("".join(line + "\n" for line in lines), "utf-8")
@@ -49,21 +58,14 @@ def test_malformed_line_names_its_line_counting_blank_lines_and_imports_nothing(
         tmp_path / "broken.jsonl",
         [good, "", '{"prompt": "x", "chosen": ', json.dumps(GOOD_PAIRS[1])],
     )
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "line 3" in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "line 3")
 
 
 def test_missing_field_names_line_and_field_and_imports_nothing(
     store: Store, write_jsonl: WriteJsonl
 ) -> None:
     path = write_jsonl("missing.jsonl", [GOOD_PAIRS[0], {"prompt": "Hi?", "chosen": "Hello"}])
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "line 2" in message
-    assert 'field "rejected"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "line 2", 'field "rejected"')
 
 
 @pytest.mark.parametrize(
@@ -79,11 +81,7 @@ def test_wrong_typed_preference_field_names_line_and_field_and_imports_nothing(
     store: Store, write_jsonl: WriteJsonl, bad_record: dict, field: str
 ) -> None:
     path = write_jsonl("typed.jsonl", [GOOD_PAIRS[0], bad_record, GOOD_PAIRS[1]])
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "line 2" in message
-    assert f'field "{field}"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "line 2", f'field "{field}"')
 
 
 def test_string_label_in_unpaired_data_names_field_label(
@@ -96,11 +94,7 @@ def test_string_label_in_unpaired_data_names_field_label(
             {"prompt": "Bye?", "completion": "Ciao", "label": "maybe"},
         ],
     )
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "line 2" in message
-    assert 'field "label"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "line 2", 'field "label"')
 
 
 def test_scores_of_other_length_than_responses_names_field_scores(
@@ -113,11 +107,7 @@ def test_scores_of_other_length_than_responses_names_field_scores(
             {"prompt": "Yo?", "responses": ["a", "b", "c"], "scores": [1, 2]},
         ],
     )
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "line 2" in message
-    assert 'field "scores"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "line 2", 'field "scores"')
 
 
 def test_non_utf8_bytes_name_their_line_and_import_nothing(store: Store, tmp_path: Path) -> None:
@@ -126,26 +116,18 @@ def test_non_utf8_bytes_name_their_line_and_import_nothing(store: Store, tmp_pat
         (json.dumps(GOOD_PAIRS[0]) + "\n").encode()
         + b'{"prompt": "caf\xff\xfe", "chosen": "a", "rejected": "b"}\n'
     )
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "line 2" in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "line 2")
 
 
 def test_empty_file_is_refused_naming_the_file(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"")
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "empty" in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "empty")
 
 
 def test_file_of_only_blank_lines_is_refused_naming_the_file(store: Store, tmp_path: Path) -> None:
     path = write_lines(tmp_path / "blank.jsonl", ["", "   ", ""])
-    message = refused(store, [path])
-    assert str(path) in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path))
 
 
 def test_unknown_fields_raise_unknown_format_that_says_pass_format(
@@ -162,36 +144,25 @@ def test_unknown_fields_raise_unknown_format_that_says_pass_format(
 def test_unsupported_extension_is_refused_naming_the_file(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text(json.dumps(GOOD_PAIRS[0]) + "\n", "utf-8")
-    message = refused(store, [path])
-    assert str(path) in message
-    assert ".txt" in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), ".txt")
 
 
 def test_missing_path_is_refused_naming_it(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "nowhere.jsonl"
-    message = refused(store, [path])
-    assert str(path) in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path))
 
 
 def test_folder_without_importable_files_is_refused_naming_it(store: Store, tmp_path: Path) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "readme.txt").write_text("nothing to import\n", "utf-8")
-    message = refused(store, [folder])
-    assert str(folder) in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [folder], str(folder))
 
 
 def test_json_array_names_the_bad_record(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps([GOOD_PAIRS[0], {"prompt": "Hi?", "chosen": 1, "rejected": "x"}]))
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "record 2" in message
-    assert 'field "chosen"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "record 2", 'field "chosen"')
 
 
 def test_csv_names_the_bad_row(store: Store, tmp_path: Path) -> None:
@@ -200,11 +171,7 @@ def test_csv_names_the_bad_row(store: Store, tmp_path: Path) -> None:
         "prompt,completion,label\nHi?,Hello!,true\nBye?,Ciao,maybe\n",
         "utf-8",
     )
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "row 2" in message
-    assert 'field "label"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "row 2", 'field "label"')
 
 
 def test_parquet_names_the_bad_row(store: Store, tmp_path: Path) -> None:
@@ -217,11 +184,7 @@ def test_parquet_names_the_bad_row(store: Store, tmp_path: Path) -> None:
         }
     )
     pq.write_table(table, path)
-    message = refused(store, [path])
-    assert str(path) in message
-    assert "row 2" in message
-    assert 'field "scores"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), "row 2", 'field "scores"')
 
 
 def test_csv_with_unterminated_quote_is_refused_naming_the_file(
@@ -229,19 +192,14 @@ def test_csv_with_unterminated_quote_is_refused_naming_the_file(
 ) -> None:
     path = tmp_path / "quotes.csv"
     path.write_text('prompt,chosen,rejected\nHi?,"Hello,Bye\nYo?,a,b\n', "utf-8")
-    message = refused(store, [path])
-    assert str(path) in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path))
 
 
 def test_forced_unpaired_format_on_preference_data_names_missing_completion(
     store: Store, write_jsonl: WriteJsonl
 ) -> None:
     path = write_jsonl("pairs.jsonl", GOOD_PAIRS)
-    message = refused(store, [path], format="unpaired")
-    assert str(path) in message
-    assert 'field "completion"' in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [path], str(path), 'field "completion"', format="unpaired")
 
 
 def test_good_file_then_bad_file_in_one_call_stores_neither(
@@ -249,9 +207,7 @@ def test_good_file_then_bad_file_in_one_call_stores_neither(
 ) -> None:
     good = write_jsonl("a_good.jsonl", GOOD_PAIRS)
     bad = write_jsonl("b_bad.jsonl", [{"prompt": "Hi?", "chosen": 3, "rejected": "x"}])
-    message = refused(store, [good, bad])
-    assert str(bad) in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [good, bad], str(bad))
 
 
 def test_bad_folder_member_after_good_one_stores_nothing(
@@ -259,9 +215,7 @@ def test_bad_folder_member_after_good_one_stores_nothing(
 ) -> None:
     write_jsonl("batch/a_good.jsonl", GOOD_PAIRS)
     bad = write_jsonl("batch/b_bad.jsonl", [{"prompt": "Hi?", "chosen": "y", "rejected": None}])
-    message = refused(store, [tmp_path / "batch"])
-    assert str(bad) in message
-    assert table_counts(store) == ZEROS
+    refused_naming(store, [tmp_path / "batch"], str(bad))
 
 
 def test_bad_import_after_good_one_leaves_earlier_data_exactly_as_it_was(
