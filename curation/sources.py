@@ -161,21 +161,18 @@ def _read_json(
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter: str) -> RawSource:
     """CSV/TSV with a header row; cells are text, list fields are JSON text."""
-    _check_utf8(path)
     source = (
         f"read_csv({quote_literal(path)}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
         "header=true, all_varchar=true, strict_mode=true, null_padding=false)"
     )
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-    except duckdb.Error as error:
-        raise BadInput(path, _first_line(error)) from None
-    columns = ", ".join(f"{_csv_cell_to_json(name)} AS {quote_ident(name)}" for name in names)
-    try:
+        columns = ", ".join(f"{_csv_cell_to_json(name)} AS {quote_ident(name)}" for name in names)
         con.execute(
             f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, {columns} FROM {source}"
         )
     except duckdb.Error as error:
+        _check_utf8(path)  # names the line of a non-UTF-8 byte, which DuckDB reports vaguely
         raise BadInput(path, _first_line(error)) from None
     return _finish(con, path, table, record_word="row")
 
@@ -259,30 +256,35 @@ def _check_utf8(path: Path) -> None:
 def _diagnose_json(path: Path, newline_delimited: bool) -> BadInput | None:
     """Find the first undecodable or malformed line of a JSON file, to name it precisely."""
     _check_utf8(path)
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        return BadInput(path, "file is empty")
     if not newline_delimited:
+        text = path.read_text(encoding="utf-8")
         try:
             json.loads(text)
             return None
         except json.JSONDecodeError as error:
             if not (error.msg == "Extra data" and text.lstrip().startswith("{")):
                 return BadInput(path, f"malformed JSON: {error.msg}", where=f"line {error.lineno}")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            return BadInput(
-                path, f"malformed JSON: {error.msg} (column {error.colno})", where=f"line {number}"
-            )
-        if not isinstance(value, dict):
-            return BadInput(
-                path, f"expected a JSON object, got {type(value).__name__}", where=f"line {number}"
-            )
-    return None
+    blank = True
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            blank = False
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as error:
+                return BadInput(
+                    path,
+                    f"malformed JSON: {error.msg} (column {error.colno})",
+                    where=f"line {number}",
+                )
+            if not isinstance(value, dict):
+                return BadInput(
+                    path,
+                    f"expected a JSON object, got {type(value).__name__}",
+                    where=f"line {number}",
+                )
+    return BadInput(path, "file is empty") if blank else None
 
 
 def _jsonl_line_of(path: Path, rec: int) -> int:

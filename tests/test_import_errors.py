@@ -255,3 +255,9 @@ def test_cli_import_of_bad_file_prints_one_error_line_and_exits_1(
     assert result.returncode == 1
     assert str(bad) in assert_one_error_line(result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_non_utf8_csv_names_its_line_and_imports_nothing(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"prompt,chosen,rejected\nok,a,b\ncaf\xe9,a,b\n")
+    refused_naming(store, [path], str(path), "line 3", "not UTF-8")

@@ -269,3 +269,12 @@ def test_dataset_folder_inside_a_folder_is_read_once_as_a_dataset(store, tmp_pat
     report = import_paths(store, [tmp_path / "in"])
     assert [Path(f.path).name for f in report.files] == ["hf"]
     assert table_counts(store)["labels"] == 2
+
+
+def test_null_scores_leave_a_row_unlabelled(store, write_jsonl):
+    rows = [
+        {"prompt": "open", "responses": ["a", "b"], "scores": None},
+        {"prompt": "scored", "responses": ["c", "d"], "scores": [1, 2]},
+    ]
+    report = import_paths(store, [write_jsonl("multi.jsonl", rows)])
+    assert report.added["pairs"] == 2 and report.added["labels"] == 1
