@@ -21,40 +21,42 @@ EXPORT_FORMATS = ("dpo", "rm", "kto", "sft")
 EXPORT_FILE_TYPES = ("jsonl", "parquet", "hf")
 MESSAGES = "STRUCT(role VARCHAR, content VARCHAR)[]"
 
-# Each query yields prompt_id, is_chat and the text columns of its format, in a stable order.
+# Each query yields `prompt_id`, a `row_key` that orders rows within a prompt, and the text
+# columns of its format. `winners` holds pairs whose labels in force favour one side.
 _WINNERS = """
-    SELECT p.id AS pair_id, p.prompt_id,
-           CASE WHEN v.votes_a > v.votes_b THEN p.response_a ELSE p.response_b END AS chosen_id,
-           CASE WHEN v.votes_a > v.votes_b THEN p.response_b ELSE p.response_a END AS rejected_id
-    FROM pairs p JOIN pair_votes v ON v.pair_id = p.id
-    WHERE v.votes_a <> v.votes_b AND p.response_a <> p.response_b
+    winners AS (
+        SELECT p.id AS pair_id, p.prompt_id,
+               CASE WHEN v.votes_a > v.votes_b THEN p.response_a ELSE p.response_b END AS chosen_id,
+               CASE WHEN v.votes_a > v.votes_b THEN p.response_b ELSE p.response_a END AS rejected_id
+        FROM pairs p JOIN pair_votes v ON v.pair_id = p.id
+        WHERE v.votes_a <> v.votes_b AND p.response_a <> p.response_b)
 """
 _PREFERENCE = f"""
-    SELECT w.prompt_id, c.text AS chosen, r.text AS rejected
-    FROM ({_WINNERS}) w JOIN responses c ON c.id = w.chosen_id JOIN responses r ON r.id = w.rejected_id
-    ORDER BY w.prompt_id, w.pair_id
+    WITH {_WINNERS}
+    SELECT w.prompt_id, w.pair_id AS row_key, c.text AS chosen, r.text AS rejected
+    FROM winners w JOIN responses c ON c.id = w.chosen_id JOIN responses r ON r.id = w.rejected_id
 """
 _UNPAIRED = f"""
-    WITH thumbs AS (
+    WITH {_WINNERS},
+    thumbs AS (
         SELECT response_id, count(*) FILTER (WHERE thumb) AS up, count(*) FILTER (WHERE NOT thumb) AS down
         FROM ratings GROUP BY response_id),
     examples AS (
         SELECT response_id, up > down AS label FROM thumbs WHERE up <> down
-        UNION SELECT chosen_id, true FROM ({_WINNERS})
-        UNION SELECT rejected_id, false FROM ({_WINNERS}))
-    SELECT r.prompt_id, r.text AS completion, e.label
+        UNION SELECT chosen_id, true FROM winners
+        UNION SELECT rejected_id, false FROM winners)
+    SELECT r.prompt_id, r.id || e.label::VARCHAR AS row_key, r.text AS completion, e.label
     FROM examples e JOIN responses r ON r.id = e.response_id
-    ORDER BY r.prompt_id, r.id, e.label
 """
 _DEMONSTRATIONS = f"""
-    WITH good AS (
+    WITH {_WINNERS},
+    good AS (
         SELECT id AS response_id FROM responses WHERE is_reference
-        UNION SELECT chosen_id FROM ({_WINNERS})
+        UNION SELECT chosen_id FROM winners
         UNION SELECT response_id FROM ratings GROUP BY response_id
               HAVING count(*) FILTER (WHERE thumb) > count(*) FILTER (WHERE NOT thumb))
-    SELECT r.prompt_id, r.text AS completion
+    SELECT r.prompt_id, r.id AS row_key, r.text AS completion
     FROM good g JOIN responses r ON r.id = g.response_id
-    ORDER BY r.prompt_id, r.id
 """
 _QUERIES = {
     "dpo": (_PREFERENCE, ("chosen", "rejected")),
@@ -97,7 +99,7 @@ def export_relation_sql(store: Store, fmt: str) -> tuple[str, bool]:
     extra = ", q.label" if fmt == "kto" else ""
     sql = (
         f"SELECT {prompt}, {', '.join(texts)}{extra} "
-        f"FROM ({query}) q JOIN prompts p ON p.id = q.prompt_id ORDER BY q.prompt_id"
+        f"FROM ({query}) q JOIN prompts p ON p.id = q.prompt_id ORDER BY q.prompt_id, q.row_key"
     )
     return sql, conversational
 
@@ -115,20 +117,22 @@ def export_dataset(
         )
     out = Path(out)
     sql, conversational = export_relation_sql(store, fmt)
-    rows = fetch_value(store.con, f"SELECT count(*) FROM ({sql})")
-    if rows == 0:
-        raise ExportError(f"nothing to export as {fmt}: the store has no rows for it yet")
     if file_type == "hf" and out.exists():
         raise ExportError(f"{out} already exists; choose a new folder for a datasets export")
     try:
-        _write_atomically(store, sql, out, file_type)
+        rows = _write_atomically(store, sql, out, file_type)
     except OSError as error:
         raise ExportError(f"cannot write {out}: {error.strerror or error}") from None
+    if rows == 0:
+        raise ExportError(f"nothing to export as {fmt}: the store has no rows for it yet")
     return ExportReport(fmt, str(out), rows, conversational)
 
 
-def _write_atomically(store: Store, sql: str, out: Path, file_type: str) -> None:
-    """Write the rows of `sql` beside `out`, then rename the result into place."""
+def _write_atomically(store: Store, sql: str, out: Path, file_type: str) -> int:
+    """Write the rows of `sql` beside `out`, then rename the result into place.
+
+    Returns the number of rows; with none, nothing is put in place.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -136,10 +140,17 @@ def _write_atomically(store: Store, sql: str, out: Path, file_type: str) -> None
         if file_type == "hf":
             import datasets
 
-            datasets.Dataset(store.con.sql(sql).to_arrow_table()).save_to_disk(str(written))
+            table = store.con.sql(sql).to_arrow_table()
+            rows = table.num_rows
+            if rows:
+                datasets.Dataset(table).save_to_disk(str(written))
         else:
             copy_format = "json" if file_type == "jsonl" else "parquet"
-            store.con.execute(f"COPY ({sql}) TO {quote_literal(written)} (FORMAT {copy_format})")
-        os.replace(written, out)
+            rows = fetch_value(
+                store.con, f"COPY ({sql}) TO {quote_literal(written)} (FORMAT {copy_format})"
+            )
+        if rows:
+            os.replace(written, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return rows

@@ -136,3 +136,10 @@ def test_unwritable_destination_fails_clearly(store, write_jsonl, tmp_path):
     blocker.write_text("", "utf-8")
     with pytest.raises(ExportError, match="cannot write"):
         export_dataset(store, "dpo", blocker / "sub" / "d.jsonl")
+
+
+def test_exports_of_the_same_store_are_byte_identical(store, tmp_path):
+    import_paths(store, [Path(__file__).resolve().parent.parent / "data"])
+    first = export_dataset(store, "kto", tmp_path / "one.jsonl").path
+    second = export_dataset(store, "kto", tmp_path / "two.jsonl").path
+    assert Path(first).read_bytes() == Path(second).read_bytes()
