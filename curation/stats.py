@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curation.store import Store, fetch_value
+from curation.store import Store, fetch_one
 
 COUNTED_TABLES = (
     "prompts",
@@ -18,12 +18,15 @@ COUNTED_TABLES = (
 
 def store_stats(store: Store) -> dict:
     """Row counts per table, pairs labelled, and pairs per flag kind (dismissed flags excluded)."""
-    con = store.cursor()
-    counts = {table: fetch_value(con, f"SELECT count(*) FROM {table}") for table in COUNTED_TABLES}
-    counts["labelled_pairs"] = fetch_value(con, "SELECT count(*) FROM pair_votes")
-    counts["annotators"] = fetch_value(
-        con, "SELECT count(DISTINCT annotator) FROM labels WHERE annotator NOT LIKE 'import:%'"
+    con = store.con
+    counted = ", ".join(f"(SELECT count(*) FROM {table}) AS {table}" for table in COUNTED_TABLES)
+    columns = [*COUNTED_TABLES, "labelled_pairs", "annotators"]
+    values = fetch_one(
+        con,
+        f"SELECT {counted}, (SELECT count(*) FROM pair_votes), "
+        "(SELECT count(DISTINCT annotator) FROM labels WHERE annotator NOT LIKE 'import:%')",
     )
+    counts: dict = dict(zip(columns, values, strict=True))
     counts["flags"] = dict(
         con.execute(
             "SELECT kind, count(DISTINCT subject_id) FROM flags "

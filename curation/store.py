@@ -75,11 +75,14 @@ class Store:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as error:
             raise _open_error(self.path, error) from None
-        if not read_only:
-            self.migrate()
-        elif self.schema_version() < len(MIGRATIONS):
-            self.close()
-            raise StoreError(f"store {self.path} needs a migration; open it for writing once")
+        try:
+            if not read_only:
+                self.migrate()
+            elif self.schema_version() < len(MIGRATIONS):
+                raise StoreError(f"store {self.path} needs a migration; open it for writing once")
+        except BaseException:
+            self.close()  # release the file for whoever comes next
+            raise
 
     def schema_version(self) -> int:
         """The newest migration applied to this store (0 for a new file)."""
