@@ -2,60 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import click
 
-from curation import (
-    EXPORT_FORMATS,
-    IMPORT_FORMATS,
-    PrefstudioError,
-    Store,
-    default_db_path,
-    export_dataset,
-    import_paths,
-    store_stats,
-)
-from curation.exporter import EXPORT_FILE_TYPES
+from app.commands import data
+from app.commands.base import PrefstudioGroup
 
-
-class PrefstudioGroup(click.Group):
-    """A click group that prints prefstudio errors as one line and exits 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except PrefstudioError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(1)
-
-
-def store_command(fn: Callable) -> Callable:
-    """Add `--db` and `--json` to a command and open the store it names.
-
-    The wrapped function receives the open store and returns (data, text): `data` is printed
-    as one JSON object with `--json`, `text` otherwise.
-    """
-
-    @click.option(
-        "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Store file (default: $PREFSTUDIO_DB, else ./prefstudio.duckdb).",
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-    @functools.wraps(fn)
-    def wrapper(db: Path | None, as_json: bool, **kwargs: Any) -> None:
-        with Store(db or default_db_path()) as store:
-            data, text = fn(store, **kwargs)
-        click.echo(json.dumps(data, default=str) if as_json else text)
-
-    return wrapper
+COMMAND_MODULES = [data]
 
 
 @click.group(cls=PrefstudioGroup)
@@ -64,85 +16,9 @@ def main() -> None:
     """prefstudio: label, curate, judge and train on preference data, in one DuckDB store."""
 
 
-@main.command()
-@store_command
-def init(store: Store) -> tuple[dict, str]:
-    """Create the store (or migrate an existing one to this version)."""
-    version = store.schema_version()
-    return {
-        "db": str(store.path),
-        "schema_version": version,
-    }, f"store ready: {store.path} (schema v{version})"
-
-
-@main.command(name="import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(IMPORT_FORMATS),
-    default="auto",
-    show_default=True,
-    help="Record layout of every file; auto detects it per file from the fields.",
-)
-@click.option(
-    "--source", default=None, help="Name for where the data came from (default: file name)."
-)
-@store_command
-def import_command(
-    store: Store, paths: tuple[Path, ...], fmt: str, source: str | None
-) -> tuple[dict, str]:
-    """Import files or folders (JSONL, JSON, CSV, Parquet, datasets folders) in one transaction."""
-    from tqdm import tqdm
-
-    report = import_paths(
-        store,
-        paths,
-        format=fmt,
-        source=source,
-        progress=lambda files: tqdm(files, desc="import", unit="file", disable=len(files) < 2),
-    )
-    lines = [f"{f.path}: {f.records} records as {f.format}" for f in report.files]
-    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report.added.items()))
-    return report.to_dict(), "\n".join(lines)
-
-
-@main.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(EXPORT_FORMATS),
-    required=True,
-    help="TRL dataset format: dpo/rm (preference), kto (unpaired), sft.",
-)
-@click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="File or folder to write."
-)
-@click.option(
-    "--as",
-    "file_type",
-    type=click.Choice(EXPORT_FILE_TYPES),
-    default="jsonl",
-    show_default=True,
-    help="jsonl, parquet, or hf (a datasets save_to_disk folder).",
-)
-@store_command
-def export(store: Store, fmt: str, out: Path, file_type: str) -> tuple[dict, str]:
-    """Export labelled data in a format TRL's trainers read."""
-    report = export_dataset(store, fmt, out, file_type)
-    shape = "conversational" if report.conversational else "standard"
-    return report.to_dict(), f"wrote {report.rows} {fmt} rows ({shape}) to {report.path}"
-
-
-@main.command()
-@store_command
-def stats(store: Store) -> tuple[dict, str]:
-    """Counts of prompts, responses, pairs, labels, judgments, snapshots, runs and flags."""
-    counts = store_stats(store)
-    flags = counts["flags"]
-    lines = [f"{name:>15}: {value}" for name, value in counts.items() if name != "flags"]
-    lines.append(f"{'flags':>15}: " + (", ".join(f"{k} {v}" for k, v in flags.items()) or "none"))
-    return counts, "\n".join(lines)
+for module in COMMAND_MODULES:
+    for command in module.COMMANDS:
+        main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The `prefstudio` subcommands, one module per area; `app.cli` registers them."""

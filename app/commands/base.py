@@ -1,0 +1,48 @@
+"""Shared parts of the `prefstudio` commands: the error-printing group and the store options."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from curation import PrefstudioError, Store, default_db_path
+
+
+class PrefstudioGroup(click.Group):
+    """A click group that prints prefstudio errors as one line and exits 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PrefstudioError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+
+
+def store_command(fn: Callable) -> Callable:
+    """Add `--db` and `--json` to a command and open the store it names.
+
+    The wrapped function receives the open store and returns (data, text): `data` is printed
+    as one JSON object with `--json`, `text` otherwise.
+    """
+
+    @click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Store file (default: $PREFSTUDIO_DB, else ./prefstudio.duckdb).",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+    @functools.wraps(fn)
+    def wrapper(db: Path | None, as_json: bool, **kwargs: Any) -> None:
+        with Store(db or default_db_path()) as store:
+            data, text = fn(store, **kwargs)
+        click.echo(json.dumps(data, default=str) if as_json else text)
+
+    return wrapper
