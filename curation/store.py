@@ -84,6 +84,11 @@ class Store:
             self.close()  # release the file for whoever comes next
             raise
 
+    @property
+    def files_dir(self) -> Path:
+        """The folder beside the store file for what it refers to: snapshots, runs, exports."""
+        return self.path.with_name(f"{self.path.stem}.files")
+
     def schema_version(self) -> int:
         """The newest migration applied to this store (0 for a new file)."""
         has_table = fetch_value(
