@@ -3,7 +3,14 @@
 Importing this package stays light: no torch, transformers or gradio.
 """
 
-from curation.errors import BadInput, PrefstudioError, StoreError, StoreLocked, UnknownFormat
+from curation.errors import (
+    BadInput,
+    ModelError,
+    PrefstudioError,
+    StoreError,
+    StoreLocked,
+    UnknownFormat,
+)
 from curation.exporter import EXPORT_FORMATS, export_dataset
 from curation.importer import IMPORT_FORMATS, import_paths
 from curation.stats import store_stats
@@ -13,6 +20,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "IMPORT_FORMATS",
     "BadInput",
+    "ModelError",
     "PrefstudioError",
     "Store",
     "StoreError",

@@ -43,3 +43,7 @@ class UnknownFormat(BadInput):
 
 class ExportError(PrefstudioError):
     """An export cannot be written as asked."""
+
+
+class ModelError(PrefstudioError):
+    """A model cannot be found, loaded or run as asked (missing files, no CUDA for 4-bit...)."""

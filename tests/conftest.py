@@ -71,3 +71,19 @@ def assert_one_error_line(stderr: str) -> str:
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ") and "Traceback" not in stderr
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama causal LM with a real tokenizer and chat template, built once."""
+    from tests.models import build_tiny_causal_lm
+
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_rm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama sequence classifier (a reward model), built once."""
+    from tests.models import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-rm"))
