@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from app.commands import data
+from app.commands import data, serve
 from app.commands.base import PrefstudioGroup
 
-COMMAND_MODULES = [data]
+COMMAND_MODULES = [data, serve]
 
 
 @click.group(cls=PrefstudioGroup)

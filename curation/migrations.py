@@ -166,3 +166,41 @@ def initial_schema(con: duckdb.DuckDBPyConnection) -> None:
         GROUP BY pair_id;
         """
     )
+
+
+@migration(2)
+def labelling_queue(con: duckdb.DuckDBPyConnection) -> None:
+    """Project settings, the labelling queue's order and priorities, rankings, and label lookups.
+
+    `queue` gives every pair a serving position (pairs are appended in arrival batches, shuffled
+    within a batch); `queue_priorities` lifts chosen pairs ahead (higher first). `rankings` keeps
+    an annotator's ordering of 3+ responses, which is also expanded into pairs and labels.
+    """
+    con.execute(
+        """
+        CREATE TABLE settings (
+            key VARCHAR PRIMARY KEY,
+            value JSON NOT NULL,
+            updated TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE queue (
+            pair_id VARCHAR PRIMARY KEY,
+            position BIGINT NOT NULL
+        );
+        CREATE TABLE queue_priorities (
+            pair_id VARCHAR PRIMARY KEY,
+            priority DOUBLE NOT NULL,
+            reason VARCHAR,
+            updated TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        CREATE SEQUENCE ranking_ids;
+        CREATE TABLE rankings (
+            id BIGINT PRIMARY KEY DEFAULT nextval('ranking_ids'),
+            prompt_id VARCHAR NOT NULL,
+            annotator VARCHAR NOT NULL,
+            response_ids JSON NOT NULL,      -- best first
+            created TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX labels_by_pair ON labels (pair_id);
+        """
+    )

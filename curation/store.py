@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,9 +73,12 @@ class Store:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            self._root = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as error:
             raise _open_error(self.path, error) from None
+        self._owner_thread = threading.get_ident()
+        self._per_thread = threading.local()
+        self._cursor_lock = threading.Lock()
         try:
             if not read_only:
                 self.migrate()
@@ -83,6 +87,22 @@ class Store:
         except BaseException:
             self.close()  # release the file for whoever comes next
             raise
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection: the store's own in the thread that opened it, else a cursor.
+
+        DuckDB connections are not thread-safe; a server's worker threads each get a cursor of
+        their own (created once per thread), so reads and `transaction()` work from any thread.
+        """
+        if threading.get_ident() == self._owner_thread:
+            return self._root
+        con = getattr(self._per_thread, "con", None)
+        if con is None:
+            with self._cursor_lock:
+                con = self._root.cursor()
+            self._per_thread.con = con
+        return con
 
     @property
     def files_dir(self) -> Path:
@@ -135,11 +155,12 @@ class Store:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own for another thread (DuckDB connections are not thread-safe)."""
-        return self.con.cursor()
+        with self._cursor_lock:
+            return self._root.cursor()
 
     def close(self) -> None:
-        """Close the file; the store object cannot be used afterwards."""
-        self.con.close()
+        """Close the file (and every thread's cursor); the store cannot be used afterwards."""
+        self._root.close()
 
     def __enter__(self) -> Store:
         return self

@@ -1,0 +1,74 @@
+"""HTTP Basic authentication for the API against the annotators table, with role checks."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
+
+from app.context import AppContext, role_allows
+
+LOCAL_CLI_USER = "local-cli"
+_basic = HTTPBasic(auto_error=False, realm="prefstudio")
+_bearer = HTTPBearer(auto_error=False)
+
+
+def api_context(request: Request) -> AppContext:
+    """The server's AppContext, kept in the FastAPI app's state."""
+    return request.app.state.context
+
+
+def _authenticated_user(
+    request: Request,
+    basic: HTTPBasicCredentials | None,
+    bearer: HTTPAuthorizationCredentials | None,
+) -> tuple[str, str]:
+    """(name, role) of the caller, or 401.
+
+    Users send HTTP Basic credentials. The CLI on the server's machine may instead send the
+    token the server wrote beside the store (readable only by its owner) and acts as admin.
+    """
+    ctx = api_context(request)
+    token = ctx.settings.get("local_token")
+    if bearer is not None and token and hmac.compare_digest(bearer.credentials, token):
+        return LOCAL_CLI_USER, "admin"
+    if basic is not None:
+        role = ctx.credentials.role_for(basic.username, basic.password)
+        if role is not None:
+            return basic.username, role
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "valid credentials needed (HTTP Basic: user name and password)",
+        headers={"WWW-Authenticate": 'Basic realm="prefstudio"'},
+    )
+
+
+def require_api_user(role: str = "annotator") -> Callable[..., str]:
+    """A FastAPI dependency returning the caller's name: 401 without valid credentials, 403
+    when their role is below `role`."""
+
+    def dependency(
+        request: Request,
+        basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> str:
+        name, actual = _authenticated_user(request, basic, bearer)
+        if not role_allows(actual, role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+        return name
+
+    return dependency
+
+
+# Route parameter types: the caller's name, checked for a role; the server's context.
+AnnotatorUser = Annotated[str, Depends(require_api_user("annotator"))]
+AdminUser = Annotated[str, Depends(require_api_user("admin"))]
+Context = Annotated[AppContext, Depends(api_context)]

@@ -1,0 +1,98 @@
+"""Commands that run the web app: serve, demo, and account management (user add)."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from app.commands.base import store_command
+from curation import Store, import_paths
+from curation.accounts import ROLES, add_user
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def _serve_options(fn):
+    """Add --host and --port."""
+    fn = click.option(
+        "--port", type=int, default=DEFAULT_PORT, show_default=True, help="Port to listen on."
+    )(fn)
+    return click.option(
+        "--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on."
+    )(fn)
+
+
+def _run_server(store: Store, host: str, port: int) -> None:
+    """Serve the store until interrupted."""
+    from app.context import AppContext
+    from app.server import serve as run_server
+
+    click.echo(f"prefstudio serving {store.path} at http://{host}:{port} (Ctrl+C stops it)")
+    run_server(AppContext(store), host, port)
+
+
+@click.command()
+@_serve_options
+@store_command
+def serve(store: Store, host: str, port: int) -> tuple[dict, str]:
+    """Serve the labelling UI and the HTTP API (/api/v1) on one port."""
+    _run_server(store, host, port)
+    return {"stopped": True, "db": str(store.path)}, "server stopped"
+
+
+def _sample_data() -> Path:
+    """The bundled sample data folder (data/ of the checkout)."""
+    for candidate in (Path(__file__).resolve().parents[2] / "data", Path.cwd() / "data"):
+        if candidate.is_dir():
+            return candidate
+    raise click.ClickException("the sample data folder data/ was not found")
+
+
+@click.command()
+@_serve_options
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the demo store (default: $PREFSTUDIO_HOME/demo); it is recreated.",
+)
+def demo(host: str, port: int, folder: Path | None) -> None:
+    """Serve the bundled sample in a fresh store, with a ready admin and annotator account."""
+    from training.models import prefstudio_home
+
+    folder = folder or prefstudio_home() / "demo"
+    shutil.rmtree(folder, ignore_errors=True)
+    with Store(folder / "prefstudio.duckdb") as store:
+        report = import_paths(store, [_sample_data()])
+        accounts = {name: secrets.token_urlsafe(9) for name in ("admin", "annotator")}
+        for name, password in accounts.items():
+            add_user(store, name, name, password)
+        click.echo(f"imported {report.added.get('pairs', 0)} pairs from the sample data")
+        for name, password in accounts.items():
+            click.echo(f"  log in as {name:<9} password {password}")
+        _run_server(store, host, port)
+
+
+@click.group()
+def user() -> None:
+    """Manage annotator accounts."""
+
+
+@user.command(name="add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default="annotator", show_default=True)
+@store_command
+def user_add(store: Store, name: str, role: str) -> tuple[dict, str]:
+    """Create an account; the password is read from stdin (first line)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    account = add_user(store, name, role, password)
+    return {"name": account.name, "role": account.role}, f"added {account.role} {account.name}"
+
+
+COMMANDS = [serve, demo, user]

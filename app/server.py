@@ -1,0 +1,44 @@
+"""One web server: the HTTP API under /api/v1 and the Gradio UI (behind a login) on one port."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app.context import AppContext
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    """The FastAPI app serving the API at /api/v1 and the UI at /."""
+    import gradio as gr
+
+    from app.api import api_router
+    from app.ui import build_ui, page_head
+
+    app = FastAPI(title="prefstudio", docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json")
+    app.state.context = ctx
+    app.include_router(api_router(), prefix="/api/v1")
+    return gr.mount_gradio_app(
+        app,
+        build_ui(ctx),
+        path="",
+        auth=ctx.check_login,
+        auth_message="Log in with your prefstudio account.",
+        head=page_head(),
+        footer_links=[],
+        show_error=True,
+    )
+
+
+def serve(ctx: AppContext, host: str, port: int) -> None:
+    """Run the server until interrupted, advertising it beside the store for the CLI."""
+    import uvicorn
+
+    from app.server_info import remove_server_file, write_server_file
+
+    url = f"http://{host}:{port}"
+    info = write_server_file(ctx.store.path, url)
+    ctx.settings.update(host=host, port=port, url=url, local_token=info.token)
+    try:
+        uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+    finally:
+        remove_server_file(ctx.store.path, info)

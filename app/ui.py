@@ -1,0 +1,47 @@
+"""Assembles the web UI from its tabs; each tab lives in app/tabs/<name>.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+
+from app.context import AppContext, role_allows
+from app.tabs.admin import create_admin_tab
+from app.tabs.label import create_label_tab
+
+# (title, builder, role needed to see the tab); tabs appear in this order.
+TABS: list[tuple[str, Callable[[AppContext], None], str]] = [
+    ("Label", create_label_tab, "annotator"),
+    ("Admin", create_admin_tab, "admin"),
+]
+
+
+def build_ui(ctx: AppContext) -> gr.Blocks:
+    """The whole app: one tab per entry of TABS, those above the user's role hidden on load."""
+    with gr.Blocks(title="prefstudio") as blocks:
+        with gr.Row():
+            gr.Markdown("## prefstudio")
+            who = gr.Markdown(elem_id="whoami")
+            gr.Button("Log out", link="/logout", size="sm", scale=0)
+        tabs = []
+        for title, builder, role in TABS:
+            with gr.Tab(title, visible=role == "annotator") as tab:
+                builder(ctx)
+            tabs.append((tab, role))
+
+        def show_tabs_for(request: gr.Request) -> list:
+            """Who is logged in, and which tabs their role may see."""
+            role = ctx.role_of(request.username or "")
+            visible = [gr.Tab(visible=role_allows(role, needed)) for _, needed in tabs]
+            return [f"Logged in as **{request.username}** ({role})", *visible]
+
+        blocks.load(show_tabs_for, outputs=[who, *(tab for tab, _ in tabs)])
+    return blocks
+
+
+def page_head() -> str:
+    """Extra `<head>` markup the tabs need (keyboard shortcuts)."""
+    from app.tabs.label import KEYBOARD_JS
+
+    return f"<script>{KEYBOARD_JS}</script>"

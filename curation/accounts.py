@@ -1,0 +1,145 @@
+"""Annotator accounts: names, roles and passwords stored as salted scrypt hashes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from curation.annotation_errors import AccountError
+from curation.store import Store, fetch_one
+
+ROLES = ("annotator", "admin")
+MIN_PASSWORD_LENGTH = 8
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+# scrypt cost: about 50 ms and 16 MiB per check, so guessing passwords offline is slow.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class Account:
+    """One annotator account as listed for admins (never with its hash)."""
+
+    name: str
+    role: str
+    created: str
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash of `password`, as `scrypt$n$r$p$salt$hash` (base64 parts)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    b64 = base64.b64encode
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + f"{b64(salt).decode()}${b64(digest).decode()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    """Whether `password` hashes to `stored`, compared in constant time."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def add_user(store: Store, name: str, role: str, password: str) -> Account:
+    """Create an account; raise AccountError for a bad or taken name, a bad role or short password."""
+    if not _NAME.fullmatch(name or ""):
+        raise AccountError(
+            f"user name {name!r} is not valid: use 1-64 letters, digits, '_', '.', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    if role not in ROLES:
+        raise AccountError(f"role {role!r} is not valid; choose from {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"password for {name} is too short: at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    password_hash = hash_password(password)
+    with store.transaction() as con:
+        if fetch_one(con, "SELECT 1 FROM annotators WHERE name = ?", [name]):
+            raise AccountError(f"user {name} already exists")
+        con.execute(
+            "INSERT INTO annotators (name, role, password_hash) VALUES (?, ?, ?)",
+            [name, role, password_hash],
+        )
+    return Account(name, role, "")
+
+
+def verify_password(store: Store, name: str, password: str) -> str | None:
+    """The role of `name` if `password` is right, else None (equally slow for unknown names)."""
+    row = fetch_one(store.con, "SELECT role, password_hash FROM annotators WHERE name = ?", [name])
+    if row is None:
+        password_matches(password, _DUMMY_HASH)  # same cost, so names cannot be probed by timing
+        return None
+    role, stored = row
+    return role if password_matches(password, stored) else None
+
+
+def user_role(store: Store, name: str) -> str | None:
+    """The role of an existing account, or None."""
+    row = fetch_one(store.con, "SELECT role FROM annotators WHERE name = ?", [name])
+    return row[0] if row else None
+
+
+def list_users(store: Store) -> list[Account]:
+    """Every account, by name."""
+    rows = store.con.execute(
+        "SELECT name, role, strftime(created, '%Y-%m-%d %H:%M') FROM annotators ORDER BY name"
+    ).fetchall()
+    return [Account(*row) for row in rows]
+
+
+class CredentialCache:
+    """Remembers recent successful logins so each HTTP request need not pay for scrypt again.
+
+    Keys are HMACs of name and password under a per-process random key; entries expire after
+    `ttl` seconds, and a changed role or password (a new hash) misses the cache.
+    """
+
+    def __init__(self, store: Store, ttl: float = 300.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._key = secrets.token_bytes(32)
+        self._entries: dict[bytes, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def role_for(self, name: str, password: str) -> str | None:
+        """The role of `name` when `password` is right, else None."""
+        key = hmac.digest(self._key, f"{name}\0{password}".encode(), "sha256")
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+        role = verify_password(self.store, name, password)
+        if role is not None:
+            with self._lock:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[key] = (now + self.ttl, role)
+        return role
+
+    def forget(self) -> None:
+        """Drop every remembered login (after a password or role change)."""
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,13 @@
+"""Typed errors of accounts, the labelling queue and labels; each message is one actionable line."""
+
+from __future__ import annotations
+
+from curation.errors import PrefstudioError
+
+
+class AccountError(PrefstudioError):
+    """An account cannot be created or changed as asked (bad name, role or password)."""
+
+
+class LabelError(PrefstudioError):
+    """A label, rating, ranking or edit is not valid for this pair and annotator."""
