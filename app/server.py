@@ -11,12 +11,13 @@ def create_app(ctx: AppContext) -> FastAPI:
     """The FastAPI app serving the API at /api/v1 and the UI at /."""
     import gradio as gr
 
-    from app.api import api_router
+    from app.api import api_router, install_error_handlers
     from app.ui import build_ui, page_head
 
     app = FastAPI(title="prefstudio", docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json")
     app.state.context = ctx
     app.include_router(api_router(), prefix="/api/v1")
+    install_error_handlers(app)
     return gr.mount_gradio_app(
         app,
         build_ui(ctx),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from app.api import labels
+from curation.errors import PrefstudioError
 
 AREA_ROUTERS = [labels.router]
 
@@ -15,3 +17,12 @@ def api_router() -> APIRouter:
     for area in AREA_ROUTERS:
         router.include_router(area)
     return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer a prefstudio error (bad input, a refused label...) with 400 and its one line."""
+
+    async def bad_request(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=400)
+
+    app.add_exception_handler(PrefstudioError, bad_request)

@@ -1,13 +1,37 @@
-"""API routes for labelling and data: health, stats, next pair, labels, import, export."""
+"""API routes for labelling and data: health, stats, next pair, labels, undo, import, export."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import shutil
+from typing import Annotated, Literal
 
-from app.api.auth import AnnotatorUser, Context
-from curation import store_stats
+from fastapi import APIRouter, BackgroundTasks, File, Query, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import AdminUser, AnnotatorUser, Context
+from app.transfer import export_to_file, import_uploads
+from curation import EXPORT_FORMATS, IMPORT_FORMATS, store_stats
+from curation.labelling import MAX_RATIONALE, record_label, undo_last
+from curation.queue import next_pair_for
 
 router = APIRouter()
+
+
+class LabelBody(BaseModel):
+    """A vote on the pair served by /next; a and b are the sides as served."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pair_id: str = Field(min_length=1, max_length=64)
+    choice: Literal["a", "b", "tie", "both_bad", "skip"]
+    strength: Literal["slight", "clear"] | None = None
+    rationale: str | None = Field(default=None, max_length=MAX_RATIONALE)
+
+
+def _pair_or_done(pair) -> dict:
+    """A served pair's public fields, or {pair_id: null, done: true} when none is left."""
+    return {**pair.public(), "done": False} if pair else {"pair_id": None, "done": True}
 
 
 @router.get("/health")
@@ -20,3 +44,58 @@ def health() -> dict:
 def stats(user: AnnotatorUser, ctx: Context) -> dict:
     """Counts over the store, as `prefstudio stats --json` prints them."""
     return store_stats(ctx.store)
+
+
+@router.get("/next")
+def next_pair(user: AnnotatorUser, ctx: Context) -> dict:
+    """The pair this user should label now: {pair_id, prompt (messages), a, b, done}."""
+    return _pair_or_done(next_pair_for(ctx.store, user))
+
+
+@router.post("/labels")
+def post_label(body: LabelBody, user: AnnotatorUser, ctx: Context) -> dict:
+    """Record the user's vote (committed before the reply) and return their next pair."""
+    label = record_label(
+        ctx.store,
+        user,
+        body.pair_id,
+        body.choice,
+        strength=body.strength,
+        rationale=body.rationale,
+    )
+    return {"label_id": label.label_id, "next": _pair_or_done(next_pair_for(ctx.store, user))}
+
+
+@router.post("/undo")
+def undo(user: AnnotatorUser, ctx: Context) -> dict:
+    """Retract the user's latest label; returns that pair to label again (null if none)."""
+    pair = undo_last(ctx.store, user)
+    return {
+        "undone": pair is not None,
+        "next": _pair_or_done(pair or next_pair_for(ctx.store, user)),
+    }
+
+
+@router.post("/import")
+def import_file(
+    user: AdminUser,
+    ctx: Context,
+    file: Annotated[UploadFile, File(description="a JSONL, JSON, CSV or Parquet file")],
+    format: Annotated[Literal[IMPORT_FORMATS], Query()] = "auto",  # type: ignore[valid-type]
+) -> dict:
+    """Import one uploaded file (admin)."""
+    return import_uploads(ctx.store, [(file.filename, file.file)], format=format).to_dict()
+
+
+@router.get("/export")
+def export(
+    user: AdminUser,
+    ctx: Context,
+    background: BackgroundTasks,
+    format: Annotated[Literal[EXPORT_FORMATS], Query()],  # type: ignore[valid-type]
+    as_: Annotated[Literal["jsonl", "parquet"], Query(alias="as")] = "jsonl",
+) -> FileResponse:
+    """Download an export in a TRL format (admin); the row count is in X-Rows."""
+    path, report = export_to_file(ctx.store, format, as_)
+    background.add_task(shutil.rmtree, path.parent, ignore_errors=True)
+    return FileResponse(path, filename=path.name, headers={"X-Rows": str(report.rows)})

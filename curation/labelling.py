@@ -1,0 +1,254 @@
+"""Recording human judgements: votes on pairs, undo, edits, thumbs and rankings.
+
+Labels are append-only: undo adds a row that supersedes the undone one. Every function commits
+its write before returning, so whatever a client was told is stored survives a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from itertools import combinations
+
+from curation.annotation_errors import LabelError
+from curation.queue import ServedPair, load_served_pairs, queue_for
+from curation.store import Store, fetch_one, fetch_value
+
+CHOICES = ("a", "b", "tie", "both_bad", "skip")
+STRENGTHS = ("slight", "clear")
+MAX_RATIONALE = 5_000
+EDIT_SOURCE = "human-edit"
+RANKING_ORIGIN = "ranking"
+
+
+@dataclass(frozen=True)
+class RecordedLabel:
+    """A stored label: its id, the pair, and the choice as stored (relative to response_a/b)."""
+
+    label_id: int
+    pair_id: str
+    choice: str
+
+
+def _stored_choice(choice_shown: str, shown_order: str) -> str:
+    """Map a vote on the sides as shown (a = left) to the pair's own response_a/response_b."""
+    if shown_order == "ba" and choice_shown in ("a", "b"):
+        return "b" if choice_shown == "a" else "a"
+    return choice_shown
+
+
+def _check_vote(choice: str, strength: str | None, rationale: str | None) -> None:
+    if choice not in CHOICES:
+        raise LabelError(f"choice {choice!r} is not valid; choose from {', '.join(CHOICES)}")
+    if strength is not None and strength not in STRENGTHS:
+        raise LabelError(f"strength {strength!r} is not valid; choose slight or clear")
+    if strength is not None and choice not in ("a", "b"):
+        raise LabelError("a strength goes only with a vote for a or b")
+    if rationale is not None and len(rationale) > MAX_RATIONALE:
+        raise LabelError(f"rationale is longer than {MAX_RATIONALE} characters")
+
+
+def record_label(
+    store: Store,
+    annotator: str,
+    pair_id: str,
+    choice: str,
+    *,
+    strength: str | None = None,
+    rationale: str | None = None,
+) -> RecordedLabel:
+    """Record `annotator`'s vote on the pair the queue is showing them, sides as shown.
+
+    `choice` is a, b (the left or right response as shown), tie, both_bad or skip. The pair
+    must be the one last served to this annotator; the label is committed before returning.
+    """
+    _check_vote(choice, strength, rationale)
+    queue = queue_for(store)
+    served = queue.current(annotator)
+    if served is None or served.pair_id != pair_id:
+        raise LabelError(
+            f"pair {pair_id} is not the pair being shown to {annotator}; fetch the next pair first"
+        )
+    stored = _stored_choice(choice, served.shown_order)
+    ms_spent = int((time.monotonic() - served.served_at) * 1000) if served.served_at else None
+    with store.transaction() as con:
+        label_id = fetch_value(
+            con,
+            "INSERT INTO labels (pair_id, annotator, choice, strength, rationale, shown_order,"
+            " ms_spent) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [pair_id, annotator, stored, strength, rationale or None, served.shown_order, ms_spent],
+        )
+    queue.finish(annotator, pair_id)
+    return RecordedLabel(label_id, pair_id, stored)
+
+
+def undo_last(store: Store, annotator: str) -> ServedPair | None:
+    """Retract `annotator`'s latest label in force and serve that pair to them again.
+
+    Adds a row superseding the label (nothing is changed in place). Returns the pair to show,
+    or None when the annotator has no label to undo.
+    """
+    with store.transaction() as con:
+        last = fetch_one(
+            con,
+            "SELECT id, pair_id, shown_order FROM current_labels WHERE annotator = ? "
+            "AND pair_id IN (SELECT id FROM pairs) ORDER BY id DESC LIMIT 1",
+            [annotator],
+        )
+        if last is None:
+            return None
+        label_id, pair_id, shown_order = last
+        con.execute(
+            "INSERT INTO labels (pair_id, annotator, choice, supersedes) VALUES (?, ?, NULL, ?)",
+            [pair_id, annotator, label_id],
+        )
+    pair = load_served_pairs(store, [pair_id])[pair_id]
+    if shown_order and pair.shown_order != shown_order:  # show the sides as they were
+        pair.left, pair.right = pair.right, pair.left
+        pair.left_id, pair.right_id = pair.right_id, pair.left_id
+        pair.shown_order = shown_order
+    queue_for(store).serve_again(annotator, pair)
+    return pair
+
+
+def _response_id(prompt_id: str, text: str) -> str:
+    """A response's content-hash id, as the importer computes it."""
+    return hashlib.md5(f"{prompt_id}\x1f{text}".encode()).hexdigest()
+
+
+def _pair_id(first: str, second: str) -> str:
+    """A pair's order-free content-hash id, as the importer computes it."""
+    return hashlib.md5((min(first, second) + max(first, second)).encode()).hexdigest()
+
+
+def record_edit(store: Store, annotator: str, response_id: str, new_text: str) -> RecordedLabel:
+    """Store an annotator's rewrite of a response as a new, better response.
+
+    Adds the response (source `human-edit`), a pair of it and the original, and the
+    annotator's label that the edit wins. Raises LabelError if the text is empty or unchanged.
+    """
+    new_text = new_text.strip()
+    if not new_text:
+        raise LabelError("the edited response is empty")
+    with store.transaction() as con:
+        original = fetch_one(
+            con, "SELECT prompt_id, text FROM responses WHERE id = ?", [response_id]
+        )
+        if original is None:
+            raise LabelError(f"no response {response_id} to edit")
+        prompt_id, old_text = original
+        if new_text == old_text.strip():
+            raise LabelError("the edit does not change the response")
+        edited_id = _response_id(prompt_id, new_text)
+        meta = json.dumps({"edited_from": response_id, "editor": annotator})
+        con.execute(
+            "INSERT OR IGNORE INTO responses (id, prompt_id, text, source, meta) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [edited_id, prompt_id, new_text, EDIT_SOURCE, meta],
+        )
+        pair_id = _pair_id(edited_id, response_id)
+        con.execute(
+            "INSERT OR IGNORE INTO pairs (id, prompt_id, response_a, response_b, origin) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [pair_id, prompt_id, edited_id, response_id, EDIT_SOURCE],
+        )
+        label = _insert_label(con, pair_id, annotator, winner=edited_id, rationale="edited")
+    return label
+
+
+def _insert_label(
+    con, pair_id: str, annotator: str, *, winner: str, rationale: str
+) -> RecordedLabel:
+    """Insert a clear vote for `winner` on `pair_id`, whichever side of the pair it is."""
+    response_a = fetch_value(con, "SELECT response_a FROM pairs WHERE id = ?", [pair_id])
+    choice = "a" if response_a == winner else "b"
+    label_id = fetch_value(
+        con,
+        "INSERT INTO labels (pair_id, annotator, choice, strength, rationale) "
+        "VALUES (?, ?, ?, 'clear', ?) RETURNING id",
+        [pair_id, annotator, choice, rationale],
+    )
+    return RecordedLabel(label_id, pair_id, choice)
+
+
+def record_thumb(store: Store, annotator: str, response_id: str, thumb: bool) -> int:
+    """Record a thumbs up (True) or down (False) on one response; return the rating id."""
+    with store.transaction() as con:
+        if fetch_one(con, "SELECT 1 FROM responses WHERE id = ?", [response_id]) is None:
+            raise LabelError(f"no response {response_id} to rate")
+        return fetch_value(
+            con,
+            "INSERT INTO ratings (response_id, annotator, thumb) VALUES (?, ?, ?) RETURNING id",
+            [response_id, annotator, bool(thumb)],
+        )
+
+
+def next_response_to_rate(store: Store, annotator: str) -> dict | None:
+    """A response `annotator` has not rated, least-rated first: {response_id, prompt, text}."""
+    row = fetch_one(
+        store.con,
+        "SELECT r.id, p.messages, r.text FROM responses r JOIN prompts p ON p.id = r.prompt_id "
+        "LEFT JOIN (SELECT response_id, count(*) AS n, bool_or(annotator = $me) AS mine "
+        "           FROM ratings GROUP BY response_id) k ON k.response_id = r.id "
+        "WHERE NOT coalesce(k.mine, false) ORDER BY coalesce(k.n, 0), hash(r.id) LIMIT 1",
+        {"me": annotator},
+    )
+    if row is None:
+        return None
+    return {"response_id": row[0], "prompt": json.loads(row[1]), "text": row[2]}
+
+
+def next_prompt_to_rank(store: Store, annotator: str, *, at_least: int = 3) -> dict | None:
+    """A prompt with `at_least` responses that `annotator` has not ranked yet, with them."""
+    row = fetch_one(
+        store.con,
+        "SELECT p.id, p.messages, list(r.id ORDER BY hash(r.id)), list(r.text ORDER BY hash(r.id)) "
+        "FROM prompts p JOIN responses r ON r.prompt_id = p.id "
+        "WHERE p.id NOT IN (SELECT prompt_id FROM rankings WHERE annotator = $me) "
+        "GROUP BY p.id, p.messages HAVING count(*) >= $n "
+        "ORDER BY (SELECT count(*) FROM rankings k WHERE k.prompt_id = p.id), hash(p.id) LIMIT 1",
+        {"me": annotator, "n": at_least},
+    )
+    if row is None:
+        return None
+    return {
+        "prompt_id": row[0],
+        "prompt": json.loads(row[1]),
+        "responses": [
+            {"response_id": rid, "text": text} for rid, text in zip(row[2], row[3], strict=True)
+        ],
+    }
+
+
+def record_ranking(store: Store, annotator: str, prompt_id: str, best_first: list[str]) -> int:
+    """Store a ranking of 3+ responses of one prompt and expand it into pairs with labels.
+
+    Every two ranked responses become a pair (created when new, origin `ranking`) with a
+    label by `annotator` for the higher-ranked one. Returns the ranking id.
+    """
+    if len(best_first) < 3 or len(set(best_first)) != len(best_first):
+        raise LabelError("a ranking needs 3 or more different responses, best first")
+    with store.transaction() as con:
+        known = fetch_value(
+            con,
+            "SELECT count(*) FROM responses WHERE prompt_id = ? AND id = ANY(?)",
+            [prompt_id, best_first],
+        )
+        if known != len(best_first):
+            raise LabelError(f"every ranked response must be a response to prompt {prompt_id}")
+        ranking_id = fetch_value(
+            con,
+            "INSERT INTO rankings (prompt_id, annotator, response_ids) VALUES (?, ?, ?) RETURNING id",
+            [prompt_id, annotator, json.dumps(best_first)],
+        )
+        for better, worse in combinations(best_first, 2):
+            pair_id = _pair_id(better, worse)
+            con.execute(
+                "INSERT OR IGNORE INTO pairs (id, prompt_id, response_a, response_b, origin) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [pair_id, prompt_id, better, worse, RANKING_ORIGIN],
+            )
+            _insert_label(con, pair_id, annotator, winner=better, rationale=f"ranking {ranking_id}")
+    return ranking_id
