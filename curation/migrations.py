@@ -204,3 +204,16 @@ def labelling_queue(con: duckdb.DuckDBPyConnection) -> None:
         CREATE INDEX labels_by_pair ON labels (pair_id);
         """
     )
+
+
+@migration(3)
+def run_details(con: duckdb.DuckDBPyConnection) -> None:
+    """Training runs keep their base model, exact command, evaluation, failure cause and start."""
+    for column in (
+        "model VARCHAR",
+        "command JSON",
+        "eval JSON",
+        "error VARCHAR",
+        "started TIMESTAMPTZ",
+    ):
+        con.execute(f"ALTER TABLE runs ADD COLUMN {column}")

@@ -1,0 +1,158 @@
+"""The training worker: each method trains a tiny model a few steps from snapshot files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from safetensors.torch import load_file
+
+from curation import Store, export_dataset, import_paths
+from tests.models import build_tiny_causal_lm, build_tiny_classifier
+from training.methods import settings_from_dict
+from training.metrics_log import read_metrics
+from training.run_spec import RunSpec, write_spec
+from training.worker import main, train_run
+
+PAIRS = [
+    {
+        "prompt": f"Question {i}: what is {i} plus {i}?",
+        "chosen": f"It is {2 * i}.",
+        "rejected": "No idea, go away.",
+    }
+    for i in range(8)
+]
+TINY = {
+    "max_steps": 2,
+    "per_device_train_batch_size": 2,
+    "learning_rate": 1e-2,
+    "max_length": 64,
+    "sample_prompts": 2,
+    "max_new_tokens": 4,
+    "lora_rank": 4,
+    "lora_alpha": 8,
+}
+
+
+@pytest.fixture(scope="module")
+def snapshot_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """dpo/kto/sft train and test Parquet files written by the exporter (snapshot columns)."""
+    root = tmp_path_factory.mktemp("snapshot")
+    source = root / "pairs.jsonl"
+    source.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+    files: dict[str, dict[str, Path]] = {}
+    with Store(root / "store.duckdb") as store:
+        import_paths(store, [source])
+        for fmt in ("dpo", "kto", "sft"):
+            export_dataset(store, fmt, root / f"{fmt}.parquet", "parquet")
+            table = pq.read_table(root / f"{fmt}.parquet")
+            cut = table.num_rows * 3 // 4
+            files[fmt] = {
+                "train": root / f"{fmt}-train.parquet",
+                "test": root / f"{fmt}-test.parquet",
+            }
+            pq.write_table(table.slice(0, cut), files[fmt]["train"])
+            pq.write_table(table.slice(cut), files[fmt]["test"])
+    return files
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "causal": build_tiny_causal_lm(root / "lm"),
+        "classifier": build_tiny_classifier(root / "cls"),
+    }
+
+
+def make_run(tmp_path, method, model, files, **settings) -> Path:
+    fmt = {"rm": "dpo"}.get(method, method)
+    spec = RunSpec(
+        method=method,
+        model=str(model),
+        snapshot="s1",
+        data={"train": str(files[fmt]["train"]), "eval_pairs": str(files["dpo"]["test"])},
+        settings=settings_from_dict(method, {**TINY, **settings}),
+        run_id=1,
+    )
+    run_dir = tmp_path / "run"
+    write_spec(run_dir, spec)
+    return run_dir
+
+
+def changed_lora_tensors(model_dir: Path) -> list[str]:
+    """Names of adapter tensors that moved away from their initial value (LoRA B starts at 0)."""
+    tensors = load_file(model_dir / "adapter_model.safetensors")
+    return [name for name, t in tensors.items() if "lora_B" in name and t.abs().sum() > 0]
+
+
+@pytest.mark.parametrize(
+    ("method", "expected_metric"),
+    [
+        ("sft", "mean_token_accuracy"),
+        ("dpo", "rewards/margins"),
+        ("kto", "kl"),
+        ("rm", "accuracy"),
+    ],
+)
+def test_each_method_trains_and_writes_metrics_eval_and_adapter(
+    tmp_path, snapshot_files, tiny_models, method, expected_metric
+):
+    model = tiny_models["classifier" if method == "rm" else "causal"]
+    run_dir = make_run(tmp_path, method, model, snapshot_files)
+
+    results = train_run(run_dir)
+
+    assert changed_lora_tensors(run_dir / "model"), "training changed no LoRA weight"
+    assert json.loads((run_dir / "model" / "adapter_config.json").read_text())["r"] == 4
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    steps = [row for row in metrics if "loss" in row]
+    assert [row["step"] for row in steps] == [1, 2]
+    assert expected_metric in steps[0]
+    written = json.loads((run_dir / "eval.json").read_text())
+    assert written == results
+    assert written["heldout_pairs"] == 2 and written["train_steps"] == 2
+    for key in ("heldout_accuracy_before", "heldout_accuracy_after"):
+        assert 0.0 <= written[key] <= 1.0
+    generations = (run_dir / "generations.jsonl").read_text().splitlines()
+    assert len(generations) == (0 if method == "rm" else 2)
+    if method == "rm":
+        assert written["accuracy_measure"] == "reward score"
+        tensors = load_file(run_dir / "model" / "adapter_model.safetensors")
+        assert any("score" in name for name in tensors), "the reward head was not saved"
+
+
+def test_full_fine_tuning_changes_the_model_weights(tmp_path, snapshot_files, tiny_models):
+    from transformers import AutoModelForCausalLM
+
+    run_dir = make_run(tmp_path, "sft", tiny_models["causal"], snapshot_files, use_lora=False)
+    train_run(run_dir)
+    base = AutoModelForCausalLM.from_pretrained(tiny_models["causal"]).state_dict()
+    trained = AutoModelForCausalLM.from_pretrained(run_dir / "model").state_dict()
+    moved = [name for name in base if not (base[name] == trained[name]).all()]
+    assert moved
+
+
+def test_a_second_start_resumes_from_the_last_checkpoint(tmp_path, snapshot_files, tiny_models):
+    run_dir = make_run(
+        tmp_path, "dpo", tiny_models["causal"], snapshot_files, max_steps=2, save_steps=1
+    )
+    train_run(run_dir)
+    spec_path = run_dir / "config.yaml"
+    spec_path.write_text(spec_path.read_text().replace("max_steps: 2", "max_steps: 3"))
+    (run_dir / "metrics.jsonl").unlink()
+
+    train_run(run_dir)
+
+    steps = [row["step"] for row in read_metrics(run_dir / "metrics.jsonl") if "loss" in row]
+    assert steps == [3], "the resumed run trained again from step 1"
+
+
+def test_a_failing_run_writes_its_cause_and_exits_1(tmp_path, snapshot_files, tiny_models):
+    run_dir = make_run(tmp_path, "dpo", tmp_path / "no-such-model", snapshot_files)
+    assert main([str(run_dir)]) == 1
+    error = json.loads((run_dir / "error.json").read_text())
+    assert error["type"] == "ModelError" and "no-such-model" in error["message"]
+    assert not (run_dir / "eval.json").exists()

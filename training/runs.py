@@ -1,0 +1,325 @@
+"""Training runs as subprocesses: plan, launch, follow, cancel, resume, and record their results.
+
+A run is a row in the store and a folder `files_dir/runs/<id>/` holding `config.yaml`, the exact
+command (`command.json`), and what the worker writes (log, metrics, checkpoints, model, eval).
+The worker never opens the store; the process holding the store (server or CLI) launches it,
+polls it by pid, and once it ends records its metrics and eval and imports its sample answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from curation.errors import PrefstudioError
+from curation.run_records import (
+    RunRecord,
+    get_run,
+    insert_run,
+    list_runs,
+    update_run,
+)
+from curation.store import Store
+from training import run_spec as files
+from training.methods import get_method, settings_from_dict
+from training.metrics_log import read_json, read_metrics
+from training.run_spec import RunSpec, write_spec
+
+DEFAULT_MODEL = "smollm2-135m"
+_OOM = re.compile(r"out of memory|OutOfMemoryError|can't allocate memory|MemoryError", re.I)
+_TRACEBACK_END = re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt)\b.*", re.M)
+
+
+class RunError(PrefstudioError):
+    """A run cannot be planned, started, cancelled or resumed as asked."""
+
+
+def runs_dir(store: Store) -> Path:
+    """The folder holding one sub-folder per run."""
+    return store.files_dir / "runs"
+
+
+def snapshot_data(store: Store, snapshot: str, method: str) -> dict[str, str]:
+    """The snapshot files a method reads: its training split, and the held-out pairs to score."""
+    from curation.snapshots import snapshot_files
+
+    found = snapshot_files(store, snapshot)
+    fmt = get_method(method).snapshot_format
+    train = found.get(fmt, {}).get("train")
+    if train is None or not Path(train).is_file():
+        raise RunError(f"snapshot {snapshot} has no {fmt} training split for {method}")
+    data = {"train": str(train)}
+    held_out = found.get("dpo", {}).get("test")
+    if held_out is not None and Path(held_out).is_file():
+        data["eval_pairs"] = str(held_out)
+    return data
+
+
+def plan_run(
+    store: Store,
+    *,
+    snapshot: str,
+    method: str,
+    model: str | None = None,
+    settings: dict[str, Any] | None = None,
+    max_steps: int | None = None,
+) -> RunSpec:
+    """Check a run's method, settings and snapshot, and describe it; nothing is written.
+
+    Bad settings, an unknown method or snapshot, or 4/8-bit without CUDA raise RunError.
+    """
+    values = dict(settings or {})
+    if max_steps is not None:
+        values["max_steps"] = max_steps
+    try:
+        checked = settings_from_dict(method, values)
+    except ValueError as error:
+        raise RunError(f"bad {method} config: {error}") from None
+    if checked.quantization != "none" and not cuda_device_count():
+        raise RunError(
+            f"quantization {checked.quantization} (QLoRA) needs a CUDA GPU with bitsandbytes; "
+            "none found: set quantization to none"
+        )
+    return RunSpec(
+        method=method,
+        model=model or DEFAULT_MODEL,
+        snapshot=snapshot,
+        data=snapshot_data(store, snapshot, method),
+        settings=checked,
+    )
+
+
+def cuda_device_count() -> int:
+    """How many CUDA GPUs this machine has (0 without CUDA)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def worker_command(run_dir: Path, gpus: int) -> list[str]:
+    """The exact command that trains a run: the worker module, through accelerate on 2+ GPUs."""
+    if gpus > 1:
+        launcher = ["-m", "accelerate.commands.launch", "--multi_gpu", f"--num_processes={gpus}"]
+        return [sys.executable, *launcher, "--module", "training.worker", str(run_dir)]
+    return [sys.executable, "-m", "training.worker", str(run_dir)]
+
+
+def create_run(store: Store, spec: RunSpec) -> RunRecord:
+    """Record a queued run and write its folder: config.yaml and the command that will run."""
+    record = insert_run(
+        store,
+        snapshot=spec.snapshot,
+        method=spec.method,
+        model=spec.model,
+        config=spec.to_dict(),
+        runs_dir=runs_dir(store),
+    )
+    spec.run_id = record.id
+    run_dir = Path(record.out_dir)
+    write_spec(run_dir, spec)
+    command = worker_command(run_dir, cuda_device_count())
+    (run_dir / files.COMMAND_FILE).write_text(json.dumps(command), encoding="utf-8")
+    return update_run(store, record.id, config=spec.to_dict(), command=command)
+
+
+def launch_run(store: Store, run_id: int) -> RunRecord:
+    """Start a queued (or resumed) run's command as a subprocess, its output going to log.txt."""
+    record = get_run(store, run_id)
+    run_dir = Path(record.out_dir)
+    for stale in (files.ERROR_FILE, files.EVAL_FILE):
+        (run_dir / stale).unlink(missing_ok=True)
+    with open(run_dir / files.LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            record.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: cancel reaches every child
+        )
+    return update_run(
+        store, run_id, status="running", pid=process.pid, error=None, started="now", ended=None
+    )
+
+
+def start_run(store: Store, spec: RunSpec) -> RunRecord:
+    """Create a run and launch it."""
+    return launch_run(store, create_run(store, spec).id)
+
+
+def _worker_process(record: RunRecord) -> Any:
+    """The live worker process of a run, or None once it has ended (a reused pid is not it)."""
+    import psutil
+
+    if not record.pid:
+        return None
+    try:
+        process = psutil.Process(record.pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            _reap(record.pid)
+            return None
+        if record.out_dir not in process.cmdline():
+            return None
+    except psutil.Error:
+        return None
+    return process
+
+
+def _reap(pid: int) -> None:
+    """Collect an ended child of this process so it leaves no zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def failure_cause(run_dir: Path) -> str:
+    """Why a run failed, in one line: out of memory, a bad config, or the error it ended with."""
+    error = read_json(run_dir / files.ERROR_FILE)
+    try:
+        log = (run_dir / files.LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log = ""
+    text = f"{error['type']}: {error['message']}" if error else ""
+    if _OOM.search(text) or (not error and _OOM.search(log[-5000:])):
+        return "out of memory: lower per_device_train_batch_size or max_length, or use 4bit"
+    if error and error["type"] in ("ValueError", "TypeError", "KeyError", "ModelError"):
+        return f"bad config: {text}"
+    if error:
+        return text
+    endings = [match.group(0) for match in _TRACEBACK_END.finditer(log)]
+    if endings:
+        return endings[-1].strip()[:500]
+    return "the worker stopped without a result (killed?); see log.txt"
+
+
+def refresh_run(store: Store, run_id: int) -> RunRecord:
+    """Bring a run's row up to date with its process and folder; finish it once it has ended."""
+    record = get_run(store, run_id)
+    if record.status != "running" or _worker_process(record) is not None:
+        return record
+    return finish_run(store, record)
+
+
+def finish_run(store: Store, record: RunRecord) -> RunRecord:
+    """Record an ended run: succeeded with metrics, eval and imported answers, or failed with why."""
+    run_dir = Path(record.out_dir)
+    results = read_json(run_dir / files.EVAL_FILE)
+    metrics = summarize_metrics(read_metrics(run_dir / files.METRICS_FILE))
+    if results is None:
+        return update_run(
+            store,
+            record.id,
+            status="failed",
+            error=failure_cause(run_dir),
+            metrics=metrics,
+            pid=None,
+            ended="now",
+        )
+    imported = import_generations(store, record)
+    results = {**results, "imported_pairs": imported}
+    return update_run(
+        store,
+        record.id,
+        status="succeeded",
+        metrics=metrics,
+        eval=results,
+        pid=None,
+        ended="now",
+    )
+
+
+def summarize_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last value of each logged metric, and how many steps were logged."""
+    summary: dict[str, Any] = {}
+    for row in rows:
+        summary.update({k: v for k, v in row.items() if v is not None and k != "time"})
+    summary["logged_steps"] = sum(1 for row in rows if "loss" in row)
+    return summary
+
+
+def import_generations(store: Store, record: RunRecord) -> int:
+    """Store the run's sample answers as candidate pairs (base vs trained, origin `run:<id>`)."""
+    from curation.run_pairs import add_run_pairs
+
+    path = Path(record.out_dir) / files.GENERATIONS_FILE
+    if not path.is_file():
+        return 0
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return add_run_pairs(store, record.id, record.model or DEFAULT_MODEL, rows)
+
+
+def cancel_run(store: Store, run_id: int, *, grace_seconds: float = 5.0) -> RunRecord:
+    """End a run's whole process tree (terminate, then kill after the grace period)."""
+    import psutil
+
+    record = get_run(store, run_id)
+    if not record.active:
+        raise RunError(f"run {run_id} is {record.status}, not running; nothing to cancel")
+    process = _worker_process(record)
+    if process is not None:
+        tree = [process, *process.children(recursive=True)]
+        for member in tree:
+            with contextlib.suppress(psutil.Error):
+                member.send_signal(signal.SIGTERM)
+        _, alive = psutil.wait_procs(tree, timeout=grace_seconds)
+        for member in alive:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        psutil.wait_procs(alive, timeout=grace_seconds)
+        _reap(process.pid)
+    metrics = summarize_metrics(read_metrics(Path(record.out_dir) / files.METRICS_FILE))
+    return update_run(store, run_id, status="cancelled", pid=None, metrics=metrics, ended="now")
+
+
+def resume_run(store: Store, run_id: int) -> RunRecord:
+    """Start a failed or cancelled run again; the worker picks up from its last checkpoint."""
+    record = get_run(store, run_id)
+    if record.status not in ("failed", "cancelled"):
+        raise RunError(f"run {run_id} is {record.status}; only failed or cancelled runs resume")
+    return launch_run(store, run_id)
+
+
+def refresh_active_runs(store: Store) -> list[RunRecord]:
+    """Re-attach to every run marked running (after a restart): finish those that have ended."""
+    return [refresh_run(store, r.id) for r in list_runs(store, status=("running",))]
+
+
+def wait_for_run(
+    store: Store,
+    run_id: int,
+    *,
+    poll_seconds: float = 1.0,
+    on_poll: Callable[[RunRecord], None] | None = None,
+) -> RunRecord:
+    """Poll a run until it ends; `on_poll` sees the record each time (for progress)."""
+    import time
+
+    while True:
+        record = refresh_run(store, run_id)
+        if on_poll is not None:
+            on_poll(record)
+        if not record.active:
+            return record
+        time.sleep(poll_seconds)
+
+
+def run_progress(record: RunRecord) -> dict[str, Any]:
+    """What the worker last reported: phase, step and max_steps (empty before it starts)."""
+    return read_json(Path(record.out_dir) / files.PROGRESS_FILE) or {}
+
+
+def log_tail(record: RunRecord, lines: int = 40) -> str:
+    """The last lines of a run's log.txt."""
+    try:
+        text = (Path(record.out_dir) / files.LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    # tqdm redraws a line with carriage returns: keep only what is last shown on each line
+    shown = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+    return "\n".join(shown[-lines:])
