@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from curation.annotation_errors import LabelError
-from curation.store import Store, fetch_value
+from curation.store import Store, fetch_one, fetch_value
 
 OVERLAP_KEY = "labelling.overlap"
 MAX_OVERLAP = 50
@@ -192,8 +192,11 @@ class LabelQueue:
         self.lease_seconds = lease_seconds
         self._annotators: dict[str, _Annotator] = {}
         self._claims: dict[str, dict[str, float]] = {}  # pair id -> annotator -> lease end
+        self._reserved: dict[str, str] = {}  # pair id -> annotator who prefetched it
+        self._overlap = get_overlap(store)
         self._lock = threading.Lock()
         self._refiller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-refill")
+        store.on_close(lambda: self._refiller.shutdown(wait=True, cancel_futures=True))
 
     def _state(self, annotator: str) -> _Annotator:
         with self._lock:
@@ -205,8 +208,8 @@ class LabelQueue:
         with state.lock:
             if state.current is None:
                 state.current = self._take(annotator, state)
-            if state.current is not None:
-                self._claim(state.current.pair_id, annotator)
+            elif not self._claim(state.current.pair_id, annotator, renew=True):
+                state.current = self._take(annotator, state)  # its lease ran out and was taken
             return state.current
 
     def current(self, annotator: str) -> ServedPair | None:
@@ -230,7 +233,7 @@ class LabelQueue:
                 state.batch.appendleft(state.current)
             pair.served_at = time.monotonic()
             state.current = pair
-        self._claim(pair.pair_id, annotator)
+            self._claim(pair.pair_id, annotator, renew=True)
 
     def restart_scans(self) -> None:
         """Let every annotator's next refill scan from the start (after priorities change)."""
@@ -239,16 +242,38 @@ class LabelQueue:
         for state in states:
             state.cursor = 0
 
-    def _claim(self, pair_id: str, annotator: str) -> None:
-        with self._lock:
-            self._claims.setdefault(pair_id, {})[annotator] = time.monotonic() + self.lease_seconds
+    def _claim(self, pair_id: str, annotator: str, *, renew: bool = False) -> bool:
+        """Claim `pair_id` for `annotator` for a lease if the overlap leaves room; say if it did.
 
-    def _claimed_by_others(self, pair_id: str, annotator: str, now: float) -> int:
-        holders = self._claims.get(pair_id, {})
-        return sum(1 for name, until in holders.items() if name != annotator and until > now)
+        Room means: distinct annotators with a vote in force plus others holding a live lease
+        stay below the overlap. `renew` extends a lease the annotator still holds.
+        """
+        now = time.monotonic()
+        with self._lock:
+            holders = self._claims.setdefault(pair_id, {})
+            if renew and holders.get(annotator, 0) > now:
+                holders[annotator] = now + self.lease_seconds
+                return True
+        votes, mine = fetch_one(
+            self.store.con,
+            "SELECT count(DISTINCT annotator) FILTER (annotator <> $me AND choice <> 'skip'),"
+            " coalesce(bool_or(annotator = $me), false) FROM current_labels WHERE pair_id = $pair",
+            {"pair": pair_id, "me": annotator},
+        )
+        if mine:
+            return False
+        with self._lock:
+            holders = self._claims.setdefault(pair_id, {})
+            others = sum(1 for name, until in holders.items() if name != annotator and until > now)
+            if votes + others >= self._overlap:
+                return False
+            holders[annotator] = now + self.lease_seconds
+            if self._reserved.get(pair_id) == annotator:
+                del self._reserved[pair_id]
+            return True
 
     def _take(self, annotator: str, state: _Annotator) -> ServedPair | None:
-        """The next pair from the annotator's batch, refilling it when empty.
+        """The next pair from the annotator's batch that is still open, refilling it when empty.
 
         When the batch runs low a refill starts in the background, so the request that
         empties it rarely waits for the database.
@@ -256,7 +281,7 @@ class LabelQueue:
         for _ in range(3):
             while state.batch:
                 pair = state.batch.popleft()
-                if self._still_open(pair.pair_id, annotator):
+                if self._claim(pair.pair_id, annotator):
                     pair.served_at = time.monotonic()
                     if len(state.batch) <= self.batch // 3 and state.refill is None:
                         state.refill = self._refiller.submit(self._refill, annotator, state)
@@ -269,24 +294,13 @@ class LabelQueue:
                 self._refill(annotator, state)
         return None
 
-    def _still_open(self, pair_id: str, annotator: str) -> bool:
-        """Whether a prefetched pair may still go to `annotator` (others may have filled it)."""
-        with self._lock:
-            taken = self._claimed_by_others(pair_id, annotator, time.monotonic())
-        if not taken:
-            return True
-        votes = fetch_value(
-            self.store.con,
-            "SELECT count(DISTINCT annotator) FROM current_labels "
-            "WHERE pair_id = ? AND choice <> 'skip'",
-            [pair_id],
-        )
-        return votes + taken < get_overlap(self.store)
-
     def _refill(self, annotator: str, state: _Annotator) -> None:
-        """Fetch the annotator's next batch: prioritised pairs, then pairs in serving order."""
+        """Prefetch the annotator's next batch: prioritised pairs, then pairs in serving order.
+
+        Pairs already prefetched by someone else come last, so annotators rarely race for one.
+        """
         sync_queue(self.store)
-        overlap = get_overlap(self.store)
+        self._overlap = overlap = get_overlap(self.store)
         now = time.monotonic()
         with self._lock:
             self._claims = {
@@ -294,24 +308,27 @@ class LabelQueue:
                 for pid, holders in self._claims.items()
                 if (live := {n: t for n, t in holders.items() if t > now})
             }
-            claimed = len(self._claims)
-        limit = self.batch + claimed
-        params = {"annotator": annotator, "overlap": overlap, "limit": limit}
+            busy = len(self._claims) + len(self._reserved)
+        params = {"annotator": annotator, "overlap": overlap, "limit": self.batch + busy}
         rows = self._candidates(params, state.cursor)
-        chosen = []
         with self._lock:
-            for pair_id, position, votes in rows:
-                if votes + self._claimed_by_others(pair_id, annotator, now) < overlap:
-                    chosen.append(pair_id)
-                    self._claims.setdefault(pair_id, {})[annotator] = now + self.lease_seconds
-                if position is not None:
-                    state.cursor = max(state.cursor, position)
-                if len(chosen) == self.batch:
-                    break
+            full = {
+                pid
+                for pid, _, votes in rows
+                if votes
+                + sum(1 for n, t in self._claims.get(pid, {}).items() if n != annotator and t > now)
+                >= overlap
+            }
+            held = {pair.pair_id for pair in [state.current, *state.batch] if pair is not None}
+            open_rows = [row for row in rows if row[0] not in full and row[0] not in held]
+            open_rows.sort(key=lambda row: self._reserved.get(row[0], annotator) != annotator)
+            chosen = [pid for pid, _, _ in open_rows[: self.batch]]
+            for pid in chosen:
+                self._reserved.setdefault(pid, annotator)
+        positions = [pos for _, pos, _ in rows if pos is not None]
+        state.cursor = max([state.cursor, *positions]) if chosen else 0
         loaded = load_served_pairs(self.store, chosen)
-        state.batch.extend(loaded[pair_id] for pair_id in chosen if pair_id in loaded)
-        if not chosen:
-            state.cursor = 0  # nothing left ahead: look again from the start next time
+        state.batch.extend(loaded[pid] for pid in chosen if pid in loaded)
 
     def _candidates(self, params: dict, cursor: int) -> list[tuple[str, int | None, int]]:
         """(pair id, serving position or None, votes so far) of pairs open to the annotator.

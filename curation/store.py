@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,6 +79,7 @@ class Store:
         self._owner_thread = threading.get_ident()
         self._per_thread = threading.local()
         self._cursor_lock = threading.Lock()
+        self._close_hooks: list[Callable[[], None]] = []
         try:
             if not read_only:
                 self.migrate()
@@ -158,8 +159,14 @@ class Store:
         with self._cursor_lock:
             return self._root.cursor()
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Run `hook` when the store closes, before the file does (to stop background work)."""
+        self._close_hooks.append(hook)
+
     def close(self) -> None:
         """Close the file (and every thread's cursor); the store cannot be used afterwards."""
+        while self._close_hooks:
+            self._close_hooks.pop()()
         self._root.close()
 
     def __enter__(self) -> Store:
