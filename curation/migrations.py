@@ -217,3 +217,30 @@ def run_details(con: duckdb.DuckDBPyConnection) -> None:
         "started TIMESTAMPTZ",
     ):
         con.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+
+
+@migration(4)
+def judge_registry(con: duckdb.DuckDBPyConnection) -> None:
+    """Judges by key (name, model, template, settings), and the judgments in force.
+
+    A judgment in force is the latest row for its pair and judge key; an earlier failed
+    verdict stays in the table when a rerun replaces it.
+    """
+    con.execute(
+        """
+        CREATE TABLE judges (
+            key VARCHAR PRIMARY KEY,         -- hash of the description below
+            name VARCHAR NOT NULL,           -- the kind: llm, reward, api, longer, ...
+            label VARCHAR NOT NULL,          -- how reports name it (kind and model)
+            model VARCHAR,
+            template VARCHAR,
+            settings JSON NOT NULL,
+            order_free BOOLEAN NOT NULL,     -- never sees an order (rules, reward models)
+            created TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX judgments_by_key ON judgments (judge_key, pair_id);
+        CREATE VIEW current_judgments AS
+        SELECT * FROM judgments
+        QUALIFY row_number() OVER (PARTITION BY pair_id, judge_key ORDER BY id DESC) = 1;
+        """
+    )
