@@ -252,3 +252,20 @@ def record_ranking(store: Store, annotator: str, prompt_id: str, best_first: lis
             )
             _insert_label(con, pair_id, annotator, winner=better, rationale=f"ranking {ranking_id}")
     return ranking_id
+
+
+def annotator_progress(store: Store, annotator: str) -> dict:
+    """{done, assigned} for an annotator: labels in force, and those plus pairs still open to them."""
+    from curation.queue import get_overlap
+
+    done, still_open = fetch_one(
+        store.con,
+        "SELECT (SELECT count(*) FROM current_labels WHERE annotator = $me AND pair_id IN"
+        "          (SELECT id FROM pairs)),"
+        " (SELECT count(*) FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM current_labels l"
+        "   WHERE l.pair_id = p.id AND l.annotator = $me) AND p.id NOT IN (SELECT pair_id FROM"
+        "   current_labels WHERE choice <> 'skip' GROUP BY pair_id"
+        "   HAVING count(DISTINCT annotator) >= $k))",
+        {"me": annotator, "k": get_overlap(store)},
+    )
+    return {"done": done, "assigned": done + still_open}

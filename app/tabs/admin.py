@@ -1,12 +1,116 @@
-"""The Admin tab: annotators and their counts, labels over time, import, export, overlap."""
+"""The Admin tab: annotators and their counts, labels over time, accounts, import, export, overlap."""
 
 from __future__ import annotations
 
-import gradio as gr
+from pathlib import Path
 
-from app.context import AppContext
+import gradio as gr
+from gradio.context import Context
+
+from app.context import AppContext, require_user, role_allows
+from app.transfer import export_to_file, import_uploads
+from curation import EXPORT_FORMATS, IMPORT_FORMATS
+from curation.accounts import ROLES, add_user
+from curation.label_stats import annotator_counts, labels_over_time
+from curation.queue import MAX_OVERLAP, get_overlap, set_overlap
 
 
 def create_admin_tab(ctx: AppContext) -> None:
-    """Build the Admin tab."""
-    gr.Markdown("Administration arrives here.")
+    """Build the Admin tab; every handler checks the admin role on the server."""
+    refresh = gr.Button("Refresh", size="sm", elem_id="admin-refresh")
+    counts = gr.Dataframe(label="Annotators", interactive=False, elem_id="annotator-counts")
+    over_time = gr.BarPlot(
+        x="time", y="labels", color="annotator", label="Labels over time (per hour)"
+    )
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("### Import")
+            upload = gr.File(
+                label="Files (JSONL, JSON, CSV, Parquet)",
+                file_count="multiple",
+                elem_id="import-files",
+            )
+            import_format = gr.Dropdown(list(IMPORT_FORMATS), value="auto", label="Format")
+            import_button = gr.Button("Import", elem_id="import-button")
+            import_report = gr.Markdown()
+        with gr.Column():
+            gr.Markdown("### Export")
+            export_format = gr.Dropdown(list(EXPORT_FORMATS), value="dpo", label="Format")
+            export_type = gr.Radio(["jsonl", "parquet"], value="jsonl", label="File type")
+            export_button = gr.Button("Export", elem_id="export-button")
+            export_file = gr.File(label="Download", interactive=False)
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("### Overlap")
+            overlap = gr.Slider(
+                1, MAX_OVERLAP, step=1, label="Distinct annotators per pair", elem_id="overlap"
+            )
+            overlap_button = gr.Button("Save overlap", elem_id="overlap-save")
+        with gr.Column():
+            gr.Markdown("### New account")
+            new_name = gr.Textbox(label="Name")
+            new_role = gr.Radio(list(ROLES), value="annotator", label="Role")
+            new_password = gr.Textbox(label="Password (8+ characters)", type="password")
+            add_button = gr.Button("Add account")
+
+    def overview(request: gr.Request) -> list:
+        require_user(request, "admin")
+        return [annotator_counts(ctx.store), labels_over_time(ctx.store), get_overlap(ctx.store)]
+
+    def run_import(
+        files: list[str] | None,
+        fmt: str,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008
+    ):
+        require_user(request, "admin")
+        if not files:
+            raise gr.Error("Choose one or more files to import.")
+        progress(0, desc="importing")
+        handles = [open(path, "rb") for path in files]  # noqa: SIM115 (closed below)
+        try:
+            report = import_uploads(
+                ctx.store,
+                [(Path(p).name, h) for p, h in zip(files, handles, strict=True)],
+                format=fmt,
+            )
+        finally:
+            for handle in handles:
+                handle.close()
+        lines = [f"- {Path(f.path).name}: {f.records} records as {f.format}" for f in report.files]
+        added = ", ".join(f"{n} {table}" for table, n in report.added.items())
+        return ["\n".join([*lines, f"\nadded: {added}"]), *overview(request)]
+
+    def run_export(fmt: str, file_type: str, request: gr.Request) -> str:
+        require_user(request, "admin")
+        path, report = export_to_file(ctx.store, fmt, file_type)
+        gr.Info(f"{report.rows} {fmt} rows")
+        return str(path)
+
+    def save_overlap(value: float, request: gr.Request) -> None:
+        require_user(request, "admin")
+        set_overlap(ctx.store, int(value))
+        gr.Info(f"Each pair now goes to {int(value)} annotator(s).")
+
+    def create_account(name: str, role: str, password: str, request: gr.Request) -> list:
+        require_user(request, "admin")
+        add_user(ctx.store, name.strip(), role, password)
+        gr.Info(f"Added {role} {name.strip()}.")
+        return ["", "", *overview(request)]
+
+    def overview_for_admins(request: gr.Request) -> list:
+        if not role_allows(ctx.role_of(request.username or ""), "admin"):
+            return [gr.skip()] * len(overview_outputs)
+        return overview(request)
+
+    overview_outputs = [counts, over_time, overlap]
+    Context.root_block.load(overview_for_admins, None, overview_outputs)
+    refresh.click(overview, None, overview_outputs)
+    import_button.click(run_import, [upload, import_format], [import_report, *overview_outputs])
+    export_button.click(run_export, [export_format, export_type], export_file)
+    overlap_button.click(save_overlap, overlap, None)
+    add_button.click(
+        create_account,
+        [new_name, new_role, new_password],
+        [new_name, new_password, *overview_outputs],
+    )
