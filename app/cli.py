@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from app.commands import data, serve
+from app.commands import data, generate, leaderboard, serve, train
 from app.commands.base import PrefstudioGroup
 
-COMMAND_MODULES = [data, serve]
+COMMAND_MODULES = [data, serve, generate, leaderboard, train]
 
 
 @click.group(cls=PrefstudioGroup)

@@ -1,0 +1,149 @@
+"""Commands that make candidates to label: generate responses from models, and pair them."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from app.commands.base import store_command
+from curation.pairing import STRATEGIES, pair_responses
+from curation.store import Store
+
+
+def _setting(flag: str, kind: click.ParamType, default: object, help: str) -> Callable:
+    """A typed option with a shown default."""
+    return click.option(flag, type=kind, default=default, show_default=True, help=help)
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C (a second one interrupts at once)."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        click.echo("stopping after the current batch; Ctrl-C again to abort", err=True)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@click.command()
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    help="Hub id, model folder, LoRA adapter folder (a run's output) or smollm2-135m; repeat for more.",
+)
+@click.option(
+    "--prompts",
+    default="unlabeled",
+    show_default=True,
+    help="unlabeled (prompts without a response from the model yet), all, or a file of prompts.",
+)
+@_setting("--n", click.IntRange(min=1), 2, "Samples per prompt.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most this many prompts per model."
+)
+@_setting(
+    "--temperature",
+    click.FloatRange(min=0),
+    0.7,
+    "Sampling temperature; 0 is greedy (then --n must be 1).",
+)
+@_setting("--top-p", click.FloatRange(0, 1, min_open=True), 0.95, "Nucleus sampling mass.")
+@_setting("--max-new-tokens", click.IntRange(min=1), 256, "Longest answer, in tokens.")
+@_setting("--batch-size", click.IntRange(min=1), 8, "Prompts per forward batch.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for sampling.")
+@store_command
+def generate(
+    store: Store,
+    models: tuple[str, ...],
+    prompts: str,
+    n: int,
+    limit: int | None,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    batch_size: int,
+    seed: int,
+) -> tuple[dict, str]:
+    """Generate candidate responses from one or more models and store them batch by batch.
+
+    Ctrl-C stops after the current batch and keeps everything generated so far.
+    """
+    from tqdm import tqdm
+
+    from training.generate import SamplingSettings, generate_candidates
+
+    settings = SamplingSettings(
+        n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
+    )
+    with _stop_on_interrupt() as stop, tqdm(desc="generate", unit="prompt") as bar:
+
+        def show(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = generate_candidates(
+            store,
+            list(models),
+            prompts=prompts,
+            limit=limit,
+            settings=settings,
+            batch_size=batch_size,
+            progress=show,
+            should_stop=stop.is_set,
+        )
+    lines = [f"{model}: {added} new responses" for model, added in report.per_model.items()]
+    lines.append(
+        f"{report.prompts_done} of {report.prompts} prompts, {report.new_tokens} new tokens "
+        f"in {report.seconds:.1f} s" + (" (stopped early)" if report.cancelled else "")
+    )
+    return report.to_dict(), "\n".join(lines)
+
+
+@click.command()
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    required=True,
+    help="within: two samples of one model; across: model against model; reference: model against the reference answer.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    help="Model name as stored with its responses; repeat for more.",
+)
+@_setting("--per-prompt", click.IntRange(min=1), 1, "New pairs per prompt and model combination.")
+@click.option(
+    "--priority",
+    type=float,
+    default=None,
+    help="Queue priority of the new pairs (higher is served first; default by strategy).",
+)
+@store_command
+def pair(
+    store: Store, strategy: str, models: tuple[str, ...], per_prompt: int, priority: float | None
+) -> tuple[dict, str]:
+    """Pair candidate responses for labelling and put the new pairs in the queue."""
+    report = pair_responses(store, strategy, list(models), per_prompt=per_prompt, priority=priority)
+    return report.to_dict(), (
+        f"{report.added} new {strategy} pairs queued; "
+        f"{report.identical_skipped} identical candidates left out"
+    )
+
+
+COMMANDS = [generate, pair]

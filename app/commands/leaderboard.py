@@ -1,0 +1,57 @@
+"""The `leaderboard` command: models ranked by Bradley-Terry ratings from labels."""
+
+from __future__ import annotations
+
+import click
+
+from app.commands.base import store_command
+from curation.leaderboard import DEFAULT_BOOTSTRAP, Leaderboard, store_leaderboard
+from curation.store import Store
+
+
+def leaderboard_text(board: Leaderboard) -> str:
+    """The board as an aligned text table, best first."""
+    if not board.standings:
+        return "no games yet: label pairs whose responses come from two different models"
+    pct = round(board.confidence * 100)
+    header = f"{'rank':>4}  {'model':<28} {'rating':>7}  {f'{pct}% interval':>15}  {'games':>6}  {'win rate':>8}  {'LC win rate':>11}"
+    rows = [
+        f"{s.rank:>4}  {s.model[:28]:<28} {s.rating:>7.0f}  "
+        f"{f'{s.interval[0]:.0f}-{s.interval[1]:.0f}':>15}  {s.games:>6}  "
+        f"{s.win_rate:>8.1%}  {s.lc_win_rate:>11.1%}"
+        for s in board.standings
+    ]
+    return "\n".join([header, *rows, f"{board.total_games} games; ties count half a win each"])
+
+
+@click.command()
+@click.option("--judges", is_flag=True, help="Count the judges' verdicts as games too.")
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=DEFAULT_BOOTSTRAP,
+    show_default=True,
+    help="Bootstrap resamples for the confidence intervals.",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the intervals.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap."
+)
+@store_command
+def leaderboard(
+    store: Store, judges: bool, bootstrap: int, confidence: float, seed: int
+) -> tuple[dict, str]:
+    """Rank models by Bradley-Terry ratings from labels, with raw and length-controlled win rates."""
+    board = store_leaderboard(
+        store, judges=judges, bootstrap=bootstrap, confidence=confidence, seed=seed
+    )
+    return board.to_dict(), leaderboard_text(board)
+
+
+COMMANDS = [leaderboard]

@@ -1,0 +1,182 @@
+"""The model leaderboard: Bradley-Terry on synthetic tournaments, length control, ties, the store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from curation.candidates import GeneratedResponse, add_generated_responses
+from curation.importer import import_paths
+from curation.leaderboard import Games, games_from_store, rank_models, to_elo
+from curation.pairing import pair_responses
+from curation.store import Store
+
+
+def tournament(
+    strengths: list[float],
+    games: int,
+    rng: np.random.Generator,
+    *,
+    lengths: list[float] | None = None,
+    length_bias: float = 0.0,
+) -> Games:
+    """Random games between random model pairs, won by the Bradley-Terry law of `strengths`
+    (plus `length_bias` per unit of tanh-scaled length difference when `lengths` are given)."""
+    k = len(strengths)
+    a = rng.integers(0, k, games)
+    b = (a + rng.integers(1, k, games)) % k
+    true = np.asarray(strengths)
+    base = np.asarray(lengths if lengths is not None else [100.0] * k)
+    len_a = base[a] * rng.lognormal(0.0, 0.4, games)
+    len_b = base[b] * rng.lognormal(0.0, 0.4, games)
+    difference = len_a - len_b
+    logit = true[a] - true[b] + length_bias * np.tanh(difference / difference.std())
+    score = (rng.random(games) < 1.0 / (1.0 + np.exp(-logit))).astype(float)
+    names = [f"model-{i}" for i in range(k)]
+    return Games.from_named(
+        [names[i] for i in a], [names[i] for i in b], score.tolist(), len_a.tolist(), len_b.tolist()
+    )
+
+
+def test_ranking_is_recovered_and_intervals_cover_the_true_ratings():
+    strengths = [1.0, 0.5, 0.0, -0.5, -1.0]
+    true_elo = to_elo(np.asarray(strengths) - np.mean(strengths))
+    covered, checked = 0, 0
+    for seed in range(20):
+        games = tournament(strengths, 2000, np.random.default_rng(seed))
+        board = rank_models(games, bootstrap=300, seed=seed)
+        assert [s.model for s in board.standings] == [f"model-{i}" for i in range(5)]
+        for standing in board.standings:
+            low, high = standing.interval
+            assert low < standing.rating < high
+            covered += low <= true_elo[int(standing.model[-1])] <= high
+            checked += 1
+    assert covered / checked >= 0.88  # nominal 95%, with some room for a finite bootstrap
+
+
+def test_intervals_narrow_with_more_games():
+    rng = np.random.default_rng(7)
+    widths = []
+    for games in (200, 5000):
+        board = rank_models(tournament([0.3, 0.0, -0.3], games, rng), bootstrap=300)
+        widths.append(np.mean([s.interval[1] - s.interval[0] for s in board.standings]))
+    assert widths[1] < widths[0] / 3
+
+
+def test_a_model_that_only_writes_longer_tops_the_raw_board_but_not_the_length_controlled_one():
+    # model-0 is better; model-1 is no better than the rest but writes three times longer,
+    # and the (synthetic) annotators favour longer answers.
+    games = tournament(
+        [0.5, 0.0, 0.0, 0.0],
+        4000,
+        np.random.default_rng(3),
+        lengths=[100.0, 300.0, 100.0, 100.0],
+        length_bias=1.5,
+    )
+    board = rank_models(games, bootstrap=100)
+    by_model = {s.model: s for s in board.standings}
+    assert board.standings[0].model == "model-1"
+    assert by_model["model-1"].win_rate > by_model["model-0"].win_rate
+    assert max(board.standings, key=lambda s: s.lc_win_rate).model == "model-0"
+    assert max(board.standings, key=lambda s: s.lc_rating).model == "model-0"
+    assert by_model["model-1"].lc_win_rate < 0.55
+    assert board.length_coefficient == pytest.approx(1.5, abs=0.3)
+
+
+def test_ties_count_half_a_win_for_each_side():
+    games = Games.from_named(["x"] * 10, ["y"] * 10, [0.5] * 8 + [1.0, 0.0])
+    board = rank_models(games, bootstrap=50)
+    x, y = sorted(board.standings, key=lambda s: s.model)
+    assert x.rating == pytest.approx(y.rating) == pytest.approx(1000.0)
+    assert (x.wins, x.losses, x.ties, x.win_rate) == (1, 1, 8, 0.5)
+    assert board.to_dict()["win_rates"] == {"x": {"y": 0.5}, "y": {"x": 0.5}}
+
+
+def test_a_model_that_won_every_game_gets_a_finite_rating_and_rank_one():
+    games = Games.from_named(["x"] * 30 + ["y"] * 30, ["y"] * 30 + ["z"] * 30, [1.0] * 60)
+    board = rank_models(games, bootstrap=200)
+    assert [s.model for s in board.standings] == ["x", "y", "z"]
+    assert all(np.isfinite(s.rating) and np.isfinite(s.interval[1]) for s in board.standings)
+    assert [s.rank for s in board.standings] == [1, 2, 3]
+
+
+def test_an_empty_store_gives_an_empty_board(store):
+    board = rank_models(games_from_store(store))
+    assert board.to_dict()["models"] == []
+
+
+def _arena_store(store: Store, write_jsonl) -> list[str]:
+    """Three prompts, answers by `good` (long) and `bad` (short), and a reference each; the
+    across and reference pairs formed, newest pair ids returned."""
+    prompts = [f"Question {i}?" for i in range(3)]
+    import_paths(
+        store,
+        [write_jsonl("refs.jsonl", [{"prompt": p, "completion": f"Ref {p}"} for p in prompts])],
+        format="sft",
+    )
+    ids = dict(
+        store.con.execute(
+            "SELECT json_extract_string(messages, '$[0].content'), id FROM prompts"
+        ).fetchall()
+    )
+    add_generated_responses(
+        store,
+        [GeneratedResponse(ids[p], f"A careful answer to {p}", "good") for p in prompts]
+        + [GeneratedResponse(ids[p], "No.", "bad") for p in prompts],
+    )
+    across = pair_responses(store, "across", ["good", "bad"]).pair_ids
+    reference = pair_responses(store, "reference", ["bad"]).pair_ids
+    return across + reference
+
+
+def _vote(store: Store, pair_id: str, annotator: str, model: str) -> None:
+    """Store a vote for the side of `pair_id` written by `model` (as the labelling UI would)."""
+    side_a = store.con.execute(
+        "SELECT coalesce(r.model, 'reference') FROM pairs p JOIN responses r ON r.id = p.response_a WHERE p.id = ?",
+        [pair_id],
+    ).fetchall()[0][0]
+    with store.transaction() as con:
+        con.execute(
+            "INSERT INTO labels (pair_id, annotator, choice) VALUES (?, ?, ?)",
+            [pair_id, annotator, "a" if side_a == model else "b"],
+        )
+
+
+def test_store_games_count_human_labels_and_optionally_judges(store, write_jsonl):
+    pair_ids = _arena_store(store, write_jsonl)
+    for pair_id in pair_ids[:3]:
+        _vote(store, pair_id, "alice", "good")
+    for pair_id in pair_ids[3:]:
+        _vote(store, pair_id, "alice", "reference")
+    with store.transaction() as con:
+        con.execute(
+            "INSERT INTO judgments (pair_id, judge_key, choice) VALUES (?, 'j1', 'tie'), (?, 'j1', 'failed')",
+            [pair_ids[0], pair_ids[1]],
+        )
+    human = games_from_store(store)
+    assert human.models == ["bad", "good", "reference"] and len(human) == 6
+    with_judges = games_from_store(store, judges=True)
+    assert len(with_judges) == 7 and sorted(with_judges.score.tolist()).count(0.5) == 1
+    board = rank_models(human, bootstrap=100)
+    assert board.standings[-1].model == "bad"
+
+
+def test_cli_leaderboard_json_lists_models_with_rating_interval_and_games(db_path, write_jsonl):
+    with Store(db_path) as store:
+        for pair_id in _arena_store(store, write_jsonl)[:3]:
+            _vote(store, pair_id, "alice", "good")
+    result = CliRunner().invoke(
+        main, ["leaderboard", "--db", str(db_path), "--json", "--bootstrap", "100"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [m["model"] for m in data["models"]] == ["good", "bad"]
+    first = data["models"][0]
+    assert first["games"] == 3 and first["interval"][0] <= first["rating"] <= first["interval"][1]
+    assert data["games"] == {"bad": {"good": 3}, "good": {"bad": 3}}
+    text = CliRunner().invoke(main, ["leaderboard", "--db", str(db_path)]).output
+    assert "good" in text.splitlines()[1] and "games" in text
