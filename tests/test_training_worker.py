@@ -5,57 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from safetensors.torch import load_file
 
-from curation import Store, export_dataset, import_paths
 from tests.models import build_tiny_causal_lm, build_tiny_classifier
-from training.methods import settings_from_dict
+from tests.training_helpers import tiny_spec, write_split_exports
 from training.metrics_log import read_metrics
-from training.run_spec import RunSpec, write_spec
+from training.run_spec import write_spec
 from training.worker import main, train_run
-
-PAIRS = [
-    {
-        "prompt": f"Question {i}: what is {i} plus {i}?",
-        "chosen": f"It is {2 * i}.",
-        "rejected": "No idea, go away.",
-    }
-    for i in range(8)
-]
-TINY = {
-    "max_steps": 2,
-    "per_device_train_batch_size": 2,
-    "learning_rate": 1e-2,
-    "max_length": 64,
-    "sample_prompts": 2,
-    "max_new_tokens": 4,
-    "lora_rank": 4,
-    "lora_alpha": 8,
-}
 
 
 @pytest.fixture(scope="module")
 def snapshot_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
-    """dpo/kto/sft train and test Parquet files written by the exporter (snapshot columns)."""
-    root = tmp_path_factory.mktemp("snapshot")
-    source = root / "pairs.jsonl"
-    source.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
-    files: dict[str, dict[str, Path]] = {}
-    with Store(root / "store.duckdb") as store:
-        import_paths(store, [source])
-        for fmt in ("dpo", "kto", "sft"):
-            export_dataset(store, fmt, root / f"{fmt}.parquet", "parquet")
-            table = pq.read_table(root / f"{fmt}.parquet")
-            cut = table.num_rows * 3 // 4
-            files[fmt] = {
-                "train": root / f"{fmt}-train.parquet",
-                "test": root / f"{fmt}-test.parquet",
-            }
-            pq.write_table(table.slice(0, cut), files[fmt]["train"])
-            pq.write_table(table.slice(cut), files[fmt]["test"])
-    return files
+    return write_split_exports(tmp_path_factory.mktemp("snapshot"))
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +30,8 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
 
 def make_run(tmp_path, method, model, files, **settings) -> Path:
-    fmt = {"rm": "dpo"}.get(method, method)
-    spec = RunSpec(
-        method=method,
-        model=str(model),
-        snapshot="s1",
-        data={"train": str(files[fmt]["train"]), "eval_pairs": str(files["dpo"]["test"])},
-        settings=settings_from_dict(method, {**TINY, **settings}),
-        run_id=1,
-    )
     run_dir = tmp_path / "run"
-    write_spec(run_dir, spec)
+    write_spec(run_dir, tiny_spec(method, model, files, **settings))
     return run_dir
 
 

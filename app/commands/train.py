@@ -1,0 +1,164 @@
+"""Commands that train on a snapshot and follow runs: train, runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.commands.base import store_command
+from curation.run_records import RunRecord, list_runs
+from curation.store import Store
+from training.methods import METHODS
+from training.run_spec import read_settings_file
+from training.runs import (
+    RunError,
+    cancel_run,
+    log_tail,
+    plan_run,
+    refresh_active_runs,
+    resume_run,
+    run_progress,
+    start_run,
+    wait_for_run,
+)
+
+
+def run_summary(record: RunRecord) -> dict:
+    """What `train --json` prints for a finished run."""
+    return {
+        "id": record.id,
+        "status": record.status,
+        "method": record.method,
+        "snapshot": record.snapshot,
+        "model": record.model,
+        "metrics": record.metrics or {},
+        "eval": record.eval or {},
+        "error": record.error,
+        "out_dir": record.out_dir,
+        "command": record.command,
+    }
+
+
+def follow_run(store: Store, record: RunRecord) -> RunRecord:
+    """Wait for a run with a progress bar over its steps; Ctrl-C cancels it."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=f"run {record.id} ({record.method})", unit="step", leave=True)
+
+    def show(current: RunRecord) -> None:
+        progress = run_progress(current)
+        if progress.get("max_steps"):
+            bar.total = progress["max_steps"]
+        bar.set_postfix_str(progress.get("phase", "starting"), refresh=False)
+        bar.n = progress.get("step", 0)
+        bar.refresh()
+
+    try:
+        return wait_for_run(store, record.id, on_poll=show)
+    except KeyboardInterrupt:
+        bar.write(f"cancelling run {record.id}")
+        return cancel_run(store, record.id)
+    finally:
+        bar.close()
+
+
+@click.command()
+@click.option("--snapshot", default=None, help="Snapshot to train on (`prefstudio snapshot list`).")
+@click.option(
+    "--method",
+    type=click.Choice(list(METHODS)),
+    default=None,
+    help="sft, rm (reward model), dpo or kto.",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="Base model: hub id, local folder, or smollm2-135m (the default).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML or JSON file of the method's settings (learning_rate, lora_rank, beta, ...).",
+)
+@click.option(
+    "--max-steps", type=click.IntRange(min=1), default=None, help="Stop after this many steps."
+)
+@click.option(
+    "--resume",
+    "resume_id",
+    type=int,
+    default=None,
+    help="Resume a failed or cancelled run (by id) from its last checkpoint instead.",
+)
+@store_command
+def train(
+    store: Store,
+    snapshot: str | None,
+    method: str | None,
+    model: str | None,
+    config_file: Path | None,
+    max_steps: int | None,
+    resume_id: int | None,
+) -> tuple[dict, str]:
+    """Train on a snapshot with TRL (LoRA by default) and wait for the run to finish.
+
+    The run is a subprocess with its own folder (config.yaml, log.txt, metrics.jsonl, model,
+    eval.json); Ctrl-C cancels it. Exits 1 when the run fails.
+    """
+    if resume_id is not None:
+        record = resume_run(store, resume_id)
+    else:
+        if not snapshot or not method:
+            raise RunError("name --snapshot and --method (or --resume a run)")
+        try:
+            settings = read_settings_file(config_file) if config_file else None
+        except ValueError as error:
+            raise RunError(f"bad config file: {error}") from None
+        spec = plan_run(
+            store,
+            snapshot=snapshot,
+            method=method,
+            model=model,
+            settings=settings,
+            max_steps=max_steps,
+        )
+        record = start_run(store, spec)
+    click.echo(f"run {record.id}: {' '.join(record.command)}", err=True)
+    record = follow_run(store, record)
+    if record.status == "failed":
+        raise RunError(f"run {record.id} failed: {record.error} (log: {record.out_dir}/log.txt)")
+    results = record.eval or {}
+    text = (
+        f"run {record.id} {record.status}: held-out accuracy "
+        f"{results.get('heldout_accuracy_before')} -> {results.get('heldout_accuracy_after')}; "
+        f"output in {record.out_dir}"
+    )
+    return run_summary(record), text
+
+
+@click.command()
+@click.option("--log", "log_id", type=int, default=None, help="Print the log tail of this run.")
+@store_command
+def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
+    """List training runs, newest first (runs that ended meanwhile are brought up to date)."""
+    refresh_active_runs(store)
+    records = list_runs(store)
+    if log_id is not None:
+        chosen = [r for r in records if r.id == log_id]
+        if not chosen:
+            raise RunError(f"no run with id {log_id}")
+        return {"id": log_id, "log": log_tail(chosen[0])}, log_tail(chosen[0])
+    lines = [
+        f"{r.id:>4}  {r.status:<9}  {r.method:<3}  {r.snapshot}  {r.model}  "
+        f"acc {(r.eval or {}).get('heldout_accuracy_before')} -> "
+        f"{(r.eval or {}).get('heldout_accuracy_after')}"
+        + (f"  error: {r.error}" if r.error else "")
+        for r in records
+    ]
+    return {"runs": [r.to_dict() for r in records]}, "\n".join(lines) or "no runs yet"
+
+
+COMMANDS = [train, runs]
