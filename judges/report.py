@@ -1,0 +1,101 @@
+"""The judge report: per judge, agreement with human labels, Cohen's kappa and position and
+length biases, next to the rule baselines run on the same pairs.
+"""
+
+from __future__ import annotations
+
+from curation import Store
+from curation.judgments import judged_pair_ids, report_counts
+from judges.registry import RULE_KINDS, build_judge
+from judges.runs import run_judge
+
+
+def ratio(part: float, whole: float) -> float | None:
+    """part / whole, or None when there is nothing to divide.
+
+    >>> ratio(1, 4), ratio(0, 0)
+    (0.25, None)
+    """
+    return part / whole if whole else None
+
+
+def cohen_kappa(aa: int, ab: int, ba: int, bb: int) -> float | None:
+    """Cohen's kappa of two raters choosing a or b; `ab` counts (human a, judge b) and so on.
+
+    >>> round(cohen_kappa(40, 10, 10, 40), 6)
+    0.6
+    >>> cohen_kappa(10, 0, 0, 0) is None  # one category only: chance agreement is total
+    True
+    """
+    n = aa + ab + ba + bb
+    if n == 0:
+        return None
+    observed = (aa + bb) / n
+    expected = ((aa + ab) * (aa + ba) + (ba + bb) * (ab + bb)) / (n * n)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def run_baselines(store: Store) -> None:
+    """Run the rule judges over every pair another judge has judged (cached, so cheap)."""
+    pair_ids = judged_pair_ids(store, exclude_names=RULE_KINDS)
+    if not pair_ids:
+        return
+    for kind in RULE_KINDS:
+        run_judge(store, build_judge(kind), pairs="all", pair_ids=pair_ids)
+
+
+def judge_report(store: Store, *, baselines: bool = True) -> dict:
+    """{"judges": {label: figures}} for every judge with verdicts in the store.
+
+    Figures: n (pairs judged), failed, ties, agreement with the human majority label and
+    Cohen's kappa over the pairs where both picked a side (`agreement_n` of them), the share of
+    non-failed verdicts that were position-consistent, `prefer_longer` (share of decided
+    verdicts on pairs of unequal length that chose the longer response) and `prefer_first`
+    (share of single-order picks that chose the response shown first; None for judges that
+    never see an order). With `baselines`, the rule judges are first run on the same pairs.
+    """
+    if baselines:
+        run_baselines(store)
+    counts = report_counts(store)
+    labels = counts["label"].tolist()
+    judges = {}
+    for row in counts.itertuples(index=False):
+        label = row.label if labels.count(row.label) == 1 else f"{row.label}#{row.judge_key[:8]}"
+        table = (row.human_a_judge_a, row.human_a_judge_b, row.human_b_judge_a, row.human_b_judge_b)
+        agreement_n = sum(table)
+        judges[label] = {
+            "judge_key": row.judge_key,
+            "kind": row.name,
+            "baseline": row.name in RULE_KINDS,
+            "n": int(row.n),
+            "failed": int(row.failed),
+            "ties": int(row.ties),
+            "agreement_n": int(agreement_n),
+            "agreement": ratio(table[0] + table[3], agreement_n),
+            "kappa": cohen_kappa(*(int(x) for x in table)),
+            "position_consistency": ratio(row.consistent, row.consistency_n),
+            "prefer_longer": ratio(row.chose_longer, row.length_decided),
+            "prefer_first": None if row.order_free else ratio(row.first_picks, row.order_picks),
+        }
+    return {"judges": judges}
+
+
+REPORT_COLUMNS = (
+    "n",
+    "failed",
+    "ties",
+    "agreement",
+    "kappa",
+    "position_consistency",
+    "prefer_longer",
+    "prefer_first",
+)
+
+
+def report_table(report: dict) -> list[list[object]]:
+    """The report as rows (judge label first, then REPORT_COLUMNS), figures rounded to 3 places."""
+    rows = []
+    for label, figures in report["judges"].items():
+        values = [figures[c] for c in REPORT_COLUMNS]
+        rows.append([label, *(round(v, 3) if isinstance(v, float) else v for v in values)])
+    return rows

@@ -1,0 +1,85 @@
+"""Judge runs: pick pairs from the store, skip those already judged, save verdicts in chunks.
+
+Every chunk is saved in its own transaction, so an interrupted run keeps what it finished
+and a rerun judges only the rest; a rerun of a finished run judges nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from curation import Store
+from curation.judgments import pairs_to_judge, register_judge, save_judgments
+from judges.base import Judge, JudgeError, PairItem, Verdict
+
+Progress = Callable[[int, int], None]  # (pairs judged so far, pairs to judge)
+
+
+@dataclass
+class RunSummary:
+    """What a judge run did: pairs selected, found cached, judged now, and their choices."""
+
+    judge: str
+    judge_key: str
+    selected: int
+    cached: int
+    judged: int
+    choices: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_judge(
+    store: Store,
+    judge: Judge,
+    *,
+    pairs: str = "unlabeled",
+    limit: int | None = None,
+    pair_ids: list[str] | None = None,
+    chunk_size: int = 32,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Judge the selected pairs (`unlabeled`, `all` or `snapshot:NAME`, at most `limit`) that
+    have no verdict in force for this judge, saving each chunk of verdicts as it is done.
+    `pair_ids` narrows the selection to those pairs.
+    """
+    if chunk_size < 1:
+        raise JudgeError(f"chunk size must be positive, got {chunk_size}")
+    key = judge.key()
+    register_judge(store, key, judge.describe(), judge.label, judge.order_free)
+    selection = pairs_to_judge(store, key, pairs, limit, pair_ids)
+    summary = RunSummary(judge.label, key, selection.selected, selection.cached, 0)
+    total = len(selection.todo)
+    if progress:
+        progress(0, total)
+    for start in range(0, total, chunk_size):
+        rows = selection.todo[start : start + chunk_size]
+        items = [PairItem(r["pair_id"], r["messages"], r["text_a"], r["text_b"]) for r in rows]
+        verdicts = judge.judge(items)
+        if len(verdicts) != len(items):
+            raise JudgeError(f"{judge.label} gave {len(verdicts)} verdicts for {len(items)} pairs")
+        save_judgments(store, key, verdict_rows(items, verdicts))
+        summary.judged += len(items)
+        for verdict in verdicts:
+            summary.choices[verdict.choice] = summary.choices.get(verdict.choice, 0) + 1
+        if progress:
+            progress(summary.judged, total)
+    return summary
+
+
+def verdict_rows(items: list[PairItem], verdicts: list[Verdict]) -> pd.DataFrame:
+    """Verdicts as rows for the judgments table (raw as JSON text)."""
+    return pd.DataFrame(
+        {
+            "pair_id": [item.pair_id for item in items],
+            "p_a": [v.p_a for v in verdicts],
+            "choice": [v.choice for v in verdicts],
+            "consistent": [v.consistent for v in verdicts],
+            "raw": [json.dumps(v.raw, default=str) for v in verdicts],
+        }
+    )
