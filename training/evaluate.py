@@ -1,4 +1,4 @@
-"""Post-training evaluation: held-out preference accuracy, reward accuracy, and sample answers.
+"""Post-training evaluation: held-out preference accuracy of a language model or a reward model.
 
 Rows are TRL dataset rows: `prompt` is a string or a list of messages; `chosen`, `rejected` and
 `completion` are strings or a list of one assistant message.
@@ -157,39 +157,3 @@ def reward_accuracy(
     texts = [prompt + completion for prompt, completion in _pair_texts(tokenizer, pairs)]
     scores = reward_scores(model, tokenizer, texts, batch_size=batch_size, max_length=max_length)
     return _chosen_win_share(scores)
-
-
-def generate_answers(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[Any],
-    *,
-    max_new_tokens: int = 64,
-    batch_size: int = 4,
-) -> list[str]:
-    """Greedy answers to prompts (strings or conversations), in batches with left padding."""
-    import torch
-
-    device = next(model.parameters()).device
-    tokenizer.padding_side = "left"
-    model.eval()
-    answers: list[str] = []
-    for batch in _batches(list(prompts), batch_size):
-        encoded = tokenizer(
-            [render_prompt(tokenizer, p) for p in batch],
-            add_special_tokens=False,
-            padding=True,
-            return_tensors="pt",
-        ).to(device)
-        with torch.no_grad():
-            output = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        answers.extend(
-            t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        )
-    return answers

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from training import run_spec as files
-from training.evaluate import generate_answers, preference_accuracy, reward_accuracy
+from training.evaluate import preference_accuracy, reward_accuracy
 from training.methods import get_method, trainer_class, trl_config
 from training.metrics_log import metrics_callback, read_json, write_json_atomically, write_progress
 from training.run_spec import RunSpec, read_spec
@@ -99,15 +99,19 @@ def score(spec: RunSpec, model: Any, tokenizer: Any, pairs: list[dict]) -> float
 
 def answer(spec: RunSpec, model: Any, tokenizer: Any, prompts: list[dict]) -> list[str]:
     """Greedy answers to the sample prompts."""
+    from training.generate import SamplingSettings, generate_texts
+
     if not prompts:
         return []
-    return generate_answers(
+    greedy = SamplingSettings(n=1, temperature=0, max_new_tokens=spec.settings.max_new_tokens)
+    texts = generate_texts(
         model,
         tokenizer,
         [p["prompt"] for p in prompts],
-        max_new_tokens=spec.settings.max_new_tokens,
+        greedy,
         batch_size=spec.settings.eval_batch_size,
     )
+    return [samples[0] for samples in texts]
 
 
 def evaluate_base(
