@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from judges.base import Judge, JudgeError
@@ -20,25 +21,40 @@ def build_judge(kind: str, model: str | None = None, **options: Any) -> Judge:
     """
     kind = KIND_ALIASES.get(kind, kind)
     options = {name: value for name, value in options.items() if value is not None}
+    if kind not in JUDGE_KINDS:
+        raise JudgeError(f"unknown judge {kind!r}; choose from {', '.join(JUDGE_KINDS)}")
+    judge_class = _judge_class(kind)
+    accepted = inspect.signature(judge_class.__init__).parameters
+    for name in options:
+        if name not in accepted or name == "loaded":
+            raise JudgeError(f"option {name.replace('_', '-')} does not apply to the {kind} judge")
     if kind in RULE_KINDS:
-        rules = {"longer": LongerJudge, "shorter": ShorterJudge, "refusal": RefusalJudge}
         if model is not None:
             raise JudgeError(f"the {kind} judge uses no model")
-        return rules[kind](tie_margin=options.get("tie_margin", 0.0))
+        return judge_class(**options)
     if kind == "llm":
-        from judges.llm import DEFAULT_MODEL, LogitJudge
+        from judges.llm import DEFAULT_MODEL
 
-        return LogitJudge(model or DEFAULT_MODEL, **options)
-    if kind not in ("reward", "api"):
-        raise JudgeError(f"unknown judge {kind!r}; choose from {', '.join(JUDGE_KINDS)}")
+        return judge_class(model or DEFAULT_MODEL, **options)
     if model is None:
         raise JudgeError(f"the {kind} judge needs a model (--model)")
+    if kind == "api" and "base_url" not in options:
+        raise JudgeError("the api judge needs the endpoint's base URL (--base-url)")
+    return judge_class(model, **options)
+
+
+def _judge_class(kind: str) -> type[Judge]:
+    """The class of a judge kind, imported only when asked for."""
+    if kind == "llm":
+        from judges.llm import LogitJudge
+
+        return LogitJudge
     if kind == "reward":
         from judges.reward import RewardJudge
 
-        return RewardJudge(model, **options)
-    from judges.api import ApiJudge
+        return RewardJudge
+    if kind == "api":
+        from judges.api import ApiJudge
 
-    if "base_url" not in options:
-        raise JudgeError("the api judge needs the endpoint's base URL (--base-url)")
-    return ApiJudge(model, **options)
+        return ApiJudge
+    return {"longer": LongerJudge, "shorter": ShorterJudge, "refusal": RefusalJudge}[kind]
