@@ -112,8 +112,7 @@ def _flag_queries(rules: FlagRules) -> dict[str, str]:
     human = """(SELECT pair_id, CASE WHEN votes_a > votes_b THEN 'a' WHEN votes_b > votes_a THEN 'b' END AS side,
                        votes_a, votes_b FROM pair_votes)"""
     judges = """(SELECT pair_id, count(*) FILTER (WHERE choice = 'a') AS a, count(*) FILTER (WHERE choice = 'b') AS b
-                 FROM (SELECT pair_id, judge_key, arg_max(choice, id) AS choice FROM judgments GROUP BY ALL)
-                 GROUP BY pair_id)"""
+                 FROM current_judgments GROUP BY pair_id)"""
     return {
         "identical": f"SELECT pair_id, 'the responses are the same after normalization' FROM {grouped} WHERE key_a = key_b",
         "near_identical": f"SELECT pair_id, 'the responses are near duplicates of each other' FROM {grouped} WHERE key_a <> key_b AND near_a = near_b",

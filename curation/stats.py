@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curation.flags import flag_counts
 from curation.store import Store, fetch_one
 
 COUNTED_TABLES = (
@@ -27,10 +28,5 @@ def store_stats(store: Store) -> dict:
         "(SELECT count(DISTINCT annotator) FROM labels WHERE annotator NOT LIKE 'import:%')",
     )
     counts: dict = dict(zip(columns, values, strict=True))
-    counts["flags"] = dict(
-        con.execute(
-            "SELECT kind, count(DISTINCT subject_id) FROM flags "
-            "WHERE subject = 'pair' AND dismissed_at IS NULL GROUP BY kind ORDER BY kind"
-        ).fetchall()
-    )
+    counts["flags"] = flag_counts(con)  # the same figures `curate` reports
     return counts
