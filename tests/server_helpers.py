@@ -1,0 +1,75 @@
+"""Running a real `prefstudio serve` in a subprocess on a free port, for browser and crash tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from curation import Store, import_paths
+from curation.accounts import add_user
+
+USERS = {"ann": ("annotator", "ann-password"), "root": ("admin", "root-password")}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_store(db_path: Path, data: list[Path]) -> None:
+    """A store with `data` imported and the USERS accounts; closed again for the server."""
+    with Store(db_path) as store:
+        import_paths(store, data)
+        for name, (role, password) in USERS.items():
+            add_user(store, name, role, password)
+
+
+class Server:
+    """`prefstudio serve` on a free port over `db_path`; stop() ends it (kill() with SIGKILL)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = db_path.with_suffix(".log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--db",
+                str(db_path),
+                "--port",
+                str(self.port),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("server did not start within 90 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.log.close()
+
+    def kill(self) -> None:
+        self.process.kill()  # SIGKILL: no clean shutdown
+        self.process.wait(timeout=30)
+        self.log.close()

@@ -1,0 +1,155 @@
+"""The Label tab in a real browser (Debian's chromium) against a real server subprocess."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from curation import Store
+from curation.queue import set_priorities
+from tests.server_helpers import USERS, Server, make_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
+)
+XSS = (
+    "Sure.<img src=x onerror=\"window.__pwned=1;document.title='pwned'\">"
+    "<script>window.__pwned=2;document.title='pwned'</script>\n\n```python\nprint('code')\n```"
+)
+PAIRS = [
+    {"prompt": "Say something <b>bold</b>", "responses": [XSS, "Something **bold**."]},
+    *(
+        {"prompt": f"Question {i}?", "responses": [f"Good answer {i}.", f"Bad answer {i}."]}
+        for i in range(5)
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser")
+    data = folder / "pairs.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+    db_path = folder / "store.duckdb"
+    make_store(db_path, [data])
+    with Store(db_path) as store:  # serve the XSS pair first
+        xss_pair = store.con.execute(
+            "SELECT p.id FROM pairs p JOIN responses r ON r.id IN (p.response_a, p.response_b) "
+            "WHERE r.text LIKE 'Sure.%'"
+        ).fetchone()[0]
+        set_priorities(
+            store, pd.DataFrame({"pair_id": [xss_pair], "priority": [9.0], "reason": ["t"]})
+        )
+    running = Server(db_path)
+    running.db_path = db_path
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+def log_in(browser, server, name: str):
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.goto(server.url + "/")
+    page.fill("input[type=text]", name)
+    page.fill("input[type=password]", USERS[name][1])
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#progress >> text=assigned", timeout=30_000)
+    return page
+
+
+def done_count(page) -> int:
+    return int(re.match(r"(\d+) done", page.locator("#progress").inner_text()).group(1))
+
+
+def press_and_wait(page, key: str, done: int) -> None:
+    page.keyboard.press(key)
+    page.wait_for_function(
+        "n => document.querySelector('#progress').innerText.startsWith(n + ' done')", arg=done
+    )
+
+
+def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = log_in(browser, server, "ann")
+    page.wait_for_selector("text=Sure.")
+    page.wait_for_timeout(500)
+    assert page.title() != "pwned"
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#response-a code, #response-b code").count() >= 1  # code block renders
+    page.screenshot(path=str(ARTIFACTS / "label_tab_xss_pair.png"), full_page=True)
+
+    page.locator("body").click(position={"x": 5, "y": 5})
+    for done, key in enumerate(["1", "2", "3"], start=1):
+        press_and_wait(page, key, done)
+    press_and_wait(page, "u", 2)
+    page.keyboard.press("e")
+    page.wait_for_selector("#edit-text textarea")
+    page.fill("#edit-text textarea", "A much better, edited answer.")
+    page.click("#edit-save")
+    page.wait_for_selector("text=Edit saved")
+    page.screenshot(path=str(ARTIFACTS / "label_tab.png"), full_page=True)
+    page.close()
+
+    server.stop()
+    with Store(server.db_path) as store:
+        votes = store.con.execute(
+            "SELECT choice FROM current_labels WHERE annotator = 'ann' AND rationale IS DISTINCT "
+            "FROM 'edited' ORDER BY id"
+        ).fetchall()
+        retractions = store.con.execute(
+            "SELECT count(*) FROM labels WHERE annotator = 'ann' AND choice IS NULL"
+        ).fetchone()[0]
+        edited = store.con.execute(
+            "SELECT count(*) FROM responses WHERE source = 'human-edit' "
+            "AND text = 'A much better, edited answer.'"
+        ).fetchone()[0]
+    assert len(votes) == 2 and retractions == 1 and edited == 1
+    assert votes[0][0] in ("a", "b")
+
+
+def test_annotator_cannot_reach_admin(browser, tmp_path):
+    db_path = tmp_path / "store.duckdb"
+    data = tmp_path / "p.jsonl"
+    data.write_text(json.dumps(PAIRS[1]) + "\n")
+    make_store(db_path, [data])
+    server = Server(db_path)
+    try:
+        page = log_in(browser, server, "ann")
+        assert not page.get_by_role("tab", name="Admin").is_visible()
+        assert (
+            page.locator("#export-button").count() == 0
+            or not page.locator("#export-button").is_visible()
+        )
+        credentials = base64.b64encode(b"ann:ann-password").decode()
+        response = page.request.get(
+            server.url + "/api/v1/export?format=dpo",
+            headers={"Authorization": f"Basic {credentials}"},
+        )
+        assert response.status == 403
+        page.close()
+        admin = log_in(browser, server, "root")
+        admin.get_by_role("tab", name="Admin").click()
+        admin.wait_for_selector("#export-button", state="visible")
+        admin.screenshot(path=str(ARTIFACTS / "admin_tab.png"), full_page=True)
+        admin.close()
+    finally:
+        server.stop()
