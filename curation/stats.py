@@ -17,8 +17,11 @@ COUNTED_TABLES = (
 )
 
 
-def store_stats(store: Store) -> dict:
-    """Row counts per table, pairs labelled, and pairs per flag kind (dismissed flags excluded)."""
+def store_stats(store: Store, *, with_agreement: bool = False) -> dict:
+    """Row counts per table, pairs labelled, and pairs per flag kind (dismissed flags excluded).
+
+    With `with_agreement`, also `agreement`: annotator agreement and biases (`curation.agreement`).
+    """
     con = store.con
     counted = ", ".join(f"(SELECT count(*) FROM {table}) AS {table}" for table in COUNTED_TABLES)
     columns = [*COUNTED_TABLES, "labelled_pairs", "annotators"]
@@ -29,4 +32,8 @@ def store_stats(store: Store) -> dict:
     )
     counts: dict = dict(zip(columns, values, strict=True))
     counts["flags"] = flag_counts(con)  # the same figures `curate` reports
+    if with_agreement:
+        from curation.agreement import annotator_agreement
+
+        counts["agreement"] = annotator_agreement(store).to_dict()
     return counts

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from app.commands.base import store_command
+from app.commands.curate import agreement_lines
 from curation import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -91,11 +92,15 @@ def export(store: Store, fmt: str, out: Path, file_type: str) -> tuple[dict, str
 @click.command()
 @store_command
 def stats(store: Store) -> tuple[dict, str]:
-    """Counts of prompts, responses, pairs, labels, judgments, snapshots, runs and flags."""
-    counts = store_stats(store)
+    """Counts of prompts, responses, pairs, labels, judgments, snapshots, runs and flags;
+    annotator agreement and biases."""
+    counts = store_stats(store, with_agreement=True)
     flags = counts["flags"]
-    lines = [f"{name:>15}: {value}" for name, value in counts.items() if name != "flags"]
+    lines = [
+        f"{name:>15}: {value}" for name, value in counts.items() if not isinstance(value, dict)
+    ]
     lines.append(f"{'flags':>15}: " + (", ".join(f"{k} {v}" for k, v in flags.items()) or "none"))
+    lines.extend(agreement_lines(counts["agreement"]))
     return counts, "\n".join(lines)
 
 
