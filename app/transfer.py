@@ -34,7 +34,11 @@ def safe_upload_name(filename: str | None) -> str:
 
 
 def import_uploads(
-    store: Store, uploads: list[tuple[str | None, BinaryIO]], *, format: str = "auto"
+    store: Store,
+    uploads: list[tuple[str | None, BinaryIO]],
+    *,
+    format: str = "auto",
+    source: str | None = None,
 ) -> ImportReport:
     """Import uploaded files (client's file name, readable content) in one transaction.
 
@@ -53,7 +57,7 @@ def import_uploads(
             with target.open("wb") as out:
                 shutil.copyfileobj(received, out)
             paths.append(target)
-        return import_paths(store, paths, format=format)
+        return import_paths(store, paths, format=format, source=source)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -82,9 +82,12 @@ def import_file(
     ctx: Context,
     file: Annotated[UploadFile, File(description="a JSONL, JSON, CSV or Parquet file")],
     format: Annotated[Literal[IMPORT_FORMATS], Query()] = "auto",  # type: ignore[valid-type]
+    source: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict:
-    """Import one uploaded file (admin)."""
-    return import_uploads(ctx.store, [(file.filename, file.file)], format=format).to_dict()
+    """Import one uploaded file (admin); `source` names where it came from (default: its name)."""
+    return import_uploads(
+        ctx.store, [(file.filename, file.file)], format=format, source=source
+    ).to_dict()
 
 
 @router.get("/export")

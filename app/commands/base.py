@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from curation import PrefstudioError, Store, default_db_path
+from curation import PrefstudioError, Store, StoreLocked, default_db_path
 
 
 class PrefstudioGroup(click.Group):
@@ -41,8 +41,16 @@ def store_command(fn: Callable) -> Callable:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
     @functools.wraps(fn)
     def wrapper(db: Path | None, as_json: bool, **kwargs: Any) -> None:
-        with Store(db or default_db_path()) as store:
-            data, text = fn(store, **kwargs)
+        path = db or default_db_path()
+        try:
+            store = Store(path)
+        except StoreLocked as locked:  # a running server may do it through its API
+            from app.commands.remote import run_through_server
+
+            data, text = run_through_server(path, fn.__name__, kwargs, locked)
+        else:
+            with store:
+                data, text = fn(store, **kwargs)
         click.echo(json.dumps(data, default=str) if as_json else text)
 
     return wrapper

@@ -1,0 +1,117 @@
+"""Running CLI commands through a server's HTTP API while that server holds the store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from app.server_info import ServerInfo, read_server_file
+from curation.errors import PrefstudioError, StoreLocked
+
+
+def _client(server: ServerInfo) -> httpx.Client:
+    """An HTTP client acting as the local admin, with the token the server wrote beside the store."""
+    return httpx.Client(
+        base_url=f"{server.url}/api/v1",
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=600,
+    )
+
+
+def _checked(response: httpx.Response) -> httpx.Response:
+    """The response, or a one-line error with the server's explanation."""
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text[:200]
+        raise PrefstudioError(f"the server refused: {detail}")
+    return response
+
+
+def remote_stats(server: ServerInfo) -> tuple[dict, str]:
+    """`stats` through the server."""
+    with _client(server) as client:
+        counts = _checked(client.get("/stats")).json()
+    lines = [f"{name:>15}: {value}" for name, value in counts.items() if name != "flags"]
+    flags = counts.get("flags", {})
+    lines.append(f"{'flags':>15}: " + (", ".join(f"{k} {v}" for k, v in flags.items()) or "none"))
+    return counts, "\n".join(lines)
+
+
+def remote_import(
+    server: ServerInfo, paths: tuple[Path, ...], fmt: str, source: str | None
+) -> tuple[dict, str]:
+    """`import` through the server: each file is uploaded and imported in its own transaction."""
+    if any(not path.is_file() for path in paths):
+        raise PrefstudioError("through a running server, import takes files, not folders")
+    reports = []
+    with _client(server) as client:
+        for path in paths:
+            with path.open("rb") as handle:
+                response = client.post(
+                    "/import",
+                    params={"format": fmt, **({"source": source} if source else {})},
+                    files={"file": (path.name, handle)},
+                )
+            reports.append(_checked(response).json())
+    added: dict[str, int] = {}
+    for report in reports:
+        for table, count in report["added"].items():
+            added[table] = added.get(table, 0) + count
+    files = [file for report in reports for file in report["files"]]
+    lines = [
+        f"{path}: {f['records']} records as {f['format']}"
+        for path, f in zip(paths, files, strict=False)
+    ]
+    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in added.items()))
+    return {"files": files, "added": added, "server": server.url}, "\n".join(lines)
+
+
+def remote_export(server: ServerInfo, fmt: str, out: Path, file_type: str) -> tuple[dict, str]:
+    """`export` through the server: the file is downloaded, then moved into place whole."""
+    if file_type == "hf":
+        raise PrefstudioError("through a running server, export writes jsonl or parquet, not hf")
+    partial = out.with_name(f".{out.name}.part")
+    with (
+        _client(server) as client,
+        client.stream("GET", "/export", params={"format": fmt, "as": file_type}) as response,
+    ):
+        if response.status_code >= 400:
+            response.read()
+        _checked(response)
+        rows = int(response.headers.get("x-rows", 0))
+        with partial.open("wb") as handle:
+            for chunk in response.iter_bytes():
+                handle.write(chunk)
+    os.replace(partial, out)
+    return {"format": fmt, "path": str(out), "rows": rows}, f"wrote {rows} {fmt} rows to {out}"
+
+
+REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
+    "stats": remote_stats,
+    "import_command": remote_import,
+    "export": remote_export,
+}
+
+
+def run_through_server(
+    db_path: Path, command: str, kwargs: dict, locked: StoreLocked
+) -> tuple[dict, str]:
+    """Run `command` through the server holding `db_path`, or explain in one line why not."""
+    server = read_server_file(db_path)
+    if server is None:
+        raise locked
+    remote = REMOTE_COMMANDS.get(command)
+    if remote is None:
+        raise StoreLocked(
+            f"store {db_path} is held by the prefstudio server at {server.url} (PID {server.pid}); "
+            "this command cannot run through it: use the web app there, or stop the server first"
+        )
+    try:
+        return remote(server, **kwargs)
+    except httpx.HTTPError as error:
+        raise PrefstudioError(f"cannot reach the server at {server.url}: {error}") from None

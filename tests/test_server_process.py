@@ -1,0 +1,73 @@
+"""A real server process: the CLI works through it, and acknowledged labels survive kill -9."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from curation import Store
+from tests.conftest import PREFERENCES, REPO, assert_one_error_line
+from tests.server_helpers import USERS, Server, make_store
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served")
+    make_store(folder / "store.duckdb", [REPO / "data" / "candidates.jsonl"])
+    running = Server(folder / "store.duckdb")
+    running.db_path = folder / "store.duckdb"
+    yield running
+    running.stop()
+
+
+def test_cli_stats_import_export_go_through_the_server(server, write_jsonl, tmp_path):
+    db = str(server.db_path)
+    before = json.loads(cli("stats", "--db", db, "--json").stdout)
+    path = write_jsonl("more.jsonl", PREFERENCES)
+    imported = cli("import", str(path), "--db", db, "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["added"]["pairs"] == len(PREFERENCES)
+    after = json.loads(cli("stats", "--db", db, "--json").stdout)
+    assert after["pairs"] == before["pairs"] + len(PREFERENCES)
+    out = tmp_path / "dpo.jsonl"
+    exported = cli("export", "--format", "dpo", "--out", str(out), "--db", db)
+    assert exported.returncode == 0, exported.stderr
+    assert len(out.read_text().splitlines()) == len(PREFERENCES)
+
+
+def test_other_commands_say_a_server_holds_the_store(server):
+    result = cli("init", "--db", str(server.db_path))
+    assert result.returncode == 1
+    line = assert_one_error_line(result.stderr)
+    assert server.url in line and "held by the prefstudio server" in line
+
+
+def test_acknowledged_label_survives_kill_9(tmp_path):
+    make_store(tmp_path / "store.duckdb", [REPO / "data" / "candidates.jsonl"])
+    server = Server(tmp_path / "store.duckdb")
+    auth = ("ann", USERS["ann"][1])
+    try:
+        pair = httpx.get(f"{server.url}/api/v1/next", auth=auth).json()
+        reply = httpx.post(
+            f"{server.url}/api/v1/labels",
+            auth=auth,
+            json={"pair_id": pair["pair_id"], "choice": "b"},
+        )
+        assert reply.status_code == 200
+    finally:
+        server.kill()
+    with Store(tmp_path / "store.duckdb") as store:
+        row = store.con.execute(
+            "SELECT pair_id, annotator FROM labels WHERE id = ?", [reply.json()["label_id"]]
+        ).fetchone()
+    assert row == (pair["pair_id"], "ann")
