@@ -17,7 +17,7 @@ from curation.errors import PrefstudioError
 from curation.sql import quote_literal
 from curation.store import Store, fetch_one
 
-PAIR_SELECTIONS = ("unlabeled", "all", "snapshot:NAME")
+PAIR_SELECTIONS = ("unlabeled", "labeled", "all", "snapshot:NAME")
 SUGGESTIONS_KEY = "judges.suggestions"
 _SNAPSHOT = re.compile(r"^snapshot:(?P<name>.+)$")
 
@@ -57,11 +57,12 @@ def register_judge(store: Store, key: str, description: dict, label: str, order_
 
 
 def _selection_filter(store: Store, selection: str) -> str:
-    """A SQL condition on `p` (pairs) for a pair selection: unlabeled, all or snapshot:NAME."""
+    """A SQL condition on `p` (pairs) for a pair selection: unlabeled, labeled, all or snapshot:NAME."""
     if selection == "all":
         return "true"
-    if selection == "unlabeled":
-        return "p.id NOT IN (SELECT pair_id FROM current_labels WHERE choice <> 'skip')"
+    labelled = "p.id IN (SELECT pair_id FROM current_labels WHERE choice <> 'skip')"
+    if selection in ("unlabeled", "labeled"):
+        return labelled if selection == "labeled" else f"NOT ({labelled})"
     snapshot = _SNAPSHOT.match(selection)
     if snapshot is None:
         raise JudgmentError(

@@ -134,3 +134,20 @@ def test_the_embedded_default_answers_with_the_letters() -> None:
     assert verdict.choice in ("a", "b", "tie")
     for order in verdict.raw["orders"].values():
         assert order["raw"]["letter_mass"] > 0.05  # the model reads the template as intended
+
+
+def test_generate_judge_parses_verdicts_and_fails_without_one(tiny_lm_dir: Path) -> None:
+    from judges.generative import GenerateJudge
+
+    judge = GenerateJudge(str(tiny_lm_dir), max_new_tokens=4)
+    assert judge.parse("B is kinder. [[A]]").p_first == 1.0  # the [[X]] verdict wins
+    assert judge.parse("Response B, clearly").p_first == 0.0
+    assert judge.parse("Both are fine").p_first is None
+    verdicts = judge.judge(PAIRS[:2])  # a random model writes no verdict
+    assert judge.forward_passes == 1
+    for verdict in verdicts:
+        if verdict.choice == "failed":
+            assert "error" in verdict.raw and verdict.p_a is None
+        else:
+            assert verdict.p_a in (0.0, 0.5, 1.0)
+    assert judge.key() != GenerateJudge(str(tiny_lm_dir), max_new_tokens=8).key()

@@ -129,7 +129,8 @@ def test_a_cached_llm_run_does_not_even_load_the_model(
 
 def test_limit_and_selection_pick_the_pairs(cases_store: Store) -> None:
     assert run_judge(cases_store, LongerJudge(), pairs="unlabeled").selected == 1  # P5
-    assert run_judge(cases_store, LongerJudge(), pairs="all", limit=2).judged == 2
+    assert run_judge(cases_store, LongerJudge(), pairs="labeled").selected == 5  # a tie is a label
+    assert run_judge(cases_store, LongerJudge(), pairs="all", limit=2).selected == 2
     with pytest.raises(JudgmentError, match="unknown pair selection 'labelled'"):
         run_judge(cases_store, LongerJudge(), pairs="labelled")
     with pytest.raises(JudgmentError, match="limit must be positive"):

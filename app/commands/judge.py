@@ -51,7 +51,7 @@ def judge() -> None:
     "--pairs",
     default="unlabeled",
     show_default=True,
-    help="Which pairs: unlabeled, all, or snapshot:NAME.",
+    help="Which pairs: unlabeled, labeled, all, or snapshot:NAME.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Judge at most N pairs.")
 @click.option("--template", default=None, help="Prompt template, like pairwise.v1 (llm, api).")
