@@ -40,6 +40,12 @@ def health() -> dict:
     return {"ok": True}
 
 
+@router.get("/me")
+def me(user: AnnotatorUser, ctx: Context) -> dict:
+    """Who the credentials belong to, and their role."""
+    return {"name": user, "role": ctx.role_of(user) or "admin"}
+
+
 @router.get("/stats")
 def stats(user: AnnotatorUser, ctx: Context) -> dict:
     """Counts over the store, as `prefstudio stats --json` prints them."""

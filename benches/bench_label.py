@@ -1,0 +1,141 @@
+"""Labelling latency through the real HTTP path: vote -> next pair, against a no-op route.
+
+Builds (or reuses, with --keep) a store of N pairs, starts `prefstudio serve` in a subprocess,
+and runs C annotators concurrently, each with its own account and keep-alive connection. Each
+annotator first calls GET /api/v1/me (authenticated, touches nothing: the baseline) for a
+while, then votes with POST /api/v1/labels, whose reply carries the next pair. Prints one JSON
+line with p50/p95 of both and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from curation import Store, import_paths
+from curation.accounts import add_user
+from curation.queue import sync_queue
+from tests.server_helpers import Server
+
+PASSWORD = "bench-password"
+
+
+def build_store(path: Path, pairs: int, annotators: int) -> None:
+    """A store with `pairs` unlabelled pairs (one prompt, two responses each) and accounts."""
+    rows = pd.DataFrame(
+        {
+            "prompt": [f"Question {i}: how do I do task {i % 977}?" for i in range(pairs)],
+            "responses": [
+                [
+                    f"Answer one to {i}. " + "Some detail. " * 8,
+                    f"Answer two to {i}. " + "Other. " * 8,
+                ]
+                for i in range(pairs)
+            ],
+        }
+    )
+    source = path.with_suffix(".parquet")
+    rows.to_parquet(source)
+    with Store(path) as store:
+        import_paths(store, [source], format="responses")
+        sync_queue(store)
+        for n in range(annotators):
+            add_user(store, f"bench{n}", "annotator", PASSWORD)
+    source.unlink()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_clients(url: str, annotators: int, seconds: float, action: str) -> list[float]:
+    """Latencies (ms) of `action` ('noop' or 'vote') by all annotators for `seconds`."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(annotators)
+
+    def annotator(n: int) -> None:
+        mine = []
+        with httpx.Client(base_url=f"{url}/api/v1", auth=(f"bench{n}", PASSWORD)) as client:
+            pair = client.get("/next").json()
+            client.get("/me")  # warm the login cache
+            start.wait()
+            until = time.perf_counter() + seconds
+            while time.perf_counter() < until:
+                t0 = time.perf_counter()
+                if action == "noop":
+                    client.get("/me").raise_for_status()
+                else:
+                    reply = client.post(
+                        "/labels",
+                        json={"pair_id": pair["pair_id"], "choice": random.choice("ab")},
+                    )
+                    reply.raise_for_status()
+                    pair = reply.json()["next"]
+                mine.append((time.perf_counter() - t0) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=annotator, args=(n,)) for n in range(annotators)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--annotators", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="store file to build once and reuse"
+    )
+    args = parser.parse_args()
+
+    db_path = args.keep or Path(tempfile.mkdtemp()) / "bench.duckdb"
+    built = 0.0
+    if not db_path.exists():
+        t0 = time.perf_counter()
+        build_store(db_path, args.pairs, args.annotators)
+        built = time.perf_counter() - t0
+    server = Server(db_path)
+    try:
+        noop = run_clients(server.url, args.annotators, args.seconds, "noop")
+        vote = run_clients(server.url, args.annotators, args.seconds, "vote")
+    finally:
+        server.stop()
+    result = {
+        "bench": "label",
+        "pairs": args.pairs,
+        "annotators": args.annotators,
+        "votes": len(vote),
+        "p50_ms": round(statistics.median(vote), 2),
+        "p95_ms": round(percentile(vote, 0.95), 2),
+        "noop_p50_ms": round(statistics.median(noop), 2),
+        "noop_p95_ms": round(percentile(noop, 0.95), 2),
+        "ratio_vs_noop": round(percentile(vote, 0.95) / percentile(noop, 0.95), 2),
+        "ratio_p50_vs_noop": round(statistics.median(vote) / statistics.median(noop), 2),
+        "votes_per_s": round(len(vote) / args.seconds, 1),
+        "noop_per_s": round(len(noop) / args.seconds, 1),
+        "build_s": round(built, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
