@@ -93,8 +93,8 @@ def text_groups(texts: pa.Array, threshold: float) -> dict[str, np.ndarray]:
     return {"key_index": key_index, "exact_rep": exact_rep, "near_rep": near_rep}
 
 
-def _group_texts(con: duckdb.DuckDBPyConnection, subject: str, threshold: float) -> None:
-    """Create the group table of prompts or responses."""
+def create_group_table(con: duckdb.DuckDBPyConnection, subject: str, threshold: float) -> None:
+    """Create the group table (`GROUP_TABLES`) of prompts or responses."""
     table = con.sql(_TEXTS[subject]).to_arrow_table()
     groups = text_groups(table["text"].combine_chunks(), threshold)
     ids = table["id"].combine_chunks()
@@ -183,7 +183,7 @@ def find_duplicates(
     report = DuplicateReport()
     con.execute("DELETE FROM dup_clusters")
     for subject in ("prompt", "response"):
-        _group_texts(con, subject, threshold)
+        create_group_table(con, subject, threshold)
     _group_pairs(con)
     for subject in ("prompt", "response", "pair"):
         report.counts[subject] = _record_clusters(con, subject)

@@ -1,6 +1,8 @@
-"""Commands that curate the store: duplicate clusters and quality flags."""
+"""Commands that curate the store: duplicate clusters, quality flags and snapshots."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -9,6 +11,8 @@ from curation import Store
 from curation.curate import curate
 from curation.flags import FlagRules
 from curation.minhash import DEFAULT_THRESHOLD
+from curation.snapshot_policy import SnapshotPolicy
+from curation.snapshots import create_snapshot, list_snapshots, show_snapshot
 
 
 @click.command(name="curate")
@@ -84,4 +88,60 @@ def agreement_lines(agreement: dict) -> list[str]:
     return lines
 
 
-COMMANDS = [curate_command]
+@click.group()
+def snapshot() -> None:
+    """Create, list and show immutable, hashed snapshots of the curated data."""
+
+
+def _counts_line(counts: dict) -> str:
+    """'train: dpo 10, kto 20, sft 5; test: ...' for text output."""
+    return "; ".join(
+        f"{split}: " + ", ".join(f"{fmt} {n}" for fmt, n in counts[split].items())
+        for split in ("train", "test")
+    )
+
+
+@snapshot.command(name="create")
+@click.argument("name")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML or JSON policy file (votes, ties, excluded flags, judge fill, split).",
+)
+@store_command
+def snapshot_create(store: Store, name: str, policy_file: Path | None) -> tuple[dict, str]:
+    """Freeze the curated data as NAME: dpo/kto/sft Parquet per split plus a manifest."""
+    policy = SnapshotPolicy.from_file(policy_file) if policy_file else SnapshotPolicy()
+    info = create_snapshot(store, name, policy)
+    return info.to_dict(), f"snapshot {name} ({info.sha256[:12]}): {_counts_line(info.counts)}"
+
+
+@snapshot.command(name="list")
+@store_command
+def snapshot_list(store: Store) -> tuple[dict, str]:
+    """List snapshots, newest first."""
+    infos = list_snapshots(store)
+    lines = [f"{i.name}  {i.created}  {i.sha256[:12]}  {_counts_line(i.counts)}" for i in infos]
+    return {"snapshots": [i.to_dict() for i in infos]}, "\n".join(lines) or "no snapshots yet"
+
+
+@snapshot.command(name="show")
+@click.argument("name")
+@store_command
+def snapshot_show(store: Store, name: str) -> tuple[dict, str]:
+    """Show a snapshot: policy, counts per split and format, source hashes, file sha256s."""
+    shown = show_snapshot(store, name)
+    lines = [
+        f"snapshot {shown['name']} created {shown['created']}",
+        f"sha256 {shown['sha256']}",
+        f"counts {_counts_line(shown['counts'])}",
+        "pairs " + ", ".join(f"{k} {v}" for k, v in shown["counts"]["pairs"].items()),
+        f"folder {shown['folder']}",
+        *(f"  {path} {digest}" for path, digest in shown["files"].items()),
+    ]
+    return shown, "\n".join(lines)
+
+
+COMMANDS = [curate_command, snapshot]

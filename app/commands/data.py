@@ -17,6 +17,7 @@ from curation import (
     store_stats,
 )
 from curation.exporter import EXPORT_FILE_TYPES
+from curation.snapshots import export_snapshot
 
 
 @click.command()
@@ -81,10 +82,23 @@ def import_command(
     show_default=True,
     help="jsonl, parquet, or hf (a datasets save_to_disk folder).",
 )
+@click.option("--snapshot", default=None, help="Export from this snapshot instead of the store.")
+@click.option(
+    "--split",
+    type=click.Choice(["train", "test"]),
+    default="train",
+    show_default=True,
+    help="Which split of the snapshot (with --snapshot).",
+)
 @store_command
-def export(store: Store, fmt: str, out: Path, file_type: str) -> tuple[dict, str]:
-    """Export labelled data in a format TRL's trainers read."""
-    report = export_dataset(store, fmt, out, file_type)
+def export(
+    store: Store, fmt: str, out: Path, file_type: str, snapshot: str | None, split: str
+) -> tuple[dict, str]:
+    """Export labelled data (or a snapshot's split) in a format TRL's trainers read."""
+    if snapshot:
+        report = export_snapshot(store, snapshot, fmt, out, file_type, split)
+    else:
+        report = export_dataset(store, fmt, out, file_type)
     shape = "conversational" if report.conversational else "standard"
     return report.to_dict(), f"wrote {report.rows} {fmt} rows ({shape}) to {report.path}"
 

@@ -1,0 +1,357 @@
+"""Snapshots: immutable, named, hashed freezes of the curated data as TRL-format Parquet files.
+
+A snapshot `NAME` lives in `<store>.files/snapshots/NAME/`: `dpo/train.parquet`,
+`dpo/test.parquet` (prompt, chosen, rejected, with prompt_id and pair_id; also for reward
+models), `kto/...` (prompt, completion, label), `sft/...` (prompt, completion) and
+`manifest.json` (policy, counts per split and format, source hashes, each file's sha256).
+The rows are `curation.exporter`'s, from the winners the policy picks. Prompts split into
+train and test by prompt cluster (near-duplicate prompts share a split), by a hash of the
+cluster and the policy's seed, so the same data and policy always split the same way.
+Files are written to a scratch folder and renamed into place; a name is never reused and a
+snapshot's row and files are never changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from curation.dedupe import GROUP_TABLES, create_group_table, drop_group_tables
+from curation.errors import ExportError, PrefstudioError
+from curation.exporter import (
+    ExportReport,
+    check_file_type,
+    export_relation_sql,
+    format_query,
+    write_rows,
+)
+from curation.snapshot_policy import SnapshotPolicy
+from curation.sql import quote_literal
+from curation.store import Store, fetch_one, fetch_value
+
+SNAPSHOT_FORMATS = ("dpo", "kto", "sft")  # dpo also serves reward models (rm)
+SPLITS = ("train", "test")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_OUTCOMES = "ps_snap_outcomes"
+_SPLIT = "ps_snap_split"
+# Tables whose content a snapshot is made from, hashed into its manifest.
+_SOURCES = {
+    "prompts": "SELECT id FROM prompts",
+    "responses": "SELECT id FROM responses",
+    "pairs": "SELECT id FROM pairs",
+    "labels": "SELECT id::VARCHAR FROM current_labels",
+    "ratings": "SELECT id::VARCHAR FROM ratings",
+    "judgments": "SELECT id::VARCHAR FROM current_judgments",
+    "flags": "SELECT id::VARCHAR FROM flags WHERE dismissed_at IS NULL",
+}
+
+
+class SnapshotError(PrefstudioError):
+    """A snapshot cannot be created, found or read as asked."""
+
+
+@dataclass
+class SnapshotInfo:
+    """A snapshot's row: name, when, policy, counts, overall sha256 and folder."""
+
+    name: str
+    created: str
+    policy: dict
+    counts: dict
+    sha256: str
+    path: str
+
+    def to_dict(self) -> dict:
+        return vars(self)
+
+
+def _check_name(name: str) -> None:
+    """Raise SnapshotError unless `name` is a safe folder name."""
+    if not _NAME.fullmatch(name or "") or name.endswith("."):
+        raise SnapshotError(
+            f"snapshot name {name!r} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+
+
+def _outcomes_sql(policy: SnapshotPolicy) -> str:
+    """Each pair's outcome (a, b, tie or both_bad) and where it came from (labels or judge).
+
+    Majority: the choice with strictly the most votes (a split at the top decides nothing);
+    unanimous: every vote the same. A pair without a human outcome takes the policy judge's
+    verdict for a or b when its confidence is high enough. Pairs with an excluding flag, or
+    with the same response on both sides, have no outcome.
+    """
+    top = "greatest(votes_a, votes_b, ties, both_bad)"
+    decided = (
+        f"votes = {top}"
+        if policy.agreement == "unanimous"
+        else (
+            f"(votes_a = {top})::INT + (votes_b = {top})::INT + (ties = {top})::INT"
+            f" + (both_bad = {top})::INT = 1"
+        )
+    )
+    human = f"""SELECT pair_id, CASE {top} WHEN votes_a THEN 'a' WHEN votes_b THEN 'b'
+                                   WHEN ties THEN 'tie' ELSE 'both_bad' END AS outcome
+                FROM pair_votes WHERE votes >= {int(policy.min_votes)} AND {decided}"""
+    judge = "SELECT NULL AS pair_id, NULL AS outcome WHERE false"
+    if policy.judge_key:
+        judge = f"""SELECT pair_id, choice AS outcome FROM current_judgments
+            WHERE judge_key = {quote_literal(policy.judge_key)} AND choice IN ('a', 'b')
+              AND greatest(p_a, 1 - p_a) >= {float(policy.judge_min_confidence)}"""
+    excluding = ", ".join(quote_literal(k) for k in policy.exclude_flags) or "NULL"
+    return f"""
+        SELECT p.id AS pair_id, p.prompt_id, p.response_a, p.response_b,
+               coalesce(h.outcome, j.outcome) AS outcome,
+               CASE WHEN h.outcome IS NOT NULL THEN 'labels' WHEN j.outcome IS NOT NULL THEN 'judge' END AS source,
+               EXISTS (SELECT 1 FROM flags f WHERE f.subject = 'pair' AND f.subject_id = p.id
+                       AND f.dismissed_at IS NULL AND f.kind IN ({excluding})) AS excluded
+        FROM pairs p LEFT JOIN ({human}) h ON h.pair_id = p.id
+        LEFT JOIN ({judge}) j ON j.pair_id = p.id
+        WHERE p.response_a <> p.response_b"""
+
+
+def _winners_sql() -> str:
+    """The winning pairs of the outcome table, in the shape `format_query` takes."""
+    return f"""SELECT pair_id, prompt_id,
+                      CASE outcome WHEN 'a' THEN response_a ELSE response_b END AS chosen_id,
+                      CASE outcome WHEN 'a' THEN response_b ELSE response_a END AS rejected_id
+               FROM {_OUTCOMES} WHERE outcome IN ('a', 'b') AND NOT excluded"""
+
+
+def _extra_kto_sql(policy: SnapshotPolicy) -> str:
+    """Unpaired examples from ties (both good) and both-bad outcomes, as the policy asks."""
+    parts = []
+    for outcome, setting, label in (
+        ("tie", policy.ties, "true"),
+        ("both_bad", policy.both_bad, "false"),
+    ):
+        if setting != "drop":
+            for side in ("response_a", "response_b"):
+                parts.append(
+                    f"SELECT {side}, {label} FROM {_OUTCOMES} WHERE outcome = '{outcome}' AND NOT excluded"
+                )
+    return " UNION ".join(parts)
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, policy: SnapshotPolicy) -> None:
+    """Create the outcome and split tables on the connection."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_OUTCOMES} AS {_outcomes_sql(policy)}")
+    create_group_table(con, "prompt", policy.near_dup_threshold)
+    seed = quote_literal(policy.split_seed)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_SPLIT} AS
+        SELECT id AS prompt_id, near_rep AS prompt_cluster,
+               CASE WHEN md5_number({seed} || near_rep) % 1000000 < {round(policy.test_fraction * 1e6)}
+                    THEN 'test' ELSE 'train' END AS split
+        FROM {GROUP_TABLES["prompt"]}"""
+    )
+    drop_group_tables(con)
+
+
+def _pair_counts(con: duckdb.DuckDBPyConnection) -> dict:
+    """How the pairs fared under the policy."""
+    row = fetch_one(
+        con,
+        f"""SELECT count(*) FILTER (WHERE outcome IN ('a', 'b') AND NOT excluded),
+                   count(*) FILTER (WHERE outcome IN ('a', 'b') AND NOT excluded AND source = 'judge'),
+                   count(*) FILTER (WHERE outcome = 'tie' AND NOT excluded),
+                   count(*) FILTER (WHERE outcome = 'both_bad' AND NOT excluded),
+                   count(*) FILTER (WHERE outcome IS NOT NULL AND excluded),
+                   count(*) FILTER (WHERE outcome IS NULL)
+            FROM {_OUTCOMES}""",
+    )
+    names = ("preferences", "from_judge", "ties", "both_bad", "excluded_by_flags", "undecided")
+    return dict(zip(names, row, strict=True))
+
+
+def _write_files(store: Store, policy: SnapshotPolicy, folder: Path) -> dict:
+    """Write every format and split under `folder`; return counts per split and format."""
+    counts: dict = {split: {} for split in SPLITS}
+    winners, extra = _winners_sql(), _extra_kto_sql(policy)
+    for fmt in SNAPSHOT_FORMATS:
+        (folder / fmt).mkdir()
+        query = format_query(fmt, winners, extra)
+        for split in SPLITS:
+            where = f"q.prompt_id IN (SELECT prompt_id FROM {_SPLIT} WHERE split = '{split}')"
+            sql, _ = export_relation_sql(store, fmt, query, with_ids=fmt == "dpo", where=where)
+            target = folder / fmt / f"{split}.parquet"
+            counts[split][fmt] = fetch_value(
+                store.con, f"COPY ({sql}) TO {quote_literal(target)} (FORMAT parquet)"
+            )
+    return counts
+
+
+def _sha256(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """An md5 per source table over the ids of the rows a snapshot is made from."""
+    return {
+        name: fetch_value(
+            con, f"SELECT md5(coalesce(string_agg(id, ',' ORDER BY id), '')) FROM ({sql}) t(id)"
+        )
+        for name, sql in _SOURCES.items()
+    }
+
+
+def snapshots_dir(store: Store) -> Path:
+    """The folder holding a store's snapshots."""
+    return store.files_dir / "snapshots"
+
+
+def create_snapshot(store: Store, name: str, policy: SnapshotPolicy | None = None) -> SnapshotInfo:
+    """Freeze the store's curated data under `name` with `policy` (default policy if None).
+
+    Raises SnapshotError if the name is invalid or was ever used.
+    """
+    _check_name(name)
+    policy = policy or SnapshotPolicy()
+    root = snapshots_dir(store)
+    final = root / name
+    if fetch_one(store.con, "SELECT 1 FROM snapshots WHERE name = ?", [name]) or final.exists():
+        raise SnapshotError(f"snapshot {name} already exists; snapshot names are never reused")
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    renamed = False
+    try:
+        with store.transaction() as con:
+            _prepare(con, policy)
+            counts = _write_files(store, policy, scratch)
+            counts["pairs"] = _pair_counts(con)
+            files = {
+                str(path.relative_to(scratch)): _sha256(path)
+                for path in sorted(scratch.rglob("*.parquet"))
+            }
+            overall = hashlib.sha256(
+                "".join(f"{path} {digest}\n" for path, digest in files.items()).encode()
+            ).hexdigest()
+            manifest = {
+                "name": name,
+                "policy": policy.to_dict(),
+                "counts": counts,
+                "sources": _source_hashes(con),
+                "files": files,
+                "sha256": overall,
+            }
+            (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+            con.execute(f"DROP TABLE {_OUTCOMES}; DROP TABLE {_SPLIT}")
+            os.rename(scratch, final)
+            renamed = True
+            con.execute(
+                "INSERT INTO snapshots (name, policy, counts, sha256, path) VALUES (?, ?, ?, ?, ?)",
+                [
+                    name,
+                    json.dumps(policy.to_dict()),
+                    json.dumps(counts),
+                    overall,
+                    f"snapshots/{name}",
+                ],
+            )
+    except BaseException:
+        shutil.rmtree(final if renamed else scratch, ignore_errors=True)
+        raise
+    return get_snapshot(store, name)
+
+
+def get_snapshot(store: Store, name: str) -> SnapshotInfo:
+    """The row of snapshot `name`; SnapshotError when there is none."""
+    row = fetch_one(
+        store.con,
+        "SELECT name, strftime(created, '%Y-%m-%dT%H:%M:%S'), policy, counts, sha256, path "
+        "FROM snapshots WHERE name = ?",
+        [name],
+    )
+    if row is None:
+        known = ", ".join(s.name for s in list_snapshots(store)) or "none yet"
+        raise SnapshotError(f"no snapshot named {name!r} (snapshots: {known})")
+    name, created, policy, counts, sha256, path = row
+    return SnapshotInfo(name, created, json.loads(policy), json.loads(counts), sha256, path)
+
+
+def list_snapshots(store: Store) -> list[SnapshotInfo]:
+    """Every snapshot, newest first."""
+    names = store.con.execute("SELECT name FROM snapshots ORDER BY created DESC, name").fetchall()
+    return [get_snapshot(store, n) for (n,) in names]
+
+
+def latest_snapshot(store: Store) -> str | None:
+    """The name of the newest snapshot, or None."""
+    return fetch_value(store.con, "SELECT name FROM snapshots ORDER BY created DESC, name LIMIT 1")
+
+
+def snapshot_files(store: Store, name: str) -> dict[str, dict[str, Path]]:
+    """format (dpo, kto, sft) -> split (train, test) -> Parquet path of snapshot `name`."""
+    folder = store.files_dir / get_snapshot(store, name).path
+    files = {fmt: {s: folder / fmt / f"{s}.parquet" for s in SPLITS} for fmt in SNAPSHOT_FORMATS}
+    missing = [str(p) for splits in files.values() for p in splits.values() if not p.is_file()]
+    if missing:
+        raise SnapshotError(f"snapshot {name} is missing its file {missing[0]}")
+    return files
+
+
+def show_snapshot(store: Store, name: str) -> dict:
+    """A snapshot's row with its manifest (source hashes, each file's sha256) and folder."""
+    info = get_snapshot(store, name)
+    folder = store.files_dir / info.path
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        raise SnapshotError(f"cannot read the manifest of snapshot {name}: {error}") from None
+    return {
+        **info.to_dict(),
+        "folder": str(folder),
+        "sources": manifest["sources"],
+        "files": manifest["files"],
+    }
+
+
+def verify_snapshot(store: Store, name: str) -> list[str]:
+    """Files of snapshot `name` whose sha256 no longer matches its manifest (empty: intact)."""
+    shown = show_snapshot(store, name)
+    folder = Path(shown["folder"])
+    return [
+        path
+        for path, digest in shown["files"].items()
+        if not (folder / path).is_file() or _sha256(folder / path) != digest
+    ]
+
+
+def export_snapshot(
+    store: Store,
+    name: str,
+    fmt: str,
+    out: str | Path,
+    file_type: str = "jsonl",
+    split: str = "train",
+) -> ExportReport:
+    """Write one split of a snapshot's format (`rm` reads the dpo files) like `export_dataset`."""
+    if split not in SPLITS:
+        raise ExportError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    check_file_type(file_type)
+    source_fmt = "dpo" if fmt == "rm" else fmt
+    if source_fmt not in SNAPSHOT_FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose from dpo, rm, kto, sft")
+    path = quote_literal(snapshot_files(store, name)[source_fmt][split])
+    ids = " EXCLUDE (prompt_id, pair_id)" if source_fmt == "dpo" else ""
+    rows = write_rows(store, f"SELECT *{ids} FROM read_parquet({path})", Path(out), file_type)
+    if rows == 0:
+        raise ExportError(f"snapshot {name} has no {split} rows for {fmt}")
+    conversational = fetch_value(
+        store.con, f"SELECT typeof(prompt) <> 'VARCHAR' FROM read_parquet({path}) LIMIT 1"
+    )
+    return ExportReport(fmt, str(out), rows, bool(conversational))
