@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
+import weakref
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import combinations
+from queue import SimpleQueue
 
 from curation.annotation_errors import LabelError
 from curation.queue import ServedPair, load_served_pairs, queue_for
@@ -73,15 +77,84 @@ def record_label(
         )
     stored = _stored_choice(choice, served.shown_order)
     ms_spent = int((time.monotonic() - served.served_at) * 1000) if served.served_at else None
-    with store.transaction() as con:
-        label_id = fetch_value(
-            con,
-            "INSERT INTO labels (pair_id, annotator, choice, strength, rationale, shown_order,"
-            " ms_spent) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [pair_id, annotator, stored, strength, rationale or None, served.shown_order, ms_spent],
-        )
-    queue.finish(annotator, pair_id)
+    label_id = _writer_for(store).write(
+        [pair_id, annotator, stored, strength, rationale or None, served.shown_order, ms_spent]
+    )
+    queue.finish(annotator, pair_id, voted=choice != "skip")
     return RecordedLabel(label_id, pair_id, stored)
+
+
+_INSERT_VOTES = (
+    "INSERT INTO labels (pair_id, annotator, choice, strength, rationale, shown_order, ms_spent)"
+)
+
+
+class _LabelWriter:
+    """Commits votes arriving from many threads together: one transaction per batch.
+
+    A caller waits until the transaction holding its vote has committed (group commit), so
+    concurrent annotators share one commit instead of queueing for one each.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: SimpleQueue = SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="label-writer", daemon=True)
+        self._thread.start()
+        store.on_close(self.stop)
+
+    def write(self, row: list) -> int:
+        """Insert one vote row; return its label id once committed."""
+        done: Future = Future()
+        self._pending.put((row, done))
+        return done.result()
+
+    def stop(self) -> None:
+        self._pending.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (first := self._pending.get()) is not None:
+            batch = [first]
+            while len(batch) < 256 and not self._pending.empty():
+                item = self._pending.get()
+                if item is None:
+                    self._pending.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[list, Future]]) -> None:
+        try:
+            rows = [row for row, _ in batch]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            with self.store.transaction() as con:
+                inserted = con.execute(
+                    f"{_INSERT_VOTES} VALUES {values} RETURNING pair_id, annotator, id",
+                    [value for row in rows for value in row],
+                ).fetchall()
+            by_key = {(pair_id, annotator): label_id for pair_id, annotator, label_id in inserted}
+            ids = [by_key[(row[0], row[1])] for row in rows]
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0][1].set_exception(error)
+            else:  # keep one bad row from failing the others
+                for item in batch:
+                    self._commit([item])
+            return
+        for (_, done), label_id in zip(batch, ids, strict=True):
+            done.set_result(label_id)
+
+
+_writers: weakref.WeakKeyDictionary[Store, _LabelWriter] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def _writer_for(store: Store) -> _LabelWriter:
+    with _writers_lock:
+        if store not in _writers:
+            _writers[store] = _LabelWriter(store)
+        return _writers[store]
 
 
 def undo_last(store: Store, annotator: str) -> ServedPair | None:
@@ -109,7 +182,9 @@ def undo_last(store: Store, annotator: str) -> ServedPair | None:
         pair.left, pair.right = pair.right, pair.left
         pair.left_id, pair.right_id = pair.right_id, pair.left_id
         pair.shown_order = shown_order
-    queue_for(store).serve_again(annotator, pair)
+    queue = queue_for(store)
+    queue.forget_label(annotator, pair_id)
+    queue.serve_again(annotator, pair)
     return pair
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from curation.annotation_errors import LabelError
-from curation.store import Store, fetch_one, fetch_value
+from curation.store import Store, fetch_value
 
 OVERLAP_KEY = "labelling.overlap"
 MAX_OVERLAP = 50
@@ -193,6 +193,9 @@ class LabelQueue:
         self._annotators: dict[str, _Annotator] = {}
         self._claims: dict[str, dict[str, float]] = {}  # pair id -> annotator -> lease end
         self._reserved: dict[str, str] = {}  # pair id -> annotator who prefetched it
+        # pair id -> annotator -> whether their label in force is a vote (not a skip), for the
+        # pairs handed out since start; kept current by finish() and forget_label().
+        self._labelled: dict[str, dict[str, bool]] = {}
         self._overlap = get_overlap(store)
         self._lock = threading.Lock()
         self._refiller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-refill")
@@ -216,14 +219,21 @@ class LabelQueue:
         """The pair last served to `annotator` and not yet labelled."""
         return self._state(annotator).current
 
-    def finish(self, annotator: str, pair_id: str) -> None:
-        """`annotator` labelled `pair_id`: release its claim and move on."""
+    def finish(self, annotator: str, pair_id: str, *, voted: bool = True) -> None:
+        """`annotator` labelled `pair_id` (`voted` False for a skip): release it and move on."""
         state = self._state(annotator)
         with state.lock:
             if state.current is not None and state.current.pair_id == pair_id:
                 state.current = None
         with self._lock:
             self._claims.get(pair_id, {}).pop(annotator, None)
+            if pair_id in self._labelled:
+                self._labelled[pair_id][annotator] = voted
+
+    def forget_label(self, annotator: str, pair_id: str) -> None:
+        """`annotator`'s label on `pair_id` was undone."""
+        with self._lock:
+            self._labelled.get(pair_id, {}).pop(annotator, None)
 
     def serve_again(self, annotator: str, pair: ServedPair) -> None:
         """Show `pair` to `annotator` next (after an undo), ahead of the rest of their batch."""
@@ -254,15 +264,16 @@ class LabelQueue:
             if renew and holders.get(annotator, 0) > now:
                 holders[annotator] = now + self.lease_seconds
                 return True
-        votes, mine = fetch_one(
-            self.store.con,
-            "SELECT count(DISTINCT annotator) FILTER (annotator <> $me AND choice <> 'skip'),"
-            " coalesce(bool_or(annotator = $me), false) FROM current_labels WHERE pair_id = $pair",
-            {"pair": pair_id, "me": annotator},
-        )
-        if mine:
-            return False
         with self._lock:
+            known = self._labelled.get(pair_id)
+        if known is None:
+            known = self._labels_in_force([pair_id]).get(pair_id, {})
+            with self._lock:
+                known = self._labelled.setdefault(pair_id, known)
+        with self._lock:
+            if annotator in known:
+                return False
+            votes = sum(1 for name, voted in known.items() if voted and name != annotator)
             holders = self._claims.setdefault(pair_id, {})
             others = sum(1 for name, until in holders.items() if name != annotator and until > now)
             if votes + others >= self._overlap:
@@ -325,10 +336,25 @@ class LabelQueue:
             chosen = [pid for pid, _, _ in open_rows[: self.batch]]
             for pid in chosen:
                 self._reserved.setdefault(pid, annotator)
+        known = self._labels_in_force(chosen) if overlap > 1 else {}
+        with self._lock:
+            for pid in chosen:
+                self._labelled.setdefault(pid, known.get(pid, {}))
         positions = [pos for _, pos, _ in rows if pos is not None]
         state.cursor = max([state.cursor, *positions]) if chosen else 0
         loaded = load_served_pairs(self.store, chosen)
         state.batch.extend(loaded[pid] for pid in chosen if pid in loaded)
+
+    def _labels_in_force(self, pair_ids: list[str]) -> dict[str, dict[str, bool]]:
+        """pair id -> annotator -> whether their label in force is a vote (not a skip)."""
+        labelled: dict[str, dict[str, bool]] = {}
+        for pair_id, annotator, voted in self.store.con.execute(
+            "SELECT pair_id, annotator, bool_or(choice <> 'skip') FROM current_labels "
+            "WHERE pair_id = ANY($ids) GROUP BY ALL",
+            {"ids": pair_ids},
+        ).fetchall():
+            labelled.setdefault(pair_id, {})[annotator] = voted
+        return labelled
 
     def _candidates(self, params: dict, cursor: int) -> list[tuple[str, int | None, int]]:
         """(pair id, serving position or None, votes so far) of pairs open to the annotator.
