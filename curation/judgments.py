@@ -267,3 +267,8 @@ def suggestion_for(store: Store, pair_id: str) -> dict | None:
         [setting["judge_key"], pair_id],
     )
     return None if row is None else {"judge": row[0], "choice": row[1], "p_a": row[2]}
+
+
+def list_judges(store: Store) -> list[tuple[str, str]]:
+    """(label, key) of every judge that has run on this store, newest first."""
+    return store.con.execute("SELECT label, key FROM judges ORDER BY created DESC, key").fetchall()

@@ -1,0 +1,132 @@
+"""The Judge tab (admins): run a judge over pairs with a progress bar, read the report, and
+choose how verdicts are used (suggestions to annotators, queue priorities).
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+from gradio.context import Context
+
+from app.context import AppContext, require_user, role_allows
+from curation.errors import PrefstudioError
+from curation.judgments import get_suggestions, list_judges, set_suggestions
+from judges.registry import JUDGE_KINDS
+from judges.report import REPORT_COLUMNS, judge_report, report_table
+
+PAIR_CHOICES = ["unlabeled", "labeled", "all"]
+
+
+def report_frames(report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The report as a table, and each judge's agreement with human labels for a bar plot."""
+    table = pd.DataFrame(report_table(report), columns=["judge", *REPORT_COLUMNS])
+    return table, table[["judge", "agreement"]].dropna()
+
+
+def create_judge_tab(ctx: AppContext) -> None:
+    """Build the Judge tab; every handler checks the admin role on the server."""
+    with gr.Row():
+        kind = gr.Dropdown(list(JUDGE_KINDS), value="llm", label="Judge", elem_id="judge-kind")
+        model = gr.Textbox(
+            label="Model (hub id, folder or alias; blank: the default)", elem_id="judge-model"
+        )
+        pairs = gr.Dropdown(
+            PAIR_CHOICES, value="unlabeled", allow_custom_value=True,
+            label="Pairs (or snapshot:NAME)", elem_id="judge-pairs",
+        )  # fmt: skip
+        limit = gr.Number(
+            value=50, minimum=0, precision=0, label="At most (0: all)", elem_id="judge-limit"
+        )
+    base_url = gr.Textbox(
+        label="Endpoint base URL (api judge)", placeholder="http://localhost:8000/v1"
+    )
+    run_button = gr.Button("Run judge", variant="primary", elem_id="judge-run")
+    summary = gr.Markdown(elem_id="judge-summary")
+    gr.Markdown("### Report (ties excluded from agreement; rule baselines on the same pairs)")
+    table = gr.Dataframe(interactive=False, elem_id="judge-report")
+    plot = gr.BarPlot(
+        x="judge", y="agreement", label="Agreement with human labels (ties excluded)", y_lim=[0, 1]
+    )
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("### Suggestions to annotators (off by default, to avoid anchoring)")
+            show = gr.Checkbox(
+                label="Show a judge's verdict as a suggestion", elem_id="judge-suggest"
+            )
+            suggest_from = gr.Dropdown([], label="Judge to show", elem_id="judge-suggest-from")
+            save_suggest = gr.Button("Save", elem_id="judge-suggest-save")
+        with gr.Column():
+            gr.Markdown("### Labelling queue")
+            prioritize = gr.Button(
+                "Put unsure and disputed pairs first", elem_id="judge-prioritize"
+            )
+
+    def overview(request: gr.Request) -> list:
+        require_user(request, "admin")
+        frame, bars = report_frames(judge_report(ctx.store, baselines=False))
+        setting = get_suggestions(ctx.store)
+        judges = [(f"{label} ({key[:8]})", key) for label, key in list_judges(ctx.store)]
+        return [
+            frame,
+            bars,
+            setting["enabled"],
+            gr.Dropdown(choices=judges, value=setting["judge_key"]),
+        ]
+
+    def run(
+        kind_: str,
+        model_: str,
+        pairs_: str,
+        limit_: float,
+        base_url_: str,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008
+    ) -> list:
+        require_user(request, "admin")
+        from judges.registry import build_judge
+        from judges.runs import run_judge
+
+        options = {"base_url": base_url_.strip() or None} if kind_ == "api" else {}
+        try:
+            judge = build_judge(kind_, model_.strip() or None, **options)
+            progress(0, desc=f"judging with {judge.label}")
+            result = run_judge(
+                ctx.store, judge, pairs=pairs_, limit=int(limit_) or None,
+                progress=lambda done, total: progress((done, max(total, 1)), unit="pairs"),
+            )  # fmt: skip
+            frame, bars = report_frames(judge_report(ctx.store))
+        except PrefstudioError as error:
+            raise gr.Error(str(error)) from None
+        choices = ", ".join(f"{n} {c}" for c, n in sorted(result.choices.items())) or "none"
+        text = (
+            f"**{result.judge}**: {result.selected} pairs selected, {result.cached} already judged, "
+            f"{result.judged} judged now ({choices})."
+        )
+        return [text, frame, bars, *overview(request)[2:]]
+
+    def save_suggestions(enabled: bool, key: str | None, request: gr.Request) -> None:
+        require_user(request, "admin")
+        try:
+            set_suggestions(ctx.store, enabled, key)
+        except PrefstudioError as error:
+            raise gr.Error(str(error)) from None
+        gr.Info("Annotators now see suggestions." if enabled else "Suggestions are off.")
+
+    def prioritize_pairs(request: gr.Request) -> None:
+        require_user(request, "admin")
+        from judges.priorities import prioritize_uncertain_pairs
+
+        gr.Info(f"{prioritize_uncertain_pairs(ctx.store)} unlabelled pairs moved up the queue.")
+
+    def overview_for_admins(request: gr.Request) -> list:
+        if not role_allows(ctx.role_of(request.username or ""), "admin"):
+            return [gr.skip()] * len(overview_outputs)
+        return overview(request)
+
+    overview_outputs = [table, plot, show, suggest_from]
+    Context.root_block.load(overview_for_admins, None, overview_outputs)
+    run_button.click(
+        run, [kind, model, pairs, limit, base_url], [summary, table, plot, show, suggest_from]
+    )
+    save_suggest.click(save_suggestions, [show, suggest_from], None)
+    prioritize.click(prioritize_pairs, None, None)
