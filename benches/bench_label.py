@@ -69,10 +69,14 @@ def run_clients(url: str, annotators: int, seconds: float, action: str) -> list[
 
     def annotator(n: int) -> None:
         mine = []
-        with httpx.Client(base_url=f"{url}/api/v1", auth=(f"bench{n}", PASSWORD)) as client:
-            pair = client.get("/next").json()
-            client.get("/me")  # warm the login cache
-            start.wait()
+        with httpx.Client(
+            base_url=f"{url}/api/v1", auth=(f"bench{n}", PASSWORD), timeout=120
+        ) as client:
+            try:  # warm-up, not timed: the first batch and the login cache
+                pair = client.get("/next").json()
+                client.get("/me").raise_for_status()
+            finally:
+                start.wait()
             until = time.perf_counter() + seconds
             while time.perf_counter() < until:
                 t0 = time.perf_counter()

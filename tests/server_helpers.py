@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -73,3 +75,31 @@ class Server:
         self.process.kill()  # SIGKILL: no clean shutdown
         self.process.wait(timeout=30)
         self.log.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@contextmanager
+def launch_chromium() -> Iterator:
+    """Debian's chromium driven by Playwright (no downloaded browser builds)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def log_in(browser, server: Server, name: str, *, height: int = 1000):
+    """A new page logged in as `name` (one of USERS), once the app has said who is logged in."""
+    page = browser.new_page(viewport={"width": 1300, "height": height})
+    page.goto(server.url + "/")
+    page.fill("input[type=text]", name)
+    page.fill("input[type=password]", USERS[name][1])
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#whoami >> text=Logged in as", timeout=60_000)
+    return page

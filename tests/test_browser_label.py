@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +11,8 @@ import pytest
 
 from curation import Store
 from curation.queue import set_priorities
-from tests.server_helpers import USERS, Server, make_store
+from tests.server_helpers import CHROMIUM, Server, launch_chromium, log_in, make_store
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
@@ -55,29 +53,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with launch_chromium() as launched:
         yield launched
-        launched.close()
-
-
-def log_in(browser, server, name: str):
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    page.goto(server.url + "/")
-    page.fill("input[type=text]", name)
-    page.fill("input[type=password]", USERS[name][1])
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#progress >> text=assigned", timeout=30_000)
-    return page
-
-
-def done_count(page) -> int:
-    return int(re.match(r"(\d+) done", page.locator("#progress").inner_text()).group(1))
 
 
 def press_and_wait(page, key: str, done: int) -> None:
@@ -90,6 +67,7 @@ def press_and_wait(page, key: str, done: int) -> None:
 def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     ARTIFACTS.mkdir(exist_ok=True)
     page = log_in(browser, server, "ann")
+    page.wait_for_selector("#progress >> text=assigned")
     page.wait_for_selector("text=Sure.")
     page.wait_for_timeout(500)
     assert page.title() != "pwned"
@@ -134,6 +112,7 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
     server = Server(db_path)
     try:
         page = log_in(browser, server, "ann")
+        page.wait_for_selector("#progress >> text=assigned")
         assert not page.get_by_role("tab", name="Admin").is_visible()
         assert (
             page.locator("#export-button").count() == 0
