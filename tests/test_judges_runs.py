@@ -217,3 +217,11 @@ def test_unsure_and_disagreeing_pairs_go_first_in_the_queue(store: Store, write_
         "SELECT pair_id, priority FROM queue_priorities ORDER BY priority DESC"
     ).fetchall()
     assert [prompts[p] for p, _ in stored] == ["Q2", "Q1", "Q0"]
+
+
+def test_a_snapshot_selects_its_preference_pairs(cases_store: Store) -> None:
+    from curation.snapshots import create_snapshot
+
+    create_snapshot(cases_store, "s1")
+    summary = run_judge(cases_store, LongerJudge(), pairs="snapshot:s1")
+    assert summary.selected == 4  # P1, P2, P3, P6 have a winner; the tie and the unlabelled do not
