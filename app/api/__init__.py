@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.api import labels
+from app.api import labels, runs
 from curation.errors import PrefstudioError
 
-AREA_ROUTERS = [labels.router]
+AREA_ROUTERS = [labels.router, runs.router]
 
 
 def api_router() -> APIRouter:

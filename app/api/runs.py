@@ -1,0 +1,79 @@
+"""API routes for training runs (admin): start one, list them, follow, cancel and resume one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import AdminUser, Context
+from curation.run_records import RunRecord, list_runs
+from training.methods import METHODS
+from training.runs import (
+    cancel_run,
+    plan_run,
+    refresh_active_runs,
+    refresh_run,
+    resume_run,
+    run_progress,
+    start_run,
+)
+
+router = APIRouter()
+
+
+class RunBody(BaseModel):
+    """A run to start: snapshot, method, optional base model, settings and step limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snapshot: str = Field(min_length=1, max_length=200)
+    method: str = Field(pattern=f"^({'|'.join(METHODS)})$")
+    model: str | None = Field(default=None, max_length=500)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    max_steps: int | None = Field(default=None, ge=1)
+
+
+def _run_view(record: RunRecord) -> dict:
+    """A run's fields and its latest progress (phase, step, max_steps)."""
+    return {**record.to_dict(), "progress": run_progress(record)}
+
+
+@router.post("/runs")
+def post_run(body: RunBody, user: AdminUser, ctx: Context) -> dict:
+    """Start a training run; it keeps going whatever the client does next."""
+    spec = plan_run(
+        ctx.store,
+        snapshot=body.snapshot,
+        method=body.method,
+        model=body.model,
+        settings=body.settings,
+        max_steps=body.max_steps,
+    )
+    return _run_view(start_run(ctx.store, spec))
+
+
+@router.get("/runs")
+def get_runs(user: AdminUser, ctx: Context) -> dict:
+    """Every run, newest first, brought up to date with its process."""
+    refresh_active_runs(ctx.store)
+    return {"runs": [_run_view(r) for r in list_runs(ctx.store)]}
+
+
+@router.get("/runs/{run_id}")
+def get_one_run(run_id: int, user: AdminUser, ctx: Context) -> dict:
+    """One run with its status, metrics, eval and progress."""
+    return _run_view(refresh_run(ctx.store, run_id))
+
+
+@router.post("/runs/{run_id}/cancel")
+def post_cancel(run_id: int, user: AdminUser, ctx: Context) -> dict:
+    """End a running run's process tree."""
+    return _run_view(cancel_run(ctx.store, run_id))
+
+
+@router.post("/runs/{run_id}/resume")
+def post_resume(run_id: int, user: AdminUser, ctx: Context) -> dict:
+    """Start a failed or cancelled run again from its last checkpoint."""
+    return _run_view(resume_run(ctx.store, run_id))

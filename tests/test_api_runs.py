@@ -1,0 +1,69 @@
+"""The runs API: admin only, checked bodies, and a run followed to its end over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.context import AppContext
+from app.server import create_app
+from curation import Store
+from curation.accounts import add_user
+from tests.training_helpers import tiny_spec, write_split_exports
+from training.runs import create_run
+
+ANN = ("ann", "ann-password")
+ADMIN = ("root", "root-password")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> TestClient:
+    """A server app over a fresh store with an annotator and an admin."""
+    store = Store(tmp_path_factory.mktemp("api") / "store.duckdb")
+    add_user(store, ANN[0], "annotator", ANN[1])
+    add_user(store, ADMIN[0], "admin", ADMIN[1])
+    with TestClient(create_app(AppContext(store))) as test_client:
+        test_client.store = store
+        yield test_client
+    store.close()
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/api/v1/runs"), ("post", "/api/v1/runs")])
+def test_runs_need_an_admin(client, method, path):
+    assert getattr(client, method)(path).status_code == 401
+    assert getattr(client, method)(path, auth=ANN).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"method": "dpo"},
+        {"snapshot": "s", "method": "ppo"},
+        {"snapshot": "s", "method": "dpo", "max_steps": 0},
+        {"snapshot": "s", "method": "dpo", "unknown": 1},
+    ],
+)
+def test_bad_run_bodies_are_422(client, body):
+    assert client.post("/api/v1/runs", json=body, auth=ADMIN).status_code == 422
+
+
+def test_bad_settings_are_400_with_the_cause(client):
+    body = {"snapshot": "s", "method": "kto", "settings": {"beta": 0}}
+    response = client.post("/api/v1/runs", json=body, auth=ADMIN)
+    assert response.status_code == 400
+    assert "beta must be positive" in response.json()["detail"]
+
+
+def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path):
+    files = write_split_exports(tmp_path)
+    record = create_run(client.store, tiny_spec("dpo", tmp_path / "lm", files))
+    assert client.post(f"/api/v1/runs/{record.id}/resume", auth=ADMIN).status_code == 400
+
+    listed = client.get("/api/v1/runs", auth=ADMIN).json()["runs"]
+    assert [(r["id"], r["status"]) for r in listed] == [(record.id, "queued")]
+    shown = client.get(f"/api/v1/runs/{record.id}", auth=ADMIN).json()
+    assert shown["command"][-1] == record.out_dir and shown["progress"] == {}
+
+    cancelled = client.post(f"/api/v1/runs/{record.id}/cancel", auth=ADMIN).json()
+    assert cancelled["status"] == "cancelled"
+    assert client.post(f"/api/v1/runs/{record.id}/cancel", auth=ADMIN).status_code == 400
