@@ -8,13 +8,17 @@ import gradio as gr
 
 from app.context import AppContext, role_allows
 from app.tabs.admin import create_admin_tab
+from app.tabs.generate import create_generate_tab
 from app.tabs.judge import create_judge_tab
 from app.tabs.label import create_label_tab
+from app.tabs.leaderboard import create_leaderboard_tab
 
 # (title, builder, role needed to see the tab); tabs appear in this order.
 TABS: list[tuple[str, Callable[[AppContext], None], str]] = [
     ("Label", create_label_tab, "annotator"),
     ("Admin", create_admin_tab, "admin"),
+    ("Generate", create_generate_tab, "admin"),
+    ("Leaderboard", create_leaderboard_tab, "admin"),
     ("Judge", create_judge_tab, "admin"),
 ]
 

@@ -169,22 +169,27 @@ def games_from_store(store: Store, *, judges: bool = False) -> Games:
 
 
 def fit_logistic(
-    design: np.ndarray, target: np.ndarray, weights: np.ndarray, ridge: float = _RIDGE
+    design: np.ndarray,
+    target: np.ndarray,
+    weights: np.ndarray,
+    ridge: float | np.ndarray = _RIDGE,
 ) -> np.ndarray:
     """Weighted logistic regressions sharing rows, one per row of `weights`, by Newton's method.
 
     `design` is (rows, features), `target` (rows,) in [0, 1], `weights` (fits, rows); returns
-    coefficients (fits, features). A tiny ridge keeps unidentified coefficients at zero.
+    coefficients (fits, features). `ridge` (one value, or one per feature) is an L2 penalty;
+    the tiny default only keeps unidentified coefficients at zero.
     """
     fits, features = weights.shape[0], design.shape[1]
     theta = np.zeros((fits, features))
-    eye = np.eye(features)
+    ridge = np.broadcast_to(np.asarray(ridge, dtype=np.float64), (features,))
+    eye = np.diag(ridge)
     for _ in range(_MAX_NEWTON_STEPS):
         p = 1.0 / (1.0 + np.exp(-(theta @ design.T)))
         gradient = (weights * (target - p)) @ design - ridge * theta
         curvature = weights * p * (1.0 - p)
         hessian = np.einsum("fr,rd,re->fde", curvature, design, design, optimize=True)
-        step = np.linalg.solve(hessian + ridge * eye, gradient[..., None])[..., 0]
+        step = np.linalg.solve(hessian + eye, gradient[..., None])[..., 0]
         step = np.clip(step, -5.0, 5.0)  # damp the first steps of far-off fits
         theta += step
         if np.abs(step).max() < 1e-9:
@@ -236,7 +241,12 @@ def bradley_terry(
 
 
 def length_controlled(games: Games, *, prior: float = 1.0) -> tuple[np.ndarray, float]:
-    """Strengths theta (centred) with a length term held at zero, and the length coefficient gamma."""
+    """Strengths theta (centred) with a length term held at zero, and the length coefficient gamma.
+
+    gamma has a Gaussian prior of the same strength as the ratings' (an L2 penalty `prior`),
+    so that where length alone separates the models (few games, one model always longer) the
+    effect is shared between the length term and the ratings instead of running off to infinity.
+    """
     k = len(games.models)
     difference = games.len_a - games.len_b
     spread = float(difference.std()) or 1.0
@@ -244,7 +254,8 @@ def length_controlled(games: Games, *, prior: float = 1.0) -> tuple[np.ndarray, 
     design = np.hstack([_pairwise_design(games.a, games.b, k), length_feature])
     design, target = _with_prior(design, games.score, k, prior)
     weights = np.concatenate([np.ones(len(games)), np.full(k, prior)])[None, :]
-    coefficients = fit_logistic(design, target, weights)[0]
+    ridge = np.append(np.full(k, _RIDGE), max(prior, _RIDGE))
+    coefficients = fit_logistic(design, target, weights, ridge)[0]
     theta = coefficients[:k] - coefficients[:k].mean()
     return theta, float(coefficients[k])
 

@@ -9,11 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from curation.candidates import GeneratedResponse, add_generated_responses
-from curation.importer import import_paths
 from curation.leaderboard import Games, games_from_store, rank_models, to_elo
-from curation.pairing import pair_responses
 from curation.store import Store
+from tests.arena_helpers import arena_store, vote
 
 
 def tournament(
@@ -109,49 +107,12 @@ def test_an_empty_store_gives_an_empty_board(store):
     assert board.to_dict()["models"] == []
 
 
-def _arena_store(store: Store, write_jsonl) -> list[str]:
-    """Three prompts, answers by `good` (long) and `bad` (short), and a reference each; the
-    across and reference pairs formed, newest pair ids returned."""
-    prompts = [f"Question {i}?" for i in range(3)]
-    import_paths(
-        store,
-        [write_jsonl("refs.jsonl", [{"prompt": p, "completion": f"Ref {p}"} for p in prompts])],
-        format="sft",
-    )
-    ids = dict(
-        store.con.execute(
-            "SELECT json_extract_string(messages, '$[0].content'), id FROM prompts"
-        ).fetchall()
-    )
-    add_generated_responses(
-        store,
-        [GeneratedResponse(ids[p], f"A careful answer to {p}", "good") for p in prompts]
-        + [GeneratedResponse(ids[p], "No.", "bad") for p in prompts],
-    )
-    across = pair_responses(store, "across", ["good", "bad"]).pair_ids
-    reference = pair_responses(store, "reference", ["bad"]).pair_ids
-    return across + reference
-
-
-def _vote(store: Store, pair_id: str, annotator: str, model: str) -> None:
-    """Store a vote for the side of `pair_id` written by `model` (as the labelling UI would)."""
-    side_a = store.con.execute(
-        "SELECT coalesce(r.model, 'reference') FROM pairs p JOIN responses r ON r.id = p.response_a WHERE p.id = ?",
-        [pair_id],
-    ).fetchall()[0][0]
-    with store.transaction() as con:
-        con.execute(
-            "INSERT INTO labels (pair_id, annotator, choice) VALUES (?, ?, ?)",
-            [pair_id, annotator, "a" if side_a == model else "b"],
-        )
-
-
-def test_store_games_count_human_labels_and_optionally_judges(store, write_jsonl):
-    pair_ids = _arena_store(store, write_jsonl)
+def test_store_games_count_human_labels_and_optionally_judges(store, tmp_path):
+    pair_ids = arena_store(store, tmp_path)
     for pair_id in pair_ids[:3]:
-        _vote(store, pair_id, "alice", "good")
+        vote(store, pair_id, "alice", "good")
     for pair_id in pair_ids[3:]:
-        _vote(store, pair_id, "alice", "reference")
+        vote(store, pair_id, "alice", "reference")
     with store.transaction() as con:
         con.execute(
             "INSERT INTO judgments (pair_id, judge_key, choice) VALUES (?, 'j1', 'tie'), (?, 'j1', 'failed')",
@@ -165,10 +126,10 @@ def test_store_games_count_human_labels_and_optionally_judges(store, write_jsonl
     assert board.standings[-1].model == "bad"
 
 
-def test_cli_leaderboard_json_lists_models_with_rating_interval_and_games(db_path, write_jsonl):
+def test_cli_leaderboard_json_lists_models_with_rating_interval_and_games(db_path, tmp_path):
     with Store(db_path) as store:
-        for pair_id in _arena_store(store, write_jsonl)[:3]:
-            _vote(store, pair_id, "alice", "good")
+        for pair_id in arena_store(store, tmp_path)[:3]:
+            vote(store, pair_id, "alice", "good")
     result = CliRunner().invoke(
         main, ["leaderboard", "--db", str(db_path), "--json", "--bootstrap", "100"]
     )

@@ -1,0 +1,141 @@
+"""The Generate tab: write candidates with one or more models, then pair them for labelling."""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+
+from app.context import AppContext, require_user
+from curation.errors import PrefstudioError
+from curation.pairing import STRATEGIES, pair_responses
+from training.generate import SamplingSettings, generate_candidates
+from training.models import EMBEDDED_MODEL
+
+PROMPT_CHOICES = {
+    "without a response from the model yet": "unlabeled",
+    "all prompts": "all",
+    "from an uploaded file": "file",
+}
+
+
+def create_generate_tab(ctx: AppContext) -> None:
+    """Build the Generate tab (admin): models, prompts, sampling, progress, cancel, pairing."""
+    stop_events: dict[str, threading.Event] = {}
+    with gr.Row():
+        with gr.Column():
+            models = gr.Dropdown(
+                [EMBEDDED_MODEL],
+                value=[EMBEDDED_MODEL],
+                multiselect=True,
+                allow_custom_value=True,
+                label="Models (hub id, folder, a run's adapter folder, or smollm2-135m)",
+                elem_id="generate-models",
+            )
+            prompts = gr.Radio(
+                list(PROMPT_CHOICES), value=next(iter(PROMPT_CHOICES)), label="Prompts"
+            )
+            prompt_file = gr.File(label="Prompt file (a `prompt` field per record)")
+            limit = gr.Number(
+                value=None, precision=0, minimum=1, label="At most this many prompts per model"
+            )
+        with gr.Column():
+            n = gr.Slider(1, 8, value=2, step=1, label="Samples per prompt", elem_id="generate-n")
+            temperature = gr.Slider(
+                0, 2, value=0.7, step=0.05, label="Temperature (0: greedy)", elem_id="generate-temp"
+            )
+            top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="top_p")
+            max_new_tokens = gr.Number(
+                value=256, precision=0, minimum=1, label="Max new tokens", elem_id="generate-max"
+            )
+            batch_size = gr.Number(value=8, precision=0, minimum=1, label="Batch size")
+    with gr.Row():
+        start = gr.Button("Generate", variant="primary", elem_id="generate-start")
+        cancel = gr.Button("Stop after this batch", elem_id="generate-cancel")
+    report = gr.Markdown(elem_id="generate-report")
+    gr.Markdown("### Pair for labelling")
+    with gr.Row():
+        strategy = gr.Radio(list(STRATEGIES), value="across", label="Strategy")
+        pair_models = gr.Dropdown(
+            [EMBEDDED_MODEL],
+            multiselect=True,
+            allow_custom_value=True,
+            label="Models (two or more for across)",
+            elem_id="pair-models",
+        )
+        per_prompt = gr.Number(value=1, precision=0, minimum=1, label="Pairs per prompt")
+        pair_button = gr.Button("Pair and queue", elem_id="pair-start")
+    pair_report = gr.Markdown(elem_id="pair-report")
+
+    def run(
+        chosen: list[str],
+        which: str,
+        upload: str | None,
+        most: float | None,
+        samples: float,
+        temp: float,
+        nucleus: float,
+        new_tokens: float,
+        batch: float,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008
+    ) -> str:
+        require_user(request, "admin")
+        source = PROMPT_CHOICES[which]
+        if source == "file" and not upload:
+            raise gr.Error("Upload a prompt file, or choose other prompts.")
+        if not chosen:
+            raise gr.Error("Choose at least one model.")
+        stop = stop_events[request.session_hash] = threading.Event()
+        progress(0, desc="loading the model")
+        try:
+            result = generate_candidates(
+                ctx.store,
+                chosen,
+                prompts=upload if source == "file" else source,
+                limit=int(most) if most else None,
+                settings=SamplingSettings(
+                    n=int(samples), temperature=temp, top_p=nucleus, max_new_tokens=int(new_tokens)
+                ),
+                batch_size=int(batch),
+                progress=lambda done, total: progress((done, total), desc="prompts", unit="prompt"),
+                should_stop=stop.is_set,
+            )
+        except PrefstudioError as error:
+            raise gr.Error(str(error)) from None
+        finally:
+            stop_events.pop(request.session_hash, None)
+        lines = [f"- {model}: {added} new responses" for model, added in result.per_model.items()]
+        ending = "stopped early; what was done is kept" if result.cancelled else "done"
+        return "\n".join(
+            [
+                f"**{ending}**: {result.prompts_done} of {result.prompts} prompts, "
+                f"{result.new_tokens} new tokens in {result.seconds:.1f} s",
+                *lines,
+            ]
+        )
+
+    def stop_generation(request: gr.Request) -> None:
+        require_user(request, "admin")
+        event = stop_events.get(request.session_hash)
+        if event is None:
+            gr.Info("Nothing is being generated.")
+            return
+        event.set()
+        gr.Info("Stopping after the current batch.")
+
+    def pair(chosen: list[str], how: str, per: float, request: gr.Request) -> str:
+        require_user(request, "admin")
+        try:
+            result = pair_responses(ctx.store, how, chosen or [], per_prompt=int(per or 1))
+        except PrefstudioError as error:
+            raise gr.Error(str(error)) from None
+        return (
+            f"{result.added} new {how} pairs queued for labelling; "
+            f"{result.identical_skipped} identical candidates left out."
+        )
+
+    inputs = [models, prompts, prompt_file, limit, n, temperature, top_p, max_new_tokens]
+    start.click(run, [*inputs, batch_size], report)
+    cancel.click(stop_generation, None, None)
+    pair_button.click(pair, [pair_models, strategy, per_prompt], pair_report)
