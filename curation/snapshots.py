@@ -181,13 +181,40 @@ def _write_files(store: Store, policy: SnapshotPolicy, folder: Path) -> dict:
         (folder / fmt).mkdir()
         query = format_query(fmt, winners, extra)
         for split in SPLITS:
-            where = f"q.prompt_id IN (SELECT prompt_id FROM {_SPLIT} WHERE split = '{split}')"
-            sql, _ = export_relation_sql(store, fmt, query, with_ids=fmt == "dpo", where=where)
+            sql, _ = export_relation_sql(
+                store, fmt, query, with_ids=fmt == "dpo", where=_in_split(split)
+            )
             target = folder / fmt / f"{split}.parquet"
             counts[split][fmt] = fetch_value(
                 store.con, f"COPY ({sql}) TO {quote_literal(target)} (FORMAT parquet)"
             )
     return counts
+
+
+def preview_snapshot(store: Store, policy: SnapshotPolicy | None = None) -> dict:
+    """The counts a snapshot with `policy` would have now, without writing anything."""
+    policy = policy or SnapshotPolicy()
+    with store.transaction() as con:
+        _prepare(con, policy)
+        counts: dict = {split: {} for split in SPLITS}
+        query_of = {
+            fmt: format_query(fmt, _winners_sql(), _extra_kto_sql(policy))
+            for fmt in SNAPSHOT_FORMATS
+        }
+        for fmt, query in query_of.items():
+            for split in SPLITS:
+                counts[split][fmt] = fetch_value(
+                    con,
+                    f"SELECT count(*) FROM ({query}) q WHERE {_in_split(split)}",
+                )
+        counts["pairs"] = _pair_counts(con)
+        con.execute(f"DROP TABLE {_OUTCOMES}; DROP TABLE {_SPLIT}")
+    return counts
+
+
+def _in_split(split: str) -> str:
+    """SQL true for rows (`q.prompt_id`) whose prompt is in `split`."""
+    return f"q.prompt_id IN (SELECT prompt_id FROM {_SPLIT} WHERE split = '{split}')"
 
 
 def _sha256(path: Path) -> str:
