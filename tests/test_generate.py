@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
+from curation.errors import BadInput
 from curation.store import Store
 from tests.conftest import assert_one_error_line
 from tests.models import build_tiny_causal_lm
@@ -92,6 +93,13 @@ def test_n_samples_per_prompt_with_sampling(tiny):
 def test_bad_sampling_settings_are_clear_errors(settings, message):
     with pytest.raises(GenerationError, match=message):
         SamplingSettings(**settings)
+
+
+def test_a_mistyped_prompt_choice_is_a_clear_error(store, tiny_lm):
+    with pytest.raises(
+        BadInput, match="expected unlabeled or all or a prompt file, got 'unlabelled'"
+    ):
+        generate_candidates(store, [str(tiny_lm)], prompts="unlabelled")
 
 
 def test_generated_responses_are_stored_with_model_and_settings(store, write_jsonl, tiny_lm):

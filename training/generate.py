@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from curation.candidates import (
+    PROMPT_CHOICES,
     GeneratedResponse,
     PromptToGenerate,
     add_generated_responses,
     prompts_from_file,
     prompts_to_generate,
 )
-from curation.errors import PrefstudioError
+from curation.errors import BadInput, PrefstudioError
 from curation.store import Store
 
 Messages = list[dict[str, str]]
@@ -218,8 +219,12 @@ def select_prompts(
     store: Store, model: str, prompts: str | Path, limit: int | None
 ) -> list[PromptToGenerate]:
     """The prompts to generate for: `unlabeled` (no response from `model` yet), `all`, or a file."""
-    if str(prompts) in ("unlabeled", "all"):
+    if str(prompts) in PROMPT_CHOICES:
         return prompts_to_generate(store, model, which=str(prompts), limit=limit)
+    if not Path(prompts).exists():
+        raise BadInput(
+            "--prompts", f"expected {' or '.join(PROMPT_CHOICES)} or a prompt file, got {prompts!r}"
+        )
     return prompts_from_file(store, Path(prompts), limit=limit)
 
 
@@ -287,6 +292,7 @@ def generate_candidates(
             report.prompts_done += len(batch)
             if progress:
                 progress(report.prompts_done, total)
+        del model, tokenizer, batches  # free this model before loading the next
         if should_stop and should_stop():
             report.cancelled = True
             break
