@@ -259,6 +259,11 @@ def create_snapshot(store: Store, name: str, policy: SnapshotPolicy | None = Non
         with store.transaction() as con:
             _prepare(con, policy)
             counts = _write_files(store, policy, scratch)
+            if not any(n for split in SPLITS for n in counts[split].values()):
+                raise SnapshotError(
+                    "nothing to snapshot: no pair is decided under this policy, "
+                    "and there are no thumbs or reference responses"
+                )
             counts["pairs"] = _pair_counts(con)
             files = {
                 str(path.relative_to(scratch)): _sha256(path)

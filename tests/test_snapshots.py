@@ -231,6 +231,12 @@ def test_policy_files_yaml_and_json_and_their_errors(tmp_path):
             SnapshotPolicy.from_file(tmp_path / "bad.yaml")
 
 
+def test_an_empty_snapshot_is_refused(store):
+    with pytest.raises(SnapshotError, match="nothing to snapshot"):
+        create_snapshot(store, "empty")
+    assert list_snapshots(store) == [] and list(snapshots_dir(store).iterdir()) == []
+
+
 def test_a_failed_snapshot_leaves_no_row_and_no_folder(labelled, monkeypatch):
     import curation.snapshots as snapshots
 
