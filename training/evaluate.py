@@ -58,7 +58,11 @@ def mean_completion_logprobs(
     batch_size: int = 4,
     max_length: int = 512,
 ) -> list[float]:
-    """Length-normalized log-likelihood of each (prompt, completion): mean log-prob per token."""
+    """Length-normalized log-likelihood of each (prompt, completion): mean log-prob per token.
+
+    Rows are padded on the left, so every completion ends the row and only the last positions'
+    logits are computed (`logits_to_keep`), never the whole (batch, length, vocabulary) block.
+    """
     import torch
 
     device = next(model.parameters()).device
@@ -66,21 +70,27 @@ def mean_completion_logprobs(
     for batch in _batches(texts, batch_size):
         encoded = [_encode(tokenizer, p, c, max_length) for p, c in batch]
         width = max(len(ids) for ids, _ in encoded)
+        completion_lengths = [len(ids) - prompt_len for ids, prompt_len in encoded]
+        keep = min(max(completion_lengths) + 1, width)
         input_ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
         attention = torch.zeros((len(batch), width), dtype=torch.long)
-        scored = torch.zeros((len(batch), width), dtype=torch.bool)
-        for row, (ids, prompt_len) in enumerate(encoded):
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-            attention[row, : len(ids)] = 1
-            scored[row, max(prompt_len, 1) : len(ids)] = True
+        scored = torch.zeros((len(batch), keep - 1), dtype=torch.bool)
+        for row, (ids, _) in enumerate(encoded):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            attention[row, width - len(ids) :] = 1
+            scored[row, keep - 1 - min(completion_lengths[row], len(ids) - 1) :] = True
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
             logits = model(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device)
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                position_ids=positions.to(device),
+                logits_to_keep=keep,
             ).logits.float()
         logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-        targets = input_ids[:, 1:].to(device)
+        targets = input_ids[:, width - keep + 1 :].to(device)
         token_logprobs = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        mask = scored[:, 1:].to(device)
+        mask = scored.to(device)
         totals = (token_logprobs * mask).sum(-1) / mask.sum(-1).clamp(min=1)
         scores.extend(totals.tolist())
     return scores

@@ -1,0 +1,235 @@
+"""The Train tab (admin): choose a snapshot, method, model and preset, preview the exact command,
+launch, follow the run live (loss, rewards, KL, log), cancel or resume, and browse past runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import yaml
+from gradio.context import Context
+
+from app.context import AppContext, require_user, role_allows
+from curation.errors import PrefstudioError
+from curation.run_records import RunRecord, get_run, list_runs, snapshot_names
+from training.methods import METHODS
+from training.models import EMBEDDED_MODEL, resolve_model
+from training.presets import PRESETS, suggested_settings
+from training.run_views import eval_summary, metric_curves, runs_table
+from training.runs import (
+    RunError,
+    cancel_run,
+    create_run,
+    cuda_device_count,
+    launch_run,
+    log_tail,
+    plan_run,
+    refresh_active_runs,
+    refresh_run,
+    resume_run,
+    run_progress,
+)
+
+ONE_CLICK_SNAPSHOT = "one-click"
+PLOTS = ("loss", "rewards", "kl")
+
+
+def settings_yaml(model: str, preset: str) -> str:
+    """Suggested settings for a model and preset, as the YAML shown in the editor."""
+    try:
+        folder = resolve_model(model)
+    except PrefstudioError:
+        folder = None
+    values = suggested_settings(folder, preset, cuda=cuda_device_count() > 0)
+    return yaml.safe_dump(values, sort_keys=False)
+
+
+def parse_settings(text: str) -> dict[str, Any]:
+    """The settings editor's YAML as a mapping; gr.Error when it is not one."""
+    try:
+        values = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError as error:
+        raise gr.Error(f"Settings are not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(values, dict):
+        raise gr.Error("Settings must be a mapping of names to values.")
+    return values
+
+
+def newest_or_new_snapshot(ctx: AppContext) -> str:
+    """The newest snapshot, or a new one of the current labels when there is none."""
+    names = snapshot_names(ctx.store)
+    if names:
+        return names[0]
+    from curation.snapshots import create_snapshot
+
+    create_snapshot(ctx.store, ONE_CLICK_SNAPSHOT)
+    return ONE_CLICK_SNAPSHOT
+
+
+def followed_view(record: RunRecord | None) -> dict[str, Any]:
+    """What the live part of the tab shows for the followed run."""
+    if record is None:
+        return {
+            "status": "No run yet.",
+            "log": "",
+            "plots": [metric_curves(None, p) for p in PLOTS],
+        }
+    progress = run_progress(record)
+    status = eval_summary(record)
+    if record.active and progress:
+        status += (
+            f"\n\n{progress.get('phase', 'starting')}: step {progress.get('step', 0)}"
+            f" of {progress.get('max_steps') or '?'}"
+        )
+    return {
+        "status": status,
+        "log": log_tail(record),
+        "plots": [metric_curves(record, plot) for plot in PLOTS],
+    }
+
+
+def create_train_tab(ctx: AppContext) -> None:
+    """Build the Train tab; every handler checks the admin role on the server."""
+    followed = gr.State(None)  # id of the run shown below
+    with gr.Row():
+        snapshot = gr.Dropdown([], label="Snapshot", elem_id="train-snapshot")
+        method = gr.Radio(list(METHODS), value="dpo", label="Method", elem_id="train-method")
+        model = gr.Dropdown(
+            [EMBEDDED_MODEL],
+            value=EMBEDDED_MODEL,
+            allow_custom_value=True,
+            label="Base model (hub id, folder, or smollm2-135m)",
+            elem_id="train-model",
+        )
+        preset = gr.Dropdown(list(PRESETS), value="standard", label="Preset")
+    settings = gr.Code(language="yaml", label="Settings (YAML)", elem_id="train-settings")
+    with gr.Row():
+        preview = gr.Button("Preview command", elem_id="train-preview")
+        launch = gr.Button("Launch", variant="primary", elem_id="train-launch")
+        one_click = gr.Button("One-click DPO", variant="primary", elem_id="train-one-click")
+    command = gr.Code(label="Exact command of the run", interactive=False, elem_id="train-command")
+    status = gr.Markdown(elem_id="train-status")
+    with gr.Row():
+        cancel = gr.Button("Cancel run", variant="stop", elem_id="train-cancel")
+        resume = gr.Button("Resume from last checkpoint", elem_id="train-resume")
+    with gr.Row():
+        loss_plot = gr.LinePlot(x="step", y="value", color="metric", label="Loss")
+        reward_plot = gr.LinePlot(
+            x="step", y="value", color="metric", label="Reward accuracy and margin"
+        )
+        kl_plot = gr.LinePlot(x="step", y="value", color="metric", label="KL (KTO)")
+    log = gr.Textbox(label="Log (last lines)", lines=12, interactive=False, elem_id="train-log")
+    runs = gr.Dataframe(label="Runs (select one to follow it)", interactive=False)
+    timer = gr.Timer(2.0)
+    live = [status, log, loss_plot, reward_plot, kl_plot, runs]
+
+    def live_outputs(run_id: int | None) -> list:
+        record = refresh_run(ctx.store, run_id) if run_id is not None else None
+        view = followed_view(record)
+        return [view["status"], view["log"], *view["plots"], runs_table(list_runs(ctx.store))]
+
+    def is_admin(request: gr.Request) -> bool:
+        return role_allows(ctx.role_of(request.username or ""), "admin")
+
+    def on_load(chosen_model: str, chosen_preset: str, request: gr.Request) -> list:
+        if not is_admin(request):  # the tab is hidden from annotators: nothing to show
+            return [gr.skip()] * (3 + len(live))
+        records = refresh_active_runs(ctx.store) or list_runs(ctx.store)[:1]
+        run_id = records[0].id if records else None
+        names = snapshot_names(ctx.store)
+        return [
+            run_id,
+            gr.Dropdown(choices=names, value=names[0] if names else None),
+            settings_yaml(chosen_model, chosen_preset),
+            *live_outputs(run_id),
+        ]
+
+    def suggest(chosen_model: str, chosen_preset: str, request: gr.Request) -> str:
+        require_user(request, "admin")
+        return settings_yaml(chosen_model, chosen_preset)
+
+    def prepare(name: str | None, how: str, base: str, text: str) -> RunRecord:
+        if not name:
+            raise gr.Error("Choose a snapshot (make one in the Curate tab), or use One-click DPO.")
+        spec = plan_run(
+            ctx.store, snapshot=name, method=how, model=base, settings=parse_settings(text)
+        )
+        return create_run(ctx.store, spec)
+
+    def show_command(name, how, base, text, request: gr.Request) -> list:
+        require_user(request, "admin")
+        try:
+            record = prepare(name, how, base, text)
+        except PrefstudioError as error:
+            raise gr.Error(str(error)) from None
+        config = yaml.safe_dump(record.config, sort_keys=False)
+        shown = f"{' '.join(record.command)}\n\n# {record.out_dir}/config.yaml\n{config}"
+        return [record.id, shown, *live_outputs(record.id)]
+
+    def start(run_id, name, how, base, text, request: gr.Request) -> list:
+        require_user(request, "admin")
+        try:
+            record = get_run(ctx.store, run_id) if run_id is not None else None
+            if record is None or record.status != "queued":
+                record = prepare(name, how, base, text)
+            record = launch_run(ctx.store, record.id)
+        except PrefstudioError as error:
+            raise gr.Error(str(error)) from None
+        gr.Info(f"Run {record.id} started; it keeps going if you close this page.")
+        return [record.id, " ".join(record.command), *live_outputs(record.id)]
+
+    def start_one_click(base: str, request: gr.Request, progress=gr.Progress()) -> list:  # noqa: B008
+        require_user(request, "admin")
+        progress(0, desc="finding the newest snapshot")
+        try:
+            name = newest_or_new_snapshot(ctx)
+            progress(0.3, desc="choosing settings for the model")
+            values = parse_settings(settings_yaml(base, "standard"))
+            spec = plan_run(ctx.store, snapshot=name, method="dpo", model=base, settings=values)
+            record = launch_run(ctx.store, create_run(ctx.store, spec).id)
+        except PrefstudioError as error:
+            raise gr.Error(str(error)) from None
+        gr.Info(f"One-click DPO: run {record.id} on snapshot {name} started.")
+        return [record.id, " ".join(record.command), *live_outputs(record.id)]
+
+    def stop(run_id: int | None, request: gr.Request) -> list:
+        require_user(request, "admin")
+        if run_id is None:
+            raise gr.Error("No run is followed.")
+        try:
+            cancel_run(ctx.store, run_id)
+        except RunError as error:
+            raise gr.Error(str(error)) from None
+        return live_outputs(run_id)
+
+    def restart(run_id: int | None, request: gr.Request) -> list:
+        require_user(request, "admin")
+        if run_id is None:
+            raise gr.Error("No run is followed.")
+        try:
+            resume_run(ctx.store, run_id)
+        except RunError as error:
+            raise gr.Error(str(error)) from None
+        return live_outputs(run_id)
+
+    def follow(table, event: gr.SelectData, request: gr.Request) -> list:
+        require_user(request, "admin")
+        run_id = int(table.iloc[event.index[0]]["id"])
+        return [run_id, *live_outputs(run_id)]
+
+    def tick(run_id: int | None, request: gr.Request) -> list:
+        if not is_admin(request):
+            return [gr.skip()] * len(live)
+        return live_outputs(run_id)
+
+    form = [snapshot, method, model, settings]
+    gr.on([model.change, preset.change], suggest, [model, preset], settings, show_progress="hidden")
+    preview.click(show_command, form, [followed, command, *live])
+    launch.click(start, [followed, *form], [followed, command, *live])
+    one_click.click(start_one_click, model, [followed, command, *live])
+    cancel.click(stop, followed, live)
+    resume.click(restart, followed, live)
+    runs.select(follow, runs, [followed, *live])
+    timer.tick(tick, followed, live, show_progress="hidden")
+    # Each page load re-attaches to the newest active run (or shows the newest run).
+    Context.root_block.load(on_load, [model, preset], [followed, snapshot, settings, *live])

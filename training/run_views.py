@@ -1,0 +1,71 @@
+"""Tables of runs and their metrics, shaped for plots and lists (pandas frames)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from curation.run_records import RunRecord
+from training import run_spec as files
+from training.metrics_log import read_metrics
+
+# Plot name -> metrics it shows (those a method does not log are left out).
+CURVES = {
+    "loss": ("loss",),
+    "rewards": ("rewards/accuracies", "rewards/margins", "accuracy", "margin"),
+    "kl": ("kl",),
+}
+RUN_COLUMNS = ["id", "status", "method", "snapshot", "model", "before", "after", "steps", "error"]
+
+
+def metric_curves(record: RunRecord | None, plot: str) -> pd.DataFrame:
+    """Long table (step, metric, value) of one plot's metrics over a run's logged steps."""
+    if record is None or not record.out_dir:
+        return pd.DataFrame(columns=["step", "metric", "value"])
+    rows = [
+        {"step": row["step"], "metric": name, "value": row[name]}
+        for row in read_metrics(Path(record.out_dir) / files.METRICS_FILE)
+        if "loss" in row
+        for name in CURVES[plot]
+        if row.get(name) is not None
+    ]
+    return pd.DataFrame(rows, columns=["step", "metric", "value"])
+
+
+def runs_table(records: list[RunRecord]) -> pd.DataFrame:
+    """One row per run: status, what it trained, held-out accuracy before and after, error."""
+    rows = []
+    for r in records:
+        results = r.eval or {}
+        rows.append(
+            {
+                "id": r.id,
+                "status": r.status,
+                "method": r.method,
+                "snapshot": r.snapshot,
+                "model": r.model,
+                "before": results.get("heldout_accuracy_before"),
+                "after": results.get("heldout_accuracy_after"),
+                "steps": (r.metrics or {}).get("step"),
+                "error": r.error or "",
+            }
+        )
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def eval_summary(record: RunRecord) -> str:
+    """A short Markdown account of a run: status, progress or results, and where its files are."""
+    lines = [f"**Run {record.id}** · {record.method} on `{record.snapshot}` · {record.status}"]
+    results = record.eval or {}
+    if results:
+        lines.append(
+            f"Held-out accuracy ({results.get('accuracy_measure')}, "
+            f"{results.get('heldout_pairs')} pairs): "
+            f"{results.get('heldout_accuracy_before')} → {results.get('heldout_accuracy_after')}; "
+            f"{results.get('imported_pairs', 0)} new pairs to label from its sample answers"
+        )
+    if record.error:
+        lines.append(f"Failed: {record.error}")
+    lines.append(f"Folder: `{record.out_dir}`")
+    return "\n\n".join(lines)
