@@ -1,0 +1,45 @@
+"""API routes of the arena (admin): the model leaderboard, and pairing candidates for labelling."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import AdminUser, Context
+from curation.leaderboard import DEFAULT_BOOTSTRAP, store_leaderboard
+from curation.pairing import STRATEGIES, pair_responses
+
+router = APIRouter()
+
+
+class PairBody(BaseModel):
+    """Pairs to form: a strategy, the models, pairs per prompt and an optional queue priority."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field(pattern=f"^({'|'.join(STRATEGIES)})$")
+    models: list[str] = Field(min_length=1, max_length=50)
+    per_prompt: int = Field(default=1, ge=1, le=100)
+    priority: float | None = None
+
+
+@router.get("/leaderboard")
+def leaderboard(
+    user: AdminUser,
+    ctx: Context,
+    judges: bool = False,
+    bootstrap: int = Query(default=DEFAULT_BOOTSTRAP, ge=0, le=10_000),
+    confidence: float = Query(default=0.95, gt=0, lt=1),
+) -> dict:
+    """Models ranked by Bradley-Terry rating, with intervals, games and length control."""
+    board = store_leaderboard(ctx.store, judges=judges, bootstrap=bootstrap, confidence=confidence)
+    return board.to_dict()
+
+
+@router.post("/pairs")
+def post_pairs(body: PairBody, user: AdminUser, ctx: Context) -> dict:
+    """Pair candidate responses and queue the new pairs for labelling."""
+    report = pair_responses(
+        ctx.store, body.strategy, body.models, per_prompt=body.per_prompt, priority=body.priority
+    )
+    return report.to_dict()
