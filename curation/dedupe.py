@@ -96,7 +96,7 @@ def text_groups(texts: pa.Array, threshold: float) -> dict[str, np.ndarray]:
 def create_group_table(con: duckdb.DuckDBPyConnection, subject: str, threshold: float) -> None:
     """Create the group table (`GROUP_TABLES`) of prompts or responses."""
     table = con.sql(_TEXTS[subject]).to_arrow_table()
-    groups = text_groups(table["text"].combine_chunks(), threshold)
+    groups = text_groups(table["text"].cast(pa.large_string()).combine_chunks(), threshold)
     ids = table["id"].combine_chunks()
     arrow = pa.table(
         {

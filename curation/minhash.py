@@ -58,12 +58,6 @@ class Shingles:
     starts: np.ndarray  # int64, length documents + 1
 
 
-def _lengths(array: pa.Array) -> np.ndarray:
-    """Element counts of a list array, or byte lengths of a string array, from its offsets."""
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
-    return np.diff(offsets[array.offset : array.offset + len(array) + 1]).astype(np.int64)
-
-
 def document_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """All words of all texts in order, and the word count of each text.
 
@@ -73,9 +67,11 @@ def document_words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     folded = pc.utf8_lower(pc.utf8_normalize(texts, form="NFKC"))
     tokens = pc.utf8_split_whitespace(folded)  # every text gives at least one (maybe empty) token
     words = pc.utf8_trim(tokens.flatten(), characters=PUNCTUATION)
-    empty = _lengths(words) == 0
-    dropped = np.add.reduceat(empty, tokens.offsets.to_numpy()[:-1]) if len(texts) else empty
-    return pc.filter(words, pa.array(~empty)), _lengths(tokens) - dropped
+    empty = pc.equal(pc.binary_length(words), 0).to_numpy(zero_copy_only=False)
+    token_starts = tokens.offsets.to_numpy()[:-1] - tokens.offsets[0].as_py()
+    dropped = np.add.reduceat(empty, token_starts) if len(texts) else np.zeros(0, np.int64)
+    lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.filter(words, pa.array(~empty)), lengths - dropped
 
 
 def shingle_hashes(texts: pa.Array | list[str], ngram: int = NGRAM) -> Shingles:
@@ -83,9 +79,9 @@ def shingle_hashes(texts: pa.Array | list[str], ngram: int = NGRAM) -> Shingles:
 
     A text of fewer than `ngram` words gives one shingle of all its words; one without words none.
     """
-    texts = pa.array(texts, type=pa.string()) if isinstance(texts, list) else texts
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
+    texts = pa.array(texts, type=pa.large_string()) if isinstance(texts, list) else texts
+    if isinstance(texts, pa.ChunkedArray):  # 64-bit offsets: corpora may exceed 2 GB
+        texts = texts.cast(pa.large_string()).combine_chunks()
     words, lengths = document_words(texts)
     word_hash = _word_hashes(words) if len(words) else np.zeros(0, np.uint64)
     word_starts = np.concatenate([[0], np.cumsum(lengths)])

@@ -16,7 +16,9 @@ def normalize_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedAr
     ['hello, world', 'hello, world']
     """
     folded = pc.utf8_lower(pc.utf8_normalize(texts, form="NFKC"))
-    return pc.utf8_trim_whitespace(pc.binary_join(pc.utf8_split_whitespace(folded), " "))
+    words = pc.utf8_split_whitespace(folded)
+    space = pa.scalar(" ", words.type.value_type)  # string or large_string, as the input
+    return pc.utf8_trim_whitespace(pc.binary_join(words, space))
 
 
 def normalize_key(text: str) -> str:
