@@ -118,9 +118,3 @@ def list_runs(store: Store, *, status: tuple[str, ...] | None = None) -> list[Ru
         params.append(list(status))
     rows = store.con.execute(sql + " ORDER BY id DESC", params).fetchall()
     return [_record(row) for row in rows]
-
-
-def snapshot_names(store: Store) -> list[str]:
-    """Names of the store's snapshots, newest first."""
-    rows = store.con.execute("SELECT name FROM snapshots ORDER BY created DESC, name").fetchall()
-    return [row[0] for row in rows]

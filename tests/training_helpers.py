@@ -62,3 +62,34 @@ def tiny_spec(method: str, model: Path, files: dict, **settings: object) -> RunS
         settings=settings_from_dict(method, {**TINY, **settings}),
         run_id=1,
     )
+
+
+VARIED_PAIRS = [
+    {
+        "prompt": "What is the capital of France?",
+        "chosen": "Paris.",
+        "rejected": "Berlin, I think.",
+    },
+    {"prompt": "How many legs does a spider have?", "chosen": "Eight.", "rejected": "Six legs."},
+    {"prompt": "Name a primary colour.", "chosen": "Red is one.", "rejected": "Purple."},
+    {"prompt": "What do bees make?", "chosen": "Honey.", "rejected": "Milk."},
+    {"prompt": "Which planet is closest to the sun?", "chosen": "Mercury.", "rejected": "Mars."},
+    {"prompt": "What is frozen water called?", "chosen": "Ice.", "rejected": "Steam."},
+    {"prompt": "Say something polite.", "chosen": "Thank you kindly!", "rejected": "Go away."},
+    {"prompt": "How many days are in a week?", "chosen": "Seven.", "rejected": "Ten days."},
+    {"prompt": "What gas do plants take in?", "chosen": "Carbon dioxide.", "rejected": "Helium."},
+    {"prompt": "Translate 'gracias' to English.", "chosen": "Thank you.", "rejected": "Goodbye."},
+]
+
+
+def make_snapshot(store, folder: Path, name: str = "s1") -> str:
+    """Import VARIED_PAIRS into `store` and freeze them as snapshot `name` with a test split."""
+    from curation.snapshot_policy import SnapshotPolicy
+    from curation.snapshots import create_snapshot, snapshot_files
+
+    source = folder / "varied.jsonl"
+    source.write_text("".join(json.dumps(p) + "\n" for p in VARIED_PAIRS))
+    import_paths(store, [source])
+    create_snapshot(store, name, SnapshotPolicy(test_fraction=0.3))
+    assert pq.read_table(snapshot_files(store, name)["dpo"]["test"]).num_rows > 0
+    return name

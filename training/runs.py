@@ -74,8 +74,11 @@ def plan_run(
 ) -> RunSpec:
     """Check a run's method, settings and snapshot, and describe it; nothing is written.
 
-    Bad settings, an unknown method or snapshot, or 4/8-bit without CUDA raise RunError.
+    Bad settings, an unknown method or snapshot, or 4/8-bit without CUDA raise RunError; a
+    model folder that does not exist raises ModelError.
     """
+    from training.models import resolve_model
+
     values = dict(settings or {})
     if max_steps is not None:
         values["max_steps"] = max_steps
@@ -88,9 +91,11 @@ def plan_run(
             f"quantization {checked.quantization} (QLoRA) needs a CUDA GPU with bitsandbytes; "
             "none found: set quantization to none"
         )
+    model = model or DEFAULT_MODEL
+    resolve_model(model)  # a missing folder is refused now, not in the worker
     return RunSpec(
         method=method,
-        model=model or DEFAULT_MODEL,
+        model=model,
         snapshot=snapshot,
         data=snapshot_data(store, snapshot, method),
         settings=checked,

@@ -11,7 +11,8 @@ from gradio.context import Context
 
 from app.context import AppContext, require_user, role_allows
 from curation.errors import PrefstudioError
-from curation.run_records import RunRecord, get_run, list_runs, snapshot_names
+from curation.run_records import RunRecord, get_run, list_runs
+from curation.snapshots import create_snapshot, latest_snapshot, list_snapshots
 from training.methods import METHODS
 from training.models import EMBEDDED_MODEL, resolve_model
 from training.presets import PRESETS, suggested_settings
@@ -57,13 +58,10 @@ def parse_settings(text: str) -> dict[str, Any]:
 
 def newest_or_new_snapshot(ctx: AppContext) -> str:
     """The newest snapshot, or a new one of the current labels when there is none."""
-    names = snapshot_names(ctx.store)
-    if names:
-        return names[0]
-    from curation.snapshots import create_snapshot
-
-    create_snapshot(ctx.store, ONE_CLICK_SNAPSHOT)
-    return ONE_CLICK_SNAPSHOT
+    newest = latest_snapshot(ctx.store)
+    if newest is not None:
+        return newest
+    return create_snapshot(ctx.store, ONE_CLICK_SNAPSHOT).name
 
 
 def followed_view(record: RunRecord | None) -> dict[str, Any]:
@@ -136,7 +134,7 @@ def create_train_tab(ctx: AppContext) -> None:
             return [gr.skip()] * (3 + len(live))
         records = refresh_active_runs(ctx.store) or list_runs(ctx.store)[:1]
         run_id = records[0].id if records else None
-        names = snapshot_names(ctx.store)
+        names = [info.name for info in list_snapshots(ctx.store)]
         return [
             run_id,
             gr.Dropdown(choices=names, value=names[0] if names else None),
