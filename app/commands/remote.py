@@ -71,8 +71,23 @@ def remote_import(
     return {"files": files, "added": added, "server": server.url}, "\n".join(lines)
 
 
-def remote_export(server: ServerInfo, fmt: str, out: Path, file_type: str) -> tuple[dict, str]:
-    """`export` through the server: the file is downloaded, then moved into place whole."""
+def remote_export(
+    server: ServerInfo,
+    fmt: str,
+    out: Path,
+    file_type: str,
+    snapshot: str | None = None,
+    **snapshot_options: object,
+) -> tuple[dict, str]:
+    """`export` through the server: the file is downloaded, then moved into place whole.
+
+    Snapshot exports (with their options, such as the split) need the store itself.
+    """
+    if snapshot is not None:
+        raise PrefstudioError(
+            f"through a running server, export writes the live data; snapshot {snapshot} "
+            f"is under {server.url}'s store folder, or stop the server first"
+        )
     if file_type == "hf":
         raise PrefstudioError("through a running server, export writes jsonl or parquet, not hf")
     partial = out.with_name(f".{out.name}.part")
