@@ -45,7 +45,7 @@ def test_presets_suit_model_size_and_are_valid_settings():
 
 def test_settings_editor_round_trips_and_refuses_non_mappings(tmp_path):
     folder = build_tiny_causal_lm(tmp_path / "lm")
-    text = settings_yaml(str(folder), "smoke test")
+    text = settings_yaml(str(folder), "smoke")
     assert parse_settings(text)["max_steps"] == 3
     assert yaml.safe_load(text)["learning_rate"] == size_defaults(1, cuda=False)["learning_rate"]
     with pytest.raises(gr.Error):

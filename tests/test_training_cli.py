@@ -88,3 +88,22 @@ def test_a_failed_run_exits_1_naming_its_cause(trained, tmp_path):
     last = result.stderr.splitlines()[-1]  # after the progress bar
     assert last.startswith("error: run ") and "failed: bad config" in last
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_export_run_writes_a_folder_from_pretrained_loads(trained, tmp_path, merged):
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "exported"
+    args = ["export-run", str(trained["run"]["id"]), "--out", str(out), "--db", str(trained["db"])]
+    result = CliRunner().invoke(main, [*args, "--merged"] if merged else args)
+    assert result.exit_code == 0, result.output
+    if merged:
+        assert not (out / "adapter_config.json").exists()
+        model = AutoModelForCausalLM.from_pretrained(out)
+    else:
+        model = AutoPeftModelForCausalLM.from_pretrained(out)
+    assert model.config.vocab_size > 0
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "already exists" in again.stderr

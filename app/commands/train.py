@@ -10,8 +10,10 @@ from app.commands.base import store_command
 from curation.run_records import RunRecord, list_runs
 from curation.store import Store
 from training.methods import METHODS
+from training.presets import PRESETS, preset_settings
 from training.run_spec import read_settings_file
 from training.runs import (
+    DEFAULT_MODEL,
     RunError,
     cancel_run,
     log_tail,
@@ -84,6 +86,13 @@ def follow_run(store: Store, record: RunRecord) -> RunRecord:
     help="YAML or JSON file of the method's settings (learning_rate, lora_rank, beta, ...).",
 )
 @click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    default="standard",
+    show_default=True,
+    help="Settings suited to the model's size; --config and --max-steps override them.",
+)
+@click.option(
     "--max-steps", type=click.IntRange(min=1), default=None, help="Stop after this many steps."
 )
 @click.option(
@@ -100,6 +109,7 @@ def train(
     method: str | None,
     model: str | None,
     config_file: Path | None,
+    preset: str,
     max_steps: int | None,
     resume_id: int | None,
 ) -> tuple[dict, str]:
@@ -114,9 +124,10 @@ def train(
         if not snapshot or not method:
             raise RunError("name --snapshot and --method (or --resume a run)")
         try:
-            settings = read_settings_file(config_file) if config_file else None
+            overrides = read_settings_file(config_file) if config_file else {}
         except ValueError as error:
             raise RunError(f"bad config file: {error}") from None
+        settings = {**preset_settings(model or DEFAULT_MODEL, preset), **overrides}
         spec = plan_run(
             store,
             snapshot=snapshot,
@@ -130,6 +141,10 @@ def train(
     record = follow_run(store, record)
     if record.status == "failed":
         raise RunError(f"run {record.id} failed: {record.error} (log: {record.out_dir}/log.txt)")
+    if record.status == "cancelled":
+        raise RunError(
+            f"run {record.id} cancelled; `prefstudio train --resume {record.id}` resumes it"
+        )
     results = record.eval or {}
     text = (
         f"run {record.id} {record.status}: held-out accuracy "
@@ -161,4 +176,24 @@ def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
     return {"runs": [r.to_dict() for r in records]}, "\n".join(lines) or "no runs yet"
 
 
-COMMANDS = [train, runs]
+@click.command(name="export-run")
+@click.argument("run_id", type=int)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="New folder to write.")
+@click.option(
+    "--merged", is_flag=True, help="Fold the LoRA adapter into the base weights (a full model)."
+)
+@store_command
+def export_run(store: Store, run_id: int, out: Path, merged: bool) -> tuple[dict, str]:
+    """Write a succeeded run's model (adapter, or merged model) ready for from_pretrained."""
+    from training.export import export_run_model
+
+    folder = export_run_model(store, run_id, out, merged=merged)
+    kind = "merged model" if merged else "model"
+    return {
+        "id": run_id,
+        "out": str(folder),
+        "merged": merged,
+    }, f"wrote run {run_id}'s {kind} to {folder}"
+
+
+COMMANDS = [train, runs, export_run]

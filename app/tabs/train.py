@@ -14,14 +14,13 @@ from curation.errors import PrefstudioError
 from curation.run_records import RunRecord, get_run, list_runs
 from curation.snapshots import create_snapshot, latest_snapshot, list_snapshots
 from training.methods import METHODS
-from training.models import EMBEDDED_MODEL, resolve_model
-from training.presets import PRESETS, suggested_settings
+from training.models import EMBEDDED_MODEL
+from training.presets import PRESETS, preset_settings
 from training.run_views import eval_summary, metric_curves, runs_table
 from training.runs import (
     RunError,
     cancel_run,
     create_run,
-    cuda_device_count,
     launch_run,
     log_tail,
     plan_run,
@@ -37,12 +36,7 @@ PLOTS = ("loss", "rewards", "kl")
 
 def settings_yaml(model: str, preset: str) -> str:
     """Suggested settings for a model and preset, as the YAML shown in the editor."""
-    try:
-        folder = resolve_model(model)
-    except PrefstudioError:
-        folder = None
-    values = suggested_settings(folder, preset, cuda=cuda_device_count() > 0)
-    return yaml.safe_dump(values, sort_keys=False)
+    return yaml.safe_dump(preset_settings(model, preset), sort_keys=False)
 
 
 def parse_settings(text: str) -> dict[str, Any]:
@@ -182,7 +176,7 @@ def create_train_tab(ctx: AppContext) -> None:
         try:
             name = newest_or_new_snapshot(ctx)
             progress(0.3, desc="choosing settings for the model")
-            values = parse_settings(settings_yaml(base, "standard"))
+            values = preset_settings(base, "standard")
             spec = plan_run(ctx.store, snapshot=name, method="dpo", model=base, settings=values)
             record = launch_run(ctx.store, create_run(ctx.store, spec).id)
         except PrefstudioError as error:
@@ -190,25 +184,21 @@ def create_train_tab(ctx: AppContext) -> None:
         gr.Info(f"One-click DPO: run {record.id} on snapshot {name} started.")
         return [record.id, " ".join(record.command), *live_outputs(record.id)]
 
-    def stop(run_id: int | None, request: gr.Request) -> list:
+    def act_on_followed(action, run_id: int | None, request: gr.Request) -> list:
         require_user(request, "admin")
         if run_id is None:
             raise gr.Error("No run is followed.")
         try:
-            cancel_run(ctx.store, run_id)
+            action(ctx.store, run_id)
         except RunError as error:
             raise gr.Error(str(error)) from None
         return live_outputs(run_id)
 
+    def stop(run_id: int | None, request: gr.Request) -> list:
+        return act_on_followed(cancel_run, run_id, request)
+
     def restart(run_id: int | None, request: gr.Request) -> list:
-        require_user(request, "admin")
-        if run_id is None:
-            raise gr.Error("No run is followed.")
-        try:
-            resume_run(ctx.store, run_id)
-        except RunError as error:
-            raise gr.Error(str(error)) from None
-        return live_outputs(run_id)
+        return act_on_followed(resume_run, run_id, request)
 
     def follow(table, event: gr.SelectData, request: gr.Request) -> list:
         require_user(request, "admin")

@@ -1,0 +1,56 @@
+"""Exporting a finished run's model: its adapter folder, or the adapter merged into the base model.
+
+Either result loads with `from_pretrained` (an adapter folder through PEFT, or
+`AutoPeftModelForCausalLM`; a merged folder with the plain auto classes).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from curation.run_records import get_run
+from curation.store import Store
+from training import run_spec as files
+from training.methods import get_method
+from training.models import adapter_base
+from training.runs import RunError
+
+
+def export_run_model(store: Store, run_id: int, out: str | Path, *, merged: bool = False) -> Path:
+    """Write run `run_id`'s model to the new folder `out`; return it.
+
+    `merged` folds a LoRA adapter into a copy of the base weights (a full model folder).
+    """
+    record = get_run(store, run_id)
+    if record.status != "succeeded":
+        raise RunError(f"run {run_id} is {record.status}; only a succeeded run has a model")
+    source = Path(record.out_dir) / files.MODEL_DIR
+    out = Path(out)
+    if out.exists():
+        raise RunError(f"{out} already exists; choose a new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        if merged and adapter_base(str(source)):
+            _write_merged(source, staging, get_method(record.method).model_kind)
+        else:
+            shutil.copytree(source, staging, dirs_exist_ok=True)
+        (staging / "training_args.bin").unlink(missing_ok=True)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_merged(adapter_dir: Path, target: Path, model_kind: str) -> None:
+    """Load base + adapter, merge the adapter into the weights, and save model and tokenizer."""
+    from training.models import load_causal_lm, load_sequence_classifier
+
+    load = load_sequence_classifier if model_kind == "classifier" else load_causal_lm
+    model, tokenizer = load(str(adapter_dir), dtype="auto")
+    model = model.merge_and_unload()
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
