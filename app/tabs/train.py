@@ -93,7 +93,9 @@ def create_train_tab(ctx: AppContext) -> None:
             label="Base model (hub id, folder, or smollm2-135m)",
             elem_id="train-model",
         )
-        preset = gr.Dropdown(list(PRESETS), value="standard", label="Preset")
+        preset = gr.Dropdown(
+            list(PRESETS), value="standard", label="Preset", elem_id="train-preset"
+        )
     settings = gr.Code(language="yaml", label="Settings (YAML)", elem_id="train-settings")
     with gr.Row():
         preview = gr.Button("Preview command", elem_id="train-preview")
@@ -111,7 +113,9 @@ def create_train_tab(ctx: AppContext) -> None:
         )
         kl_plot = gr.LinePlot(x="step", y="value", color="metric", label="KL (KTO)")
     log = gr.Textbox(label="Log (last lines)", lines=12, interactive=False, elem_id="train-log")
-    runs = gr.Dataframe(label="Runs (select one to follow it)", interactive=False)
+    runs = gr.Dataframe(
+        label="Runs (select one to follow it)", interactive=False, elem_id="train-runs"
+    )
     timer = gr.Timer(2.0)
     live = [status, log, loss_plot, reward_plot, kl_plot, runs]
 
