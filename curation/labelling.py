@@ -17,7 +17,7 @@ from itertools import combinations
 from queue import SimpleQueue
 
 from curation.annotation_errors import LabelError
-from curation.queue import ServedPair, load_served_pairs, queue_for
+from curation.queue import ServedPair, load_served_pairs, note_votes, queue_for
 from curation.store import Store, fetch_one, fetch_value
 
 CHOICES = ("a", "b", "tie", "both_bad", "skip")
@@ -54,7 +54,7 @@ def _check_vote(choice: str, strength: str | None, rationale: str | None) -> Non
         raise LabelError(f"rationale is longer than {MAX_RATIONALE} characters")
 
 
-def record_label(
+def submit_label(
     store: Store,
     annotator: str,
     pair_id: str,
@@ -62,26 +62,34 @@ def record_label(
     *,
     strength: str | None = None,
     rationale: str | None = None,
-) -> RecordedLabel:
-    """Record `annotator`'s vote on the pair the queue is showing them, sides as shown.
+) -> Future:
+    """Queue `annotator`'s vote on the pair the queue is showing them, sides as shown.
 
     `choice` is a, b (the left or right response as shown), tie, both_bad or skip. The pair
-    must be the one last served to this annotator; the label is committed before returning.
+    must be the one last served to this annotator. Returns a Future that gives the
+    RecordedLabel once the vote is committed (or the error that stopped it); in the meantime
+    a second vote on that pair is refused. Only memory work happens here, so async code may
+    call it and await the Future.
     """
     _check_vote(choice, strength, rationale)
     queue = queue_for(store)
-    served = queue.current(annotator)
-    if served is None or served.pair_id != pair_id:
+    served = queue.begin_label(annotator, pair_id)
+    if served is None:
         raise LabelError(
             f"pair {pair_id} is not the pair being shown to {annotator}; fetch the next pair first"
         )
     stored = _stored_choice(choice, served.shown_order)
     ms_spent = int((time.monotonic() - served.served_at) * 1000) if served.served_at else None
-    label_id = _writer_for(store).write(
-        [pair_id, annotator, stored, strength, rationale or None, served.shown_order, ms_spent]
-    )
-    queue.finish(annotator, pair_id, voted=choice != "skip")
-    return RecordedLabel(label_id, pair_id, stored)
+    row = [pair_id, annotator, stored, strength, rationale or None, served.shown_order, ms_spent]
+    return _writer_for(store).submit(row, served, voted=choice != "skip")
+
+
+def record_label(
+    store: Store, annotator: str, pair_id: str, choice: str, **details: str | None
+) -> RecordedLabel:
+    """Record `annotator`'s vote as submit_label does (`strength`, `rationale`); return it
+    once committed."""
+    return submit_label(store, annotator, pair_id, choice, **details).result()
 
 
 _INSERT_VOTES = (
@@ -89,25 +97,38 @@ _INSERT_VOTES = (
 )
 
 
+@dataclass
+class _Vote:
+    """A vote waiting for the writer: its row, the pair shown, and who waits for it."""
+
+    row: list
+    served: ServedPair
+    voted: bool
+    done: Future
+
+
 class _LabelWriter:
     """Commits votes arriving from many threads together: one transaction per batch.
 
-    A caller waits until the transaction holding its vote has committed (group commit), so
-    concurrent annotators share one commit instead of queueing for one each.
+    One thread owns the writes. Votes that arrive while a transaction commits go together
+    into the next one (group commit), so concurrent annotators share a commit instead of
+    queueing for one each. A vote's Future is resolved only after its transaction committed
+    and the queue has moved its annotator on.
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.queue = queue_for(store)
         self._pending: SimpleQueue = SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="label-writer", daemon=True)
         self._thread.start()
         store.on_close(self.stop)
 
-    def write(self, row: list) -> int:
-        """Insert one vote row; return its label id once committed."""
-        done: Future = Future()
-        self._pending.put((row, done))
-        return done.result()
+    def submit(self, row: list, served: ServedPair, *, voted: bool) -> Future:
+        """Queue one vote row; the Future gives its RecordedLabel once committed."""
+        vote = _Vote(row, served, voted, Future())
+        self._pending.put(vote)
+        return vote.done
 
     def stop(self) -> None:
         self._pending.put(None)
@@ -124,26 +145,29 @@ class _LabelWriter:
                 batch.append(item)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[list, Future]]) -> None:
+    def _commit(self, batch: list[_Vote]) -> None:
         try:
-            rows = [row for row, _ in batch]
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(batch))
             with self.store.transaction() as con:
                 inserted = con.execute(
                     f"{_INSERT_VOTES} VALUES {values} RETURNING pair_id, annotator, id",
-                    [value for row in rows for value in row],
+                    [value for vote in batch for value in vote.row],
                 ).fetchall()
             by_key = {(pair_id, annotator): label_id for pair_id, annotator, label_id in inserted}
-            ids = [by_key[(row[0], row[1])] for row in rows]
+            ids = [by_key[(vote.row[0], vote.row[1])] for vote in batch]
         except Exception as error:
             if len(batch) == 1:
-                batch[0][1].set_exception(error)
+                vote = batch[0]
+                self.queue.cancel_label(vote.row[1], vote.served)
+                vote.done.set_exception(error)
             else:  # keep one bad row from failing the others
-                for item in batch:
-                    self._commit([item])
+                for vote in batch:
+                    self._commit([vote])
             return
-        for (_, done), label_id in zip(batch, ids, strict=True):
-            done.set_result(label_id)
+        for vote, label_id in zip(batch, ids, strict=True):
+            pair_id, annotator, stored = vote.row[:3]
+            self.queue.finish(annotator, pair_id, voted=vote.voted)
+            vote.done.set_result(RecordedLabel(label_id, pair_id, stored))
 
 
 _writers: weakref.WeakKeyDictionary[Store, _LabelWriter] = weakref.WeakKeyDictionary()
@@ -177,11 +201,7 @@ def undo_last(store: Store, annotator: str) -> ServedPair | None:
             "INSERT INTO labels (pair_id, annotator, choice, supersedes) VALUES (?, ?, NULL, ?)",
             [pair_id, annotator, label_id],
         )
-    pair = load_served_pairs(store, [pair_id])[pair_id]
-    if shown_order and pair.shown_order != shown_order:  # show the sides as they were
-        pair.left, pair.right = pair.right, pair.left
-        pair.left_id, pair.right_id = pair.right_id, pair.left_id
-        pair.shown_order = shown_order
+    pair = load_served_pairs(store, [pair_id])[pair_id].oriented(shown_order or "ab")
     queue = queue_for(store)
     queue.forget_label(annotator, pair_id)
     queue.serve_again(annotator, pair)
@@ -230,6 +250,7 @@ def record_edit(store: Store, annotator: str, response_id: str, new_text: str) -
             [pair_id, prompt_id, edited_id, response_id, EDIT_SOURCE],
         )
         label = _insert_label(con, pair_id, annotator, winner=edited_id, rationale="edited")
+    note_votes(store, [pair_id], annotator)
     return label
 
 
@@ -318,14 +339,17 @@ def record_ranking(store: Store, annotator: str, prompt_id: str, best_first: lis
             "INSERT INTO rankings (prompt_id, annotator, response_ids) VALUES (?, ?, ?) RETURNING id",
             [prompt_id, annotator, json.dumps(best_first)],
         )
+        pair_ids = []
         for better, worse in combinations(best_first, 2):
             pair_id = _pair_id(better, worse)
+            pair_ids.append(pair_id)
             con.execute(
                 "INSERT OR IGNORE INTO pairs (id, prompt_id, response_a, response_b, origin) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [pair_id, prompt_id, better, worse, RANKING_ORIGIN],
             )
             _insert_label(con, pair_id, annotator, winner=better, rationale=f"ranking {ranking_id}")
+    note_votes(store, pair_ids, annotator)
     return ranking_id
 
 

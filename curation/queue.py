@@ -2,22 +2,26 @@
 
 Every pair has a serving position in `queue` (appended in arrival batches, shuffled within a
 batch); `queue_priorities` lifts chosen pairs ahead, higher first. Each pair goes to `overlap`
-distinct annotators, nobody gets a pair twice, and nobody sees anyone else's labels. A pair
-handed out is claimed by its annotator for a lease, so two annotators do not get the last slot
-of one pair. Each annotator has a small prefetched batch, refilled by one indexed query, so
-serving the next pair is a memory operation.
+distinct annotators, nobody gets a pair twice, and nobody sees anyone else's labels.
+
+All annotators draw from one shared pool of open pairs held in memory in serving order, each
+with the labels in force on it, so serving the next pair is a memory operation. A pair handed
+out is claimed by its annotator for a lease, so two annotators do not get the last slot of one
+pair. One background thread tops the pool up: it reads the next stretch of the serving order
+(an ordered range read, no anti-join over the whole table) and looks up the labels and texts
+of just those pairs by their indexes.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import threading
 import time
 import weakref
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -31,6 +35,12 @@ _FULL = (
     "SELECT pair_id FROM current_labels WHERE choice <> 'skip' "
     "GROUP BY pair_id HAVING count(DISTINCT annotator) >= $overlap"
 )
+# DuckDB looks ids of an `IN (?, ...)` list up in the table's index; `= ANY($list)` turns into
+# a join over the whole table beyond a few dozen ids. Lookups go in chunks of this many.
+_LOOKUP_CHUNK = 256
+# Serving tiers, in order: positive priorities, the serving order, negative priorities.
+_TIERS = (0, 1, 2)
+_FRONT = (-1, 0, "")  # serving key of a pair put back by an undo: ahead of everything
 
 
 @dataclass
@@ -60,16 +70,18 @@ class ServedPair:
             "b": self.right,
         }
 
-
-@dataclass
-class _Annotator:
-    """One annotator's queue state: the shown pair, the prefetched batch, the scan position."""
-
-    current: ServedPair | None = None
-    batch: deque = field(default_factory=deque)
-    cursor: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    refill: Future | None = None  # a background refill in flight
+    def oriented(self, shown_order: str) -> ServedPair:
+        """A copy with the sides in `shown_order` (`ab`: response_a on the left)."""
+        if shown_order == self.shown_order:
+            return replace(self)
+        return replace(
+            self,
+            left=self.right,
+            right=self.left,
+            left_id=self.right_id,
+            right_id=self.left_id,
+            shown_order=shown_order,
+        )
 
 
 def get_overlap(store: Store) -> int:
@@ -87,6 +99,9 @@ def set_overlap(store: Store, overlap: int) -> int:
             "INSERT OR REPLACE INTO settings (key, value, updated) VALUES (?, ?, now())",
             [OVERLAP_KEY, json.dumps(overlap)],
         )
+    queue = _queues.get(store)
+    if queue is not None:
+        queue.restart()
     return overlap
 
 
@@ -142,261 +157,389 @@ def set_priorities(store: Store, rows: pd.DataFrame) -> int:
             con.unregister("ps_new_priorities")
     queue = _queues.get(store)
     if queue is not None:
-        queue.restart_scans()
+        queue.priorities_changed(set(frame["pair_id"]))
     return len(frame)
 
 
+def _lookup(store: Store, select: str, column: str, ids: list, extra: str = "") -> list[tuple]:
+    """Rows of `select ... WHERE column IN ids extra`, looked up by index in chunks."""
+    rows = []
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        marks = ", ".join(["?"] * len(chunk))
+        rows += store.con.execute(f"{select} WHERE {column} IN ({marks}) {extra}", chunk).fetchall()
+    return rows
+
+
 def load_served_pairs(store: Store, pair_ids: list[str]) -> dict[str, ServedPair]:
-    """The conversations and responses of pairs, each with a random left/right order."""
-    if not pair_ids:
-        return {}
-    rows = store.con.execute(
-        "SELECT id, prompt_id, response_a, response_b FROM pairs WHERE id = ANY($ids)",
-        {"ids": pair_ids},
-    ).fetchall()
+    """The conversations and responses of pairs, sides as stored (`ab`), by index lookups."""
+    rows = _lookup(store, "SELECT id, prompt_id, response_a, response_b FROM pairs", "id", pair_ids)
     prompt_ids = list({row[1] for row in rows})
+    prompts = dict(_lookup(store, "SELECT id, messages FROM prompts", "id", prompt_ids))
     response_ids = list({rid for row in rows for rid in row[2:]})
-    prompts = dict(
-        store.con.execute(
-            "SELECT id, messages FROM prompts WHERE id = ANY($ids)", {"ids": prompt_ids}
-        ).fetchall()
-    )
-    texts = dict(
-        store.con.execute(
-            "SELECT id, text FROM responses WHERE id = ANY($ids)", {"ids": response_ids}
-        ).fetchall()
-    )
-    served = {}
-    for pair_id, prompt_id, response_a, response_b in rows:
-        swap = random.random() < 0.5
-        left, right = (response_b, response_a) if swap else (response_a, response_b)
-        served[pair_id] = ServedPair(
+    texts = dict(_lookup(store, "SELECT id, text FROM responses", "id", response_ids))
+    return {
+        pair_id: ServedPair(
             pair_id=pair_id,
             prompt_id=prompt_id,
             messages=json.loads(prompts[prompt_id]),
-            left=texts[left],
-            right=texts[right],
-            shown_order="ba" if swap else "ab",
-            left_id=left,
-            right_id=right,
+            left=texts[response_a],
+            right=texts[response_b],
+            shown_order="ab",
+            left_id=response_a,
+            right_id=response_b,
         )
-    return served
+        for pair_id, prompt_id, response_a, response_b in rows
+    }
+
+
+def labels_in_force(store: Store, pair_ids: list[str]) -> dict[str, dict[str, bool]]:
+    """pair id -> annotator -> whether their label in force is a vote (not a skip).
+
+    Reads the pairs' label rows by index and drops the retracted ones (an undo row names the
+    label it retracts and belongs to the same pair), as the `current_labels` view does.
+    """
+    select = "SELECT id, pair_id, annotator, choice, supersedes FROM labels"
+    rows = _lookup(store, select, "pair_id", pair_ids)
+    retracted = {row[4] for row in rows if row[4] is not None}
+    labelled: dict[str, dict[str, bool]] = {}
+    for label_id, pair_id, annotator, choice, _ in rows:
+        if choice is not None and label_id not in retracted:
+            known = labelled.setdefault(pair_id, {})
+            known[annotator] = known.get(annotator, False) or choice != "skip"
+    return labelled
 
 
 class LabelQueue:
-    """Serves pairs to annotators from one store; safe to share between a server's threads."""
+    """Serves pairs to annotators from one store; safe to share between a server's threads.
 
-    def __init__(self, store: Store, *, batch: int = 24, lease_seconds: float = 900.0) -> None:
+    `batch` is how many open pairs one refill adds to the shared pool; a refill starts in the
+    background when an annotator is served from the last `batch // 2` pairs of the pool.
+    """
+
+    def __init__(self, store: Store, *, batch: int = 128, lease_seconds: float = 900.0) -> None:
         self.store = store
         self.batch = batch
         self.lease_seconds = lease_seconds
-        self._annotators: dict[str, _Annotator] = {}
-        self._claims: dict[str, dict[str, float]] = {}  # pair id -> annotator -> lease end
-        self._reserved: dict[str, str] = {}  # pair id -> annotator who prefetched it
+        self._lock = threading.Lock()  # guards every field below; held only for memory work
+        self._pool: list[tuple[tuple, str]] = []  # (serving key, pair id) of open pairs, sorted
+        self._pooled: dict[str, tuple[tuple, ServedPair]] = {}  # pair id -> key, pair (sides ab)
         # pair id -> annotator -> whether their label in force is a vote (not a skip), for the
-        # pairs handed out since start; kept current by finish() and forget_label().
+        # pooled pairs and the pairs handed out; dropped when a pair is neither.
         self._labelled: dict[str, dict[str, bool]] = {}
-        self._overlap = get_overlap(store)
-        self._lock = threading.Lock()
+        self._claims: dict[str, dict[str, float]] = {}  # pair id -> annotator -> lease end
+        self._current: dict[str, ServedPair] = {}  # annotator -> the pair shown to them now
+        self._cursors: list = [None, None, None]  # last key read per tier; None: from the start
+        self._requeue: set[str] = set()  # pairs to look at again whatever the cursors say
+        self._journal: list[tuple[str, str, bool | None]] | None = None  # during a refill
+        self._generation = 0  # bumped when the pool is rebuilt; stale refills are dropped
+        self._overlap = 1
+        self._refill_lock = threading.Lock()  # one refill at a time
+        self._refill: Future | None = None  # the background refill in flight
         self._refiller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-refill")
         store.on_close(lambda: self._refiller.shutdown(wait=True, cancel_futures=True))
 
-    def _state(self, annotator: str) -> _Annotator:
-        with self._lock:
-            return self._annotators.setdefault(annotator, _Annotator())
+    # Serving -----------------------------------------------------------------------------
 
     def next_pair(self, annotator: str) -> ServedPair | None:
-        """The pair `annotator` should label now (the same one until it is labelled), or None."""
-        state = self._state(annotator)
-        with state.lock:
-            if state.current is None:
-                state.current = self._take(annotator, state)
-            elif not self._claim(state.current.pair_id, annotator, renew=True):
-                state.current = self._take(annotator, state)  # its lease ran out and was taken
-            return state.current
+        """The pair `annotator` should label now (the same one until it is labelled), or None.
+
+        Waits for the store only when the pool holds nothing open to the annotator.
+        """
+        pair = self.next_pair_nowait(annotator)
+        for _ in range(2):
+            if pair is not None:
+                return pair
+            self.refill()
+            pair = self.next_pair_nowait(annotator, refill=False)
+        return pair
+
+    def next_pair_nowait(self, annotator: str, *, refill: bool = True) -> ServedPair | None:
+        """Like next_pair, from memory only: None when the pool holds nothing for `annotator`."""
+        with self._lock:
+            now = time.monotonic()
+            current = self._current.get(annotator)
+            if current is not None:
+                if self._hold(current.pair_id, annotator, now):
+                    return current
+                del self._current[annotator]  # its lease ran out and the pair was taken
+            pair, index = self._pick(annotator, now)
+            if refill and index >= len(self._pool) - self.batch // 2:
+                self._start_refill()
+            return pair
 
     def current(self, annotator: str) -> ServedPair | None:
         """The pair last served to `annotator` and not yet labelled."""
-        return self._state(annotator).current
+        with self._lock:
+            return self._current.get(annotator)
+
+    def begin_label(self, annotator: str, pair_id: str) -> ServedPair | None:
+        """Take the pair shown to `annotator` for recording a label on it, if it is `pair_id`.
+
+        Until finish() or cancel_label(), a second label on it is refused.
+        """
+        with self._lock:
+            current = self._current.get(annotator)
+            if current is None or current.pair_id != pair_id:
+                return None
+            del self._current[annotator]
+            return current
+
+    def cancel_label(self, annotator: str, pair: ServedPair) -> None:
+        """Recording a label on `pair` failed: show it to `annotator` again."""
+        with self._lock:
+            self._current.setdefault(annotator, pair)
 
     def finish(self, annotator: str, pair_id: str, *, voted: bool = True) -> None:
-        """`annotator` labelled `pair_id` (`voted` False for a skip): release it and move on."""
-        state = self._state(annotator)
-        with state.lock:
-            if state.current is not None and state.current.pair_id == pair_id:
-                state.current = None
+        """`annotator`'s label on `pair_id` is committed (`voted` False for a skip): move on."""
         with self._lock:
-            self._claims.get(pair_id, {}).pop(annotator, None)
-            if pair_id in self._labelled:
-                self._labelled[pair_id][annotator] = voted
+            current = self._current.get(annotator)
+            if current is not None and current.pair_id == pair_id:
+                del self._current[annotator]
+            holders = self._claims.get(pair_id)
+            if holders is not None:
+                holders.pop(annotator, None)
+            self._note(pair_id, annotator, voted)
+
+    def note_votes(self, pair_ids: list[str], annotator: str) -> None:
+        """`annotator` voted on these pairs outside the queue (an edit or a ranking)."""
+        with self._lock:
+            for pair_id in pair_ids:
+                self._note(pair_id, annotator, True)
 
     def forget_label(self, annotator: str, pair_id: str) -> None:
         """`annotator`'s label on `pair_id` was undone."""
         with self._lock:
-            self._labelled.get(pair_id, {}).pop(annotator, None)
+            self._note(pair_id, annotator, None)
 
     def serve_again(self, annotator: str, pair: ServedPair) -> None:
-        """Show `pair` to `annotator` next (after an undo), ahead of the rest of their batch."""
-        state = self._state(annotator)
-        with state.lock:
-            if state.current is not None:
-                state.batch.appendleft(state.current)
-            pair.served_at = time.monotonic()
-            state.current = pair
-            self._claim(pair.pair_id, annotator, renew=True)
+        """Show `pair` to `annotator` next (after an undo of their label on it)."""
+        known = labels_in_force(self.store, [pair.pair_id]).get(pair.pair_id, {})
+        known.pop(annotator, None)
+        with self._lock:
+            now = time.monotonic()
+            previous = self._current.get(annotator)
+            if previous is not None:  # back to the pool for whoever comes next
+                self._claims.get(previous.pair_id, {}).pop(annotator, None)
+            self._labelled.setdefault(pair.pair_id, known).pop(annotator, None)
+            if pair.pair_id not in self._pooled:
+                self._add_to_pool(_FRONT, pair.oriented("ab"))
+            pair.served_at = now
+            self._current[annotator] = pair
+            self._claims.setdefault(pair.pair_id, {})[annotator] = now + self.lease_seconds
 
-    def restart_scans(self) -> None:
-        """Let every annotator's next refill scan from the start (after priorities change)."""
-        with self._lock:
-            states = list(self._annotators.values())
-        for state in states:
-            state.cursor = 0
-
-    def _claim(self, pair_id: str, annotator: str, *, renew: bool = False) -> bool:
-        """Claim `pair_id` for `annotator` for a lease if the overlap leaves room; say if it did.
-
-        Room means: distinct annotators with a vote in force plus others holding a live lease
-        stay below the overlap. `renew` extends a lease the annotator still holds.
-        """
-        now = time.monotonic()
-        with self._lock:
-            holders = self._claims.setdefault(pair_id, {})
-            if renew and holders.get(annotator, 0) > now:
-                holders[annotator] = now + self.lease_seconds
-                return True
-        with self._lock:
-            known = self._labelled.get(pair_id)
-        if known is None:
-            known = self._labels_in_force([pair_id]).get(pair_id, {})
-            with self._lock:
-                known = self._labelled.setdefault(pair_id, known)
-        with self._lock:
-            if annotator in known:
-                return False
-            votes = sum(1 for name, voted in known.items() if voted and name != annotator)
-            holders = self._claims.setdefault(pair_id, {})
-            others = sum(1 for name, until in holders.items() if name != annotator and until > now)
-            if votes + others >= self._overlap:
-                return False
+    def _hold(self, pair_id: str, annotator: str, now: float) -> bool:
+        """Renew `annotator`'s lease on `pair_id`, or claim it again if it is still open."""
+        holders = self._claims.get(pair_id)
+        if holders is not None and holders.get(annotator, 0) > now:
             holders[annotator] = now + self.lease_seconds
-            if self._reserved.get(pair_id) == annotator:
-                del self._reserved[pair_id]
             return True
+        if not self._open_to(pair_id, annotator, now):
+            return False
+        self._claims.setdefault(pair_id, {})[annotator] = now + self.lease_seconds
+        return True
 
-    def _take(self, annotator: str, state: _Annotator) -> ServedPair | None:
-        """The next pair from the annotator's batch that is still open, refilling it when empty.
+    def _open_to(self, pair_id: str, annotator: str, now: float) -> bool:
+        """Whether `annotator` may take `pair_id`: not labelled by them, and votes in force plus
+        others' live leases below the overlap."""
+        known = self._labelled.get(pair_id)
+        if known is None or annotator in known:
+            return False
+        votes = sum(known.values())
+        holders = self._claims.get(pair_id, {})
+        others = sum(1 for name, until in holders.items() if name != annotator and until > now)
+        return votes + others < self._overlap
 
-        When the batch runs low a refill starts in the background, so the request that
-        empties it rarely waits for the database.
-        """
-        for _ in range(3):
-            while state.batch:
-                pair = state.batch.popleft()
-                if self._claim(pair.pair_id, annotator):
-                    pair.served_at = time.monotonic()
-                    if len(state.batch) <= self.batch // 3 and state.refill is None:
-                        state.refill = self._refiller.submit(self._refill, annotator, state)
-                        state.refill.add_done_callback(lambda _: setattr(state, "refill", None))
-                    return pair
-            pending = state.refill
-            if pending is not None:
-                wait([pending])
-            else:
-                self._refill(annotator, state)
-        return None
+    def _pick(self, annotator: str, now: float) -> tuple[ServedPair | None, int]:
+        """Claim the first pooled pair open to `annotator`; (the pair as shown, its index)."""
+        for index, (_, pair_id) in enumerate(self._pool):
+            if self._open_to(pair_id, annotator, now):
+                self._claims.setdefault(pair_id, {})[annotator] = now + self.lease_seconds
+                pair = self._pooled[pair_id][1].oriented(random.choice(("ab", "ba")))
+                pair.served_at = now
+                self._current[annotator] = pair
+                return pair, index
+        return None, len(self._pool)
 
-    def _refill(self, annotator: str, state: _Annotator) -> None:
-        """Prefetch the annotator's next batch: prioritised pairs, then pairs in serving order.
-
-        Pairs already prefetched by someone else come last, so annotators rarely race for one.
-        """
-        sync_queue(self.store)
-        self._overlap = overlap = get_overlap(self.store)
-        now = time.monotonic()
-        with self._lock:
-            self._claims = {
-                pid: live
-                for pid, holders in self._claims.items()
-                if (live := {n: t for n, t in holders.items() if t > now})
-            }
-            busy = len(self._claims) + len(self._reserved)
-        params = {"annotator": annotator, "overlap": overlap, "limit": self.batch + busy}
-        rows = self._candidates(params, state.cursor)
-        with self._lock:
-            full = {
-                pid
-                for pid, _, votes in rows
-                if votes
-                + sum(1 for n, t in self._claims.get(pid, {}).items() if n != annotator and t > now)
-                >= overlap
-            }
-            held = {pair.pair_id for pair in [state.current, *state.batch] if pair is not None}
-            open_rows = [row for row in rows if row[0] not in full and row[0] not in held]
-            open_rows.sort(key=lambda row: self._reserved.get(row[0], annotator) != annotator)
-            chosen = [pid for pid, _, _ in open_rows[: self.batch]]
-            for pid in chosen:
-                self._reserved.setdefault(pid, annotator)
-        known = self._labels_in_force(chosen) if overlap > 1 else {}
-        with self._lock:
-            for pid in chosen:
-                self._labelled.setdefault(pid, known.get(pid, {}))
-        positions = [pos for _, pos, _ in rows if pos is not None]
-        state.cursor = max([state.cursor, *positions]) if chosen else 0
-        loaded = load_served_pairs(self.store, chosen)
-        state.batch.extend(loaded[pid] for pid in chosen if pid in loaded)
-
-    def _labels_in_force(self, pair_ids: list[str]) -> dict[str, dict[str, bool]]:
-        """pair id -> annotator -> whether their label in force is a vote (not a skip)."""
-        labelled: dict[str, dict[str, bool]] = {}
-        for pair_id, annotator, voted in self.store.con.execute(
-            "SELECT pair_id, annotator, bool_or(choice <> 'skip') FROM current_labels "
-            "WHERE pair_id = ANY($ids) GROUP BY ALL",
-            {"ids": pair_ids},
-        ).fetchall():
-            labelled.setdefault(pair_id, {})[annotator] = voted
-        return labelled
-
-    def _candidates(self, params: dict, cursor: int) -> list[tuple[str, int | None, int]]:
-        """(pair id, serving position or None, votes so far) of pairs open to the annotator.
-
-        Positive priorities first, then unprioritised pairs after the annotator's cursor in
-        serving order, then negative priorities.
-        """
-        rows = self._tier("queue_priorities c WHERE priority > 0", "priority DESC", params)
-        rows += self._tier(
-            "queue c WHERE position > $cursor AND NOT EXISTS (SELECT 1 FROM queue_priorities p"
-            " WHERE p.pair_id = c.pair_id AND p.priority <> 0)",
-            "position",
-            {**params, "cursor": cursor},
-        )
-        if len(rows) < params["limit"]:
-            rows += self._tier("queue_priorities c WHERE priority < 0", "priority DESC", params)
-        votes = {}
-        if params["overlap"] > 1 and rows:  # with overlap 1, open pairs have no votes yet
-            votes = dict(
-                self.store.con.execute(
-                    "SELECT pair_id, count(DISTINCT annotator) FROM current_labels "
-                    "WHERE pair_id = ANY($ids) AND choice <> 'skip' GROUP BY pair_id",
-                    {"ids": [pair_id for pair_id, _ in rows]},
-                ).fetchall()
-            )
-        return [(pair_id, position, votes.get(pair_id, 0)) for pair_id, position in rows]
-
-    def _tier(self, source: str, order: str, params: dict) -> list[tuple[str, int | None]]:
-        """Open pairs from one source, in `order`: not labelled by the annotator, not full."""
-        position = "c.position" if order == "position" else "NULL::BIGINT"
-        if params["overlap"] == 1:  # full means: anyone's vote (not a skip) is in force
-            closed = "(l.annotator = $annotator OR l.choice <> 'skip')"
-            full = ""
+    def _note(self, pair_id: str, annotator: str, voted: bool | None) -> None:
+        """Track a label in force (None: retracted); a pair with enough votes leaves the pool."""
+        if self._journal is not None:
+            self._journal.append((pair_id, annotator, voted))
+        known = self._labelled.get(pair_id)
+        if known is None:
+            return
+        if voted is None:
+            known.pop(annotator, None)
         else:
-            closed = "l.annotator = $annotator"
-            full = f" AND c.pair_id NOT IN ({_FULL})"
-        return self.store.con.execute(
-            f"SELECT c.pair_id, {position} FROM {source} AND NOT EXISTS (SELECT 1 FROM"
-            f" current_labels l WHERE l.pair_id = c.pair_id AND {closed}){full}"
-            f" ORDER BY {order}, c.pair_id LIMIT $limit",
-            params if full else {k: v for k, v in params.items() if k != "overlap"},
-        ).fetchall()
+            known[annotator] = voted
+        if pair_id in self._pooled and sum(known.values()) >= self._overlap:
+            key, _ = self._pooled.pop(pair_id)
+            del self._pool[bisect.bisect_left(self._pool, (key, pair_id))]
+        if pair_id not in self._pooled and not self._claims.get(pair_id):
+            self._labelled.pop(pair_id, None)
+            self._claims.pop(pair_id, None)
+
+    def _add_to_pool(self, key: tuple, pair: ServedPair) -> None:
+        self._pooled[pair.pair_id] = (key, pair)
+        bisect.insort(self._pool, (key, pair.pair_id))
+
+    # Rebuilding after changes ------------------------------------------------------------
+
+    def restart(self) -> None:
+        """Rebuild the pool from the start of the serving order (after the overlap changed)."""
+        with self._lock:
+            self._generation += 1
+            self._pool.clear()
+            self._pooled.clear()
+            self._cursors = [None, None, None]
+            for pair_id in list(self._labelled):
+                if not self._claims.get(pair_id):
+                    del self._labelled[pair_id]
+
+    def priorities_changed(self, pair_ids: set[str]) -> None:
+        """Priorities of `pair_ids` changed: reread the priority tiers, look at them again."""
+        with self._lock:
+            self._generation += 1
+            for key, pair_id in list(self._pool):
+                if key[0] in (0, 2) or pair_id in pair_ids:
+                    self._pooled.pop(pair_id)
+            self._pool = [(key, pid) for key, pid in self._pool if pid in self._pooled]
+            self._cursors[0] = self._cursors[2] = None
+            self._requeue |= pair_ids  # those now without a priority may lie behind the cursor
+
+    # Refilling the pool from the store ---------------------------------------------------
+
+    def _start_refill(self) -> None:
+        """Start a background refill unless one is in flight (the lock is held)."""
+        if self._refill is None or self._refill.done():
+            self._refill = self._refiller.submit(self._refill_pool)
+
+    def refill(self) -> None:
+        """Top the pool up now (waiting for a refill in flight, then running one)."""
+        with self._lock:
+            pending = self._refill
+        if pending is not None:
+            pending.result()
+        self._refill_pool()
+
+    def _refill_pool(self) -> None:
+        """Add up to `batch` open pairs to the pool, in serving order, from where it stopped."""
+        with self._refill_lock:
+            with self._lock:
+                generation, cursors = self._generation, list(self._cursors)
+                requeue, self._requeue = self._requeue, set()
+                pooled = set(self._pooled)
+                self._journal = []
+            try:
+                sync_queue(self.store)
+                overlap = get_overlap(self.store)
+                if cursors[1] is None:
+                    cursors[1] = (1, self._first_open_position(overlap), "")
+                found = self._keys_of(requeue, cursors[1]) if requeue else []
+                found = self._open(found, pooled, overlap)
+                for tier in _TIERS:
+                    while len(found) < self.batch:
+                        rows, cursors[tier], more = self._scan(tier, cursors[tier])
+                        found += self._open(rows, pooled, overlap)
+                        if not more:
+                            break
+                    if len(found) >= self.batch:
+                        break
+                pairs = load_served_pairs(self.store, [pair_id for _, pair_id, _ in found])
+            except BaseException:
+                with self._lock:
+                    self._journal = None
+                    self._requeue |= requeue
+                raise
+            with self._lock:
+                journal, self._journal = self._journal, None
+                if generation != self._generation:  # rebuilt meanwhile: read again next time
+                    self._requeue |= requeue
+                    return
+                self._overlap = overlap
+                self._cursors = cursors
+                self._merge(found, pairs, journal)
+
+    def _merge(self, found: list, pairs: dict[str, ServedPair], journal: list) -> None:
+        """Add refilled pairs to the pool, with what was labelled while they were read."""
+        now = time.monotonic()
+        for key, pair_id, known in found:
+            if pair_id in pairs and pair_id not in self._pooled:
+                self._labelled.setdefault(pair_id, known)
+                self._add_to_pool(key, pairs[pair_id])
+        for pair_id, annotator, voted in journal:
+            if pair_id in pairs:
+                self._note(pair_id, annotator, voted)
+        for pair_id in [p for p in self._claims if p not in self._pooled]:
+            if not any(until > now for until in self._claims[pair_id].values()):
+                del self._claims[pair_id]  # leases that ran out on pairs no longer open
+        for pair_id in [p for p in self._labelled if p not in self._pooled]:
+            if pair_id not in self._claims:
+                del self._labelled[pair_id]
+
+    def _open(self, rows: list[tuple[tuple, str]], pooled: set[str], overlap: int) -> list:
+        """(key, pair id, labels in force) of the rows not pooled yet and not full."""
+        fresh = [(key, pair_id) for key, pair_id in rows if pair_id not in pooled]
+        labelled = labels_in_force(self.store, [pair_id for _, pair_id in fresh])
+        found = []
+        for key, pair_id in fresh:
+            known = labelled.get(pair_id, {})
+            if sum(known.values()) < overlap:
+                pooled.add(pair_id)
+                found.append((key, pair_id, known))
+        return found
+
+    def _scan(self, tier: int, cursor: tuple | None) -> tuple[list, tuple | None, bool]:
+        """The next `batch` (key, pair id) of a tier after `cursor`: (rows, new cursor, more).
+
+        Tier 1 reads the serving order by position, leaving out pairs with a priority; tiers
+        0 and 2 read the positive and negative priorities, higher first.
+        """
+        if tier == 1:
+            rows = self.store.con.execute(
+                "SELECT pair_id, position FROM queue WHERE position > ? ORDER BY position LIMIT ?",
+                [cursor[1], self.batch],
+            ).fetchall()
+            keyed = [((1, position, ""), pair_id) for pair_id, position in rows]
+            prioritised = self._prioritised([pair_id for pair_id, _ in rows])
+            keyed_open = [row for row in keyed if row[1] not in prioritised]
+        else:
+            after = "" if cursor is None else "AND (priority < ? OR (priority = ? AND pair_id > ?))"
+            params = [] if cursor is None else [-cursor[1], -cursor[1], cursor[2]]
+            rows = self.store.con.execute(
+                "SELECT pair_id, priority FROM queue_priorities "
+                f"WHERE priority {'>' if tier == 0 else '<'} 0 {after} "
+                "ORDER BY priority DESC, pair_id LIMIT ?",
+                [*params, self.batch],
+            ).fetchall()
+            keyed = keyed_open = [
+                ((tier, -priority, pair_id), pair_id) for pair_id, priority in rows
+            ]
+        last = keyed[-1][0] if keyed else cursor
+        return keyed_open, last, len(rows) == self.batch
+
+    def _prioritised(self, pair_ids: list[str]) -> set[str]:
+        """Which of these pairs have a priority other than 0 (served in another tier)."""
+        select = "SELECT pair_id FROM queue_priorities"
+        rows = _lookup(self.store, select, "pair_id", pair_ids, "AND priority <> 0")
+        return {pair_id for (pair_id,) in rows}
+
+    def _keys_of(self, pair_ids: set[str], cursor: tuple) -> list[tuple[tuple, str]]:
+        """Serving keys of pairs without a priority that lie behind the tier-1 `cursor`."""
+        ids = list(pair_ids)
+        rows = _lookup(self.store, "SELECT pair_id, position FROM queue", "pair_id", ids)
+        prioritised = self._prioritised(ids)
+        keyed = [((1, position, ""), pair_id) for pair_id, position in rows]
+        return [(key, pid) for key, pid in keyed if key <= cursor and pid not in prioritised]
+
+    def _first_open_position(self, overlap: int) -> int:
+        """The serving position just before the first pair that still lacks votes."""
+        return fetch_value(
+            self.store.con,
+            f"SELECT coalesce((SELECT min(position) FROM queue WHERE pair_id NOT IN ({_FULL}))"
+            " - 1, (SELECT max(position) FROM queue), 0)",
+            {"overlap": overlap},
+        )
 
 
 _queues: weakref.WeakKeyDictionary[Store, LabelQueue] = weakref.WeakKeyDictionary()
@@ -415,3 +558,10 @@ def queue_for(store: Store) -> LabelQueue:
 def next_pair_for(store: Store, annotator: str) -> ServedPair | None:
     """The pair `annotator` should label now, or None when nothing is left for them."""
     return queue_for(store).next_pair(annotator)
+
+
+def note_votes(store: Store, pair_ids: list[str], annotator: str) -> None:
+    """Tell the store's queue (if one runs) that `annotator` voted on pairs outside it."""
+    queue = _queues.get(store)
+    if queue is not None:
+        queue.note_votes(pair_ids, annotator)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import pytest
 
 from curation import import_paths
 from curation.annotation_errors import LabelError
-from curation.labelling import record_label
-from curation.queue import LabelQueue, get_overlap, next_pair_for, set_overlap, set_priorities
+from curation.labelling import next_prompt_to_rank, record_label, record_ranking
+from curation.queue import (
+    LabelQueue,
+    get_overlap,
+    next_pair_for,
+    queue_for,
+    set_overlap,
+    set_priorities,
+)
 
 CANDIDATES = [
     {"prompt": f"Question {i}?", "responses": [f"Answer {i} one.", f"Answer {i} two."]}
@@ -115,3 +124,42 @@ def test_new_pairs_join_the_queue(store, pairs, write_jsonl):
     label_all(store, "ann")
     import_paths(store, [write_jsonl("more.jsonl", [{"prompt": "New?", "responses": ["x", "y"]}])])
     assert len(label_all(store, "ann")) == 1
+
+
+def test_concurrent_annotators_over_many_refills(store, write_jsonl):
+    many = [{"prompt": f"Q{i}?", "responses": [f"x{i}", f"y{i}"]} for i in range(300)]
+    import_paths(store, [write_jsonl("many.jsonl", many)])
+    set_overlap(store, 2)
+    names = ["ann", "bob", "cy", "dee"]
+    with ThreadPoolExecutor(len(names)) as pool:
+        seen = dict(zip(names, pool.map(lambda name: label_all(store, name), names), strict=True))
+    counts = pd.Series([p for ids in seen.values() for p in ids]).value_counts()
+    assert len(counts) == 300 and set(counts) == {2}  # each pair to exactly 2 annotators
+    assert all(len(ids) == len(set(ids)) for ids in seen.values())  # nobody sees a pair twice
+    stored = store.con.execute(
+        "SELECT count(*), count(DISTINCT (pair_id, annotator)) FROM current_labels"
+    ).fetchone()
+    assert stored == (600, 600)
+    assert queue_for(store)._labelled == {}  # nothing tracked once every pair is done
+
+
+def test_a_pair_whose_priority_is_cleared_is_still_served(store, pairs):
+    lifted = pairs[3]
+    set_priorities(store, pd.DataFrame({"pair_id": [lifted], "priority": [5.0], "reason": ["x"]}))
+    first = next_pair_for(store, "bob")  # the pool now holds every pair, the lifted one first
+    assert first.pair_id == lifted
+    set_priorities(store, pd.DataFrame({"pair_id": [lifted], "priority": [0.0], "reason": ["y"]}))
+    assert sorted(label_all(store, "ann")) == sorted(set(pairs) - {lifted})  # bob holds it
+    record_label(store, "bob", lifted, "skip")
+    assert label_all(store, "ann") == [lifted]
+
+
+def test_ranked_pairs_are_not_served_to_their_ranker(store, write_jsonl):
+    ranked = {"prompt": "Pick a colour.", "responses": ["Blue.", "Red!", "Green?"]}
+    import_paths(store, [write_jsonl("ranked.jsonl", [ranked])])
+    set_overlap(store, 2)
+    assert next_pair_for(store, "bob") is not None  # the three pairs are pooled now
+    task = next_prompt_to_rank(store, "ann")
+    record_ranking(store, "ann", task["prompt_id"], [r["response_id"] for r in task["responses"]])
+    assert next_pair_for(store, "ann") is None
+    assert len(label_all(store, "bob")) == 3
