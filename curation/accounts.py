@@ -123,20 +123,26 @@ class CredentialCache:
         self._entries: dict[bytes, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
+    def _key_of(self, name: str, password: str) -> bytes:
+        return hmac.digest(self._key, f"{name}\0{password}".encode(), "sha256")
+
+    def cached_role(self, name: str, password: str) -> str | None:
+        """The role of a login remembered as right, else None (memory only: never slow)."""
+        with self._lock:
+            hit = self._entries.get(self._key_of(name, password))
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
     def role_for(self, name: str, password: str) -> str | None:
         """The role of `name` when `password` is right, else None."""
-        key = hmac.digest(self._key, f"{name}\0{password}".encode(), "sha256")
-        now = time.monotonic()
-        with self._lock:
-            hit = self._entries.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
+        role = self.cached_role(name, password)
+        if role is not None:
+            return role
         role = verify_password(self.store, name, password)
         if role is not None:
             with self._lock:
                 if len(self._entries) > 10_000:
                     self._entries.clear()
-                self._entries[key] = (now + self.ttl, role)
+                self._entries[self._key_of(name, password)] = (time.monotonic() + self.ttl, role)
         return role
 
     def forget(self) -> None:

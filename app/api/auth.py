@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import (
     HTTPAuthorizationCredentials,
     HTTPBasic,
@@ -26,7 +27,7 @@ def api_context(request: Request) -> AppContext:
     return request.app.state.context
 
 
-def _authenticated_user(
+async def _authenticated_user(
     request: Request,
     basic: HTTPBasicCredentials | None,
     bearer: HTTPAuthorizationCredentials | None,
@@ -35,13 +36,18 @@ def _authenticated_user(
 
     Users send HTTP Basic credentials. The CLI on the server's machine may instead send the
     token the server wrote beside the store (readable only by its owner) and acts as admin.
+    A login seen recently is checked in memory; checking a new one (a slow hash) runs in a
+    worker thread so the server keeps answering others meanwhile.
     """
     ctx = api_context(request)
     token = ctx.settings.get("local_token")
     if bearer is not None and token and hmac.compare_digest(bearer.credentials, token):
         return LOCAL_CLI_USER, "admin"
     if basic is not None:
-        role = ctx.credentials.role_for(basic.username, basic.password)
+        credentials = ctx.credentials
+        role = credentials.cached_role(basic.username, basic.password)
+        if role is None:
+            role = await run_in_threadpool(credentials.role_for, basic.username, basic.password)
         if role is not None:
             return basic.username, role
     raise HTTPException(
@@ -51,16 +57,16 @@ def _authenticated_user(
     )
 
 
-def require_api_user(role: str = "annotator") -> Callable[..., str]:
+def require_api_user(role: str = "annotator") -> Callable[..., Awaitable[str]]:
     """A FastAPI dependency returning the caller's name: 401 without valid credentials, 403
     when their role is below `role`."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> str:
-        name, actual = _authenticated_user(request, basic, bearer)
+        name, actual = await _authenticated_user(request, basic, bearer)
         if not role_allows(actual, role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
         return name

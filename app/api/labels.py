@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, AnnotatorUser, Context
 from app.transfer import export_to_file, import_uploads
-from curation import EXPORT_FORMATS, IMPORT_FORMATS, store_stats
-from curation.labelling import MAX_RATIONALE, record_label, undo_last
-from curation.queue import next_pair_for
+from curation import EXPORT_FORMATS, IMPORT_FORMATS, Store, store_stats
+from curation.labelling import MAX_RATIONALE, submit_label, undo_last
+from curation.queue import next_pair_for, queue_for
 
 router = APIRouter()
 
@@ -32,6 +34,14 @@ class LabelBody(BaseModel):
 def _pair_or_done(pair) -> dict:
     """A served pair's public fields, or {pair_id: null, done: true} when none is left."""
     return {**pair.public(), "done": False} if pair else {"pair_id": None, "done": True}
+
+
+async def _next_pair(store: Store, user: str) -> dict:
+    """The user's next pair from the queue's memory, else (a refill) from a worker thread."""
+    pair = queue_for(store).next_pair_nowait(user)
+    if pair is None:
+        pair = await run_in_threadpool(next_pair_for, store, user)
+    return _pair_or_done(pair)
 
 
 @router.get("/health")
@@ -53,15 +63,19 @@ def stats(user: AnnotatorUser, ctx: Context) -> dict:
 
 
 @router.get("/next")
-def next_pair(user: AnnotatorUser, ctx: Context) -> dict:
+async def next_pair(user: AnnotatorUser, ctx: Context) -> dict:
     """The pair this user should label now: {pair_id, prompt (messages), a, b, done}."""
-    return _pair_or_done(next_pair_for(ctx.store, user))
+    return await _next_pair(ctx.store, user)
 
 
 @router.post("/labels")
-def post_label(body: LabelBody, user: AnnotatorUser, ctx: Context) -> dict:
-    """Record the user's vote (committed before the reply) and return their next pair."""
-    label = record_label(
+async def post_label(body: LabelBody, user: AnnotatorUser, ctx: Context) -> dict:
+    """Record the user's vote (committed before the reply) and return their next pair.
+
+    The vote joins the label writer's next group commit; this waits for it without holding a
+    worker thread.
+    """
+    committed = submit_label(
         ctx.store,
         user,
         body.pair_id,
@@ -69,7 +83,8 @@ def post_label(body: LabelBody, user: AnnotatorUser, ctx: Context) -> dict:
         strength=body.strength,
         rationale=body.rationale,
     )
-    return {"label_id": label.label_id, "next": _pair_or_done(next_pair_for(ctx.store, user))}
+    label = await asyncio.wrap_future(committed)
+    return {"label_id": label.label_id, "next": await _next_pair(ctx.store, user)}
 
 
 @router.post("/undo")
