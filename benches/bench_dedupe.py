@@ -82,7 +82,7 @@ def run_datasketch(
     from datasketch import MinHash, MinHashLSH
 
     start = time.perf_counter()
-    shingles = [[s.encode() for s in shingle_set(doc)] for doc in documents]
+    shingles = ([s.encode() for s in shingle_set(doc)] for doc in documents)  # one doc at a time
     hashes = MinHash.bulk(shingles, num_perm=NUM_PERM)
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM, params=params)
     with lsh.insertion_session() as session:
