@@ -75,9 +75,13 @@ def main() -> None:
                 "agreement": llm["agreement"],
                 "agreement_n": llm["agreement_n"],
                 "kappa": llm["kappa"],
+                "p_agreement": llm["p_agreement"],
+                "p_agreement_n": llm["p_agreement_n"],
                 "generate_agreement": gen["agreement"],
                 "generate_agreement_n": gen["agreement_n"],
                 "generate_kappa": gen["kappa"],
+                "generate_p_agreement": gen["p_agreement"],
+                "generate_p_agreement_n": gen["p_agreement_n"],
                 "generate_failed": gen["failed"],
                 "max_new_tokens": args.max_new_tokens,
             }

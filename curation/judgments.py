@@ -142,7 +142,8 @@ def report_counts(store: Store) -> pd.DataFrame:
 
     Columns: judge_key, name, label, order_free, n, failed, ties, consistent, consistency_n,
     the agreement table with the human majority (human_a_judge_a, human_a_judge_b,
-    human_b_judge_a, human_b_judge_b), length_decided, chose_longer, first_picks, order_picks.
+    human_b_judge_a, human_b_judge_b), p_agree and p_decided (p_a on the human side of 0.5, of
+    the verdicts with p_a off 0.5), length_decided, chose_longer, first_picks, order_picks.
     """
     return store.con.execute(
         """
@@ -167,6 +168,9 @@ def report_counts(store: Store) -> pd.DataFrame:
                count(*) FILTER (WHERE h.side = 'a' AND j.choice = 'b') AS human_a_judge_b,
                count(*) FILTER (WHERE h.side = 'b' AND j.choice = 'a') AS human_b_judge_a,
                count(*) FILTER (WHERE h.side = 'b' AND j.choice = 'b') AS human_b_judge_b,
+               count(*) FILTER (WHERE h.side = 'a' AND j.p_a > 0.5
+                                      OR h.side = 'b' AND j.p_a < 0.5) AS p_agree,
+               count(*) FILTER (WHERE h.side IS NOT NULL AND j.p_a <> 0.5) AS p_decided,
                count(*) FILTER (WHERE j.choice IN ('a', 'b') AND l.len_a <> l.len_b)
                    AS length_decided,
                count(*) FILTER (WHERE (j.choice = 'a' AND l.len_a > l.len_b)

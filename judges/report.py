@@ -48,7 +48,9 @@ def judge_report(store: Store, *, baselines: bool = True) -> dict:
     """{"judges": {label: figures}} for every judge with verdicts in the store.
 
     Figures: n (pairs judged), failed, ties, agreement with the human majority label and
-    Cohen's kappa over the pairs where both picked a side (`agreement_n` of them), the share of
+    Cohen's kappa over the pairs where both picked a side (`agreement_n` of them),
+    `p_agreement` (whether p_a, which averages both orders, leans to the human side; over
+    `p_agreement_n` pairs with p_a off 0.5, so it counts inconsistent verdicts too), the share of
     non-failed verdicts that were position-consistent, `prefer_longer` (share of decided
     verdicts on pairs of unequal length that chose the longer response) and `prefer_first`
     (share of single-order picks that chose the response shown first; None for judges that
@@ -73,6 +75,8 @@ def judge_report(store: Store, *, baselines: bool = True) -> dict:
             "agreement_n": int(agreement_n),
             "agreement": ratio(table[0] + table[3], agreement_n),
             "kappa": cohen_kappa(*(int(x) for x in table)),
+            "p_agreement": ratio(row.p_agree, row.p_decided),
+            "p_agreement_n": int(row.p_decided),
             "position_consistency": ratio(row.consistent, row.consistency_n),
             "prefer_longer": ratio(row.chose_longer, row.length_decided),
             "prefer_first": None if row.order_free else ratio(row.first_picks, row.order_picks),
@@ -86,6 +90,7 @@ REPORT_COLUMNS = (
     "ties",
     "agreement",
     "kappa",
+    "p_agreement",
     "position_consistency",
     "prefer_longer",
     "prefer_first",

@@ -93,6 +93,8 @@ def test_report_figures_on_a_hand_made_case(cases_store: Store) -> None:
     assert scripted["agreement_n"] == 3
     assert scripted["agreement"] == pytest.approx(2 / 3)
     assert scripted["kappa"] == pytest.approx(0.4)
+    # p_a leans: P1 0.85 (a, right), P2 0.55 (a, wrong), P3 0.35 (b, wrong), P6 0.075 (b, right)
+    assert (scripted["p_agreement"], scripted["p_agreement_n"]) == (0.5, 4)
     assert scripted["position_consistency"] == pytest.approx(4 / 5)  # P2 flipped with the order
     assert scripted["prefer_first"] == pytest.approx(6 / 10)
     assert scripted["prefer_longer"] == pytest.approx(2 / 4)  # P1, P3 longer; P4, P6 shorter
