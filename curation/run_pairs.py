@@ -33,6 +33,8 @@ def add_run_pairs(store: Store, run_id: int, base_model: str, rows: list[dict]) 
     """
     trained_model = run_model_name(run_id)
     rows = [r for r in rows if r.get("prompt_id")]
+    if not rows:
+        return 0
     meta = {"run": run_id, "decoding": "greedy"}
     add_generated_responses(
         store,
