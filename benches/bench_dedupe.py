@@ -56,8 +56,12 @@ def synthetic_documents(count: int, seed: int = 0) -> tuple[list[str], np.ndarra
             elif len(doc) > NGRAM:
                 del doc[position]
         documents.append(" ".join(doc).capitalize())
-    planted = np.stack([sources, np.arange(originals, count)], axis=1)
-    return documents, planted
+    # Shuffle, so that any leading sample (the baseline's) holds planted copies too.
+    order = rng.permutation(count)
+    position = np.empty(count, np.int64)
+    position[order] = np.arange(count)
+    planted = position[np.stack([sources, np.arange(originals, count)], axis=1)]
+    return [documents[i] for i in order], planted
 
 
 def run_prefstudio(documents: list[str], threshold: float) -> tuple[float, object]:
@@ -139,7 +143,9 @@ def main() -> None:
     sample_truth = {tuple(p) for p in truth.tolist() if p[1] < baseline_docs}
     theirs_set = {tuple(p) for p in theirs.tolist()}
     theirs_recall = len(sample_truth & theirs_set) / max(len(sample_truth), 1)
-    theirs_precision = float(np.mean(exact_jaccard(documents, theirs) >= args.threshold))
+    theirs_precision = (
+        float(np.mean(exact_jaccard(documents, theirs) >= args.threshold)) if len(theirs) else None
+    )
 
     docs_per_s = args.docs / ours_s
     theirs_per_s = baseline_docs / theirs_s
@@ -159,7 +165,7 @@ def main() -> None:
                 "recall": round(recall, 4),
                 "precision": round(precision, 4),
                 "datasketch_recall": round(theirs_recall, 4),
-                "datasketch_precision": round(theirs_precision, 4),
+                "datasketch_precision": theirs_precision and round(theirs_precision, 4),
             }
         )
     )
