@@ -112,7 +112,7 @@ def list_users(store: Store) -> list[Account]:
 class CredentialCache:
     """Remembers recent successful logins so each HTTP request need not pay for scrypt again.
 
-    Keys are HMACs of name and password under a per-process random key; entries expire after
+    Keys are keyed BLAKE2b hashes of name and password under a per-process random key; entries expire after
     `ttl` seconds, and a changed role or password (a new hash) misses the cache.
     """
 
@@ -124,7 +124,7 @@ class CredentialCache:
         self._lock = threading.Lock()
 
     def _key_of(self, name: str, password: str) -> bytes:
-        return hmac.digest(self._key, f"{name}\0{password}".encode(), "sha256")
+        return hashlib.blake2b(f"{name}\0{password}".encode(), key=self._key).digest()
 
     def cached_role(self, name: str, password: str) -> str | None:
         """The role of a login remembered as right, else None (memory only: never slow)."""

@@ -17,7 +17,8 @@ from itertools import combinations
 from queue import SimpleQueue
 
 from curation.annotation_errors import LabelError
-from curation.queue import ServedPair, load_served_pairs, note_votes, queue_for
+from curation.queue import note_votes, queue_for
+from curation.queue_reads import ServedPair, load_served_pairs
 from curation.store import Store, fetch_one, fetch_value
 
 CHOICES = ("a", "b", "tie", "both_bad", "skip")

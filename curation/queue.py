@@ -21,67 +21,26 @@ import threading
 import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from curation.annotation_errors import LabelError
+from curation.queue_reads import (
+    Key,
+    ServedPair,
+    first_open_position,
+    keys_behind,
+    labels_in_force,
+    load_served_pairs,
+    scan_tier,
+)
 from curation.store import Store, fetch_value
 
 OVERLAP_KEY = "labelling.overlap"
 MAX_OVERLAP = 50
-# Pairs with `overlap` annotators' votes already (skips do not count towards the overlap).
-_FULL = (
-    "SELECT pair_id FROM current_labels WHERE choice <> 'skip' "
-    "GROUP BY pair_id HAVING count(DISTINCT annotator) >= $overlap"
-)
-# DuckDB looks ids of an `IN (?, ...)` list up in the table's index; `= ANY($list)` turns into
-# a join over the whole table beyond a few dozen ids. Lookups go in chunks of this many.
-_LOOKUP_CHUNK = 256
 # Serving tiers, in order: positive priorities, the serving order, negative priorities.
 _TIERS = (0, 1, 2)
-_FRONT = (-1, 0, "")  # serving key of a pair put back by an undo: ahead of everything
-
-
-@dataclass
-class ServedPair:
-    """A pair as one annotator sees it: the conversation and two anonymous responses.
-
-    `left`/`right` are the responses in the order shown; `shown_order` is `ab` when the left
-    one is the pair's response_a, `ba` when sides were swapped.
-    """
-
-    pair_id: str
-    prompt_id: str
-    messages: list[dict]
-    left: str
-    right: str
-    shown_order: str
-    left_id: str
-    right_id: str
-    served_at: float = 0.0
-
-    def public(self) -> dict:
-        """What a client may see: no response ids, models, sources or others' labels."""
-        return {
-            "pair_id": self.pair_id,
-            "prompt": self.messages,
-            "a": self.left,
-            "b": self.right,
-        }
-
-    def oriented(self, shown_order: str) -> ServedPair:
-        """A copy with the sides in `shown_order` (`ab`: response_a on the left)."""
-        if shown_order == self.shown_order:
-            return replace(self)
-        return replace(
-            self,
-            left=self.right,
-            right=self.left,
-            left_id=self.right_id,
-            right_id=self.left_id,
-            shown_order=shown_order,
-        )
+_FRONT: Key = (-1, 0, "")  # serving key of a pair put back by an undo: ahead of everything
 
 
 def get_overlap(store: Store) -> int:
@@ -161,55 +120,6 @@ def set_priorities(store: Store, rows: pd.DataFrame) -> int:
     return len(frame)
 
 
-def _lookup(store: Store, select: str, column: str, ids: list, extra: str = "") -> list[tuple]:
-    """Rows of `select ... WHERE column IN ids extra`, looked up by index in chunks."""
-    rows = []
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        marks = ", ".join(["?"] * len(chunk))
-        rows += store.con.execute(f"{select} WHERE {column} IN ({marks}) {extra}", chunk).fetchall()
-    return rows
-
-
-def load_served_pairs(store: Store, pair_ids: list[str]) -> dict[str, ServedPair]:
-    """The conversations and responses of pairs, sides as stored (`ab`), by index lookups."""
-    rows = _lookup(store, "SELECT id, prompt_id, response_a, response_b FROM pairs", "id", pair_ids)
-    prompt_ids = list({row[1] for row in rows})
-    prompts = dict(_lookup(store, "SELECT id, messages FROM prompts", "id", prompt_ids))
-    response_ids = list({rid for row in rows for rid in row[2:]})
-    texts = dict(_lookup(store, "SELECT id, text FROM responses", "id", response_ids))
-    return {
-        pair_id: ServedPair(
-            pair_id=pair_id,
-            prompt_id=prompt_id,
-            messages=json.loads(prompts[prompt_id]),
-            left=texts[response_a],
-            right=texts[response_b],
-            shown_order="ab",
-            left_id=response_a,
-            right_id=response_b,
-        )
-        for pair_id, prompt_id, response_a, response_b in rows
-    }
-
-
-def labels_in_force(store: Store, pair_ids: list[str]) -> dict[str, dict[str, bool]]:
-    """pair id -> annotator -> whether their label in force is a vote (not a skip).
-
-    Reads the pairs' label rows by index and drops the retracted ones (an undo row names the
-    label it retracts and belongs to the same pair), as the `current_labels` view does.
-    """
-    select = "SELECT id, pair_id, annotator, choice, supersedes FROM labels"
-    rows = _lookup(store, select, "pair_id", pair_ids)
-    retracted = {row[4] for row in rows if row[4] is not None}
-    labelled: dict[str, dict[str, bool]] = {}
-    for label_id, pair_id, annotator, choice, _ in rows:
-        if choice is not None and label_id not in retracted:
-            known = labelled.setdefault(pair_id, {})
-            known[annotator] = known.get(annotator, False) or choice != "skip"
-    return labelled
-
-
 class LabelQueue:
     """Serves pairs to annotators from one store; safe to share between a server's threads.
 
@@ -222,14 +132,18 @@ class LabelQueue:
         self.batch = batch
         self.lease_seconds = lease_seconds
         self._lock = threading.Lock()  # guards every field below; held only for memory work
-        self._pool: list[tuple[tuple, str]] = []  # (serving key, pair id) of open pairs, sorted
-        self._pooled: dict[str, tuple[tuple, ServedPair]] = {}  # pair id -> key, pair (sides ab)
+        self._pool: list[tuple[Key, str]] = []  # (serving key, pair id) of open pairs, sorted
+        self._pooled: dict[str, tuple[Key, ServedPair]] = {}  # pair id -> key, pair (sides ab)
         # pair id -> annotator -> whether their label in force is a vote (not a skip), for the
         # pooled pairs and the pairs handed out; dropped when a pair is neither.
         self._labelled: dict[str, dict[str, bool]] = {}
         self._claims: dict[str, dict[str, float]] = {}  # pair id -> annotator -> lease end
         self._current: dict[str, ServedPair] = {}  # annotator -> the pair shown to them now
-        self._cursors: list = [None, None, None]  # last key read per tier; None: from the start
+        self._cursors: list[Key | None] = [
+            None,
+            None,
+            None,
+        ]  # last key read per tier; None: from the start
         self._requeue: set[str] = set()  # pairs to look at again whatever the cursors say
         self._journal: list[tuple[str, str, bool | None]] | None = None  # during a refill
         self._generation = 0  # bumped when the pool is rebuilt; stale refills are dropped
@@ -379,7 +293,7 @@ class LabelQueue:
             self._labelled.pop(pair_id, None)
             self._claims.pop(pair_id, None)
 
-    def _add_to_pool(self, key: tuple, pair: ServedPair) -> None:
+    def _add_to_pool(self, key: Key, pair: ServedPair) -> None:
         self._pooled[pair.pair_id] = (key, pair)
         bisect.insort(self._pool, (key, pair.pair_id))
 
@@ -434,12 +348,14 @@ class LabelQueue:
                 sync_queue(self.store)
                 overlap = get_overlap(self.store)
                 if cursors[1] is None:
-                    cursors[1] = (1, self._first_open_position(overlap), "")
-                found = self._keys_of(requeue, cursors[1]) if requeue else []
+                    cursors[1] = (1, first_open_position(self.store, overlap), "")
+                found = keys_behind(self.store, list(requeue), cursors[1]) if requeue else []
                 found = self._open(found, pooled, overlap)
                 for tier in _TIERS:
                     while len(found) < self.batch:
-                        rows, cursors[tier], more = self._scan(tier, cursors[tier])
+                        rows, cursors[tier], more = scan_tier(
+                            self.store, tier, cursors[tier], self.batch
+                        )
                         found += self._open(rows, pooled, overlap)
                         if not more:
                             break
@@ -477,7 +393,7 @@ class LabelQueue:
             if pair_id not in self._claims:
                 del self._labelled[pair_id]
 
-    def _open(self, rows: list[tuple[tuple, str]], pooled: set[str], overlap: int) -> list:
+    def _open(self, rows: list[tuple[Key, str]], pooled: set[str], overlap: int) -> list:
         """(key, pair id, labels in force) of the rows not pooled yet and not full."""
         fresh = [(key, pair_id) for key, pair_id in rows if pair_id not in pooled]
         labelled = labels_in_force(self.store, [pair_id for _, pair_id in fresh])
@@ -488,58 +404,6 @@ class LabelQueue:
                 pooled.add(pair_id)
                 found.append((key, pair_id, known))
         return found
-
-    def _scan(self, tier: int, cursor: tuple | None) -> tuple[list, tuple | None, bool]:
-        """The next `batch` (key, pair id) of a tier after `cursor`: (rows, new cursor, more).
-
-        Tier 1 reads the serving order by position, leaving out pairs with a priority; tiers
-        0 and 2 read the positive and negative priorities, higher first.
-        """
-        if tier == 1:
-            rows = self.store.con.execute(
-                "SELECT pair_id, position FROM queue WHERE position > ? ORDER BY position LIMIT ?",
-                [cursor[1], self.batch],
-            ).fetchall()
-            keyed = [((1, position, ""), pair_id) for pair_id, position in rows]
-            prioritised = self._prioritised([pair_id for pair_id, _ in rows])
-            keyed_open = [row for row in keyed if row[1] not in prioritised]
-        else:
-            after = "" if cursor is None else "AND (priority < ? OR (priority = ? AND pair_id > ?))"
-            params = [] if cursor is None else [-cursor[1], -cursor[1], cursor[2]]
-            rows = self.store.con.execute(
-                "SELECT pair_id, priority FROM queue_priorities "
-                f"WHERE priority {'>' if tier == 0 else '<'} 0 {after} "
-                "ORDER BY priority DESC, pair_id LIMIT ?",
-                [*params, self.batch],
-            ).fetchall()
-            keyed = keyed_open = [
-                ((tier, -priority, pair_id), pair_id) for pair_id, priority in rows
-            ]
-        last = keyed[-1][0] if keyed else cursor
-        return keyed_open, last, len(rows) == self.batch
-
-    def _prioritised(self, pair_ids: list[str]) -> set[str]:
-        """Which of these pairs have a priority other than 0 (served in another tier)."""
-        select = "SELECT pair_id FROM queue_priorities"
-        rows = _lookup(self.store, select, "pair_id", pair_ids, "AND priority <> 0")
-        return {pair_id for (pair_id,) in rows}
-
-    def _keys_of(self, pair_ids: set[str], cursor: tuple) -> list[tuple[tuple, str]]:
-        """Serving keys of pairs without a priority that lie behind the tier-1 `cursor`."""
-        ids = list(pair_ids)
-        rows = _lookup(self.store, "SELECT pair_id, position FROM queue", "pair_id", ids)
-        prioritised = self._prioritised(ids)
-        keyed = [((1, position, ""), pair_id) for pair_id, position in rows]
-        return [(key, pid) for key, pid in keyed if key <= cursor and pid not in prioritised]
-
-    def _first_open_position(self, overlap: int) -> int:
-        """The serving position just before the first pair that still lacks votes."""
-        return fetch_value(
-            self.store.con,
-            f"SELECT coalesce((SELECT min(position) FROM queue WHERE pair_id NOT IN ({_FULL}))"
-            " - 1, (SELECT max(position) FROM queue), 0)",
-            {"overlap": overlap},
-        )
 
 
 _queues: weakref.WeakKeyDictionary[Store, LabelQueue] = weakref.WeakKeyDictionary()

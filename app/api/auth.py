@@ -22,8 +22,8 @@ _basic = HTTPBasic(auto_error=False, realm="prefstudio")
 _bearer = HTTPBearer(auto_error=False)
 
 
-def api_context(request: Request) -> AppContext:
-    """The server's AppContext, kept in the FastAPI app's state."""
+async def api_context(request: Request) -> AppContext:
+    """The server's AppContext, kept in the FastAPI app's state (async: no worker thread)."""
     return request.app.state.context
 
 
@@ -39,7 +39,7 @@ async def _authenticated_user(
     A login seen recently is checked in memory; checking a new one (a slow hash) runs in a
     worker thread so the server keeps answering others meanwhile.
     """
-    ctx = api_context(request)
+    ctx: AppContext = request.app.state.context
     token = ctx.settings.get("local_token")
     if bearer is not None and token and hmac.compare_digest(bearer.credentials, token):
         return LOCAL_CLI_USER, "admin"
