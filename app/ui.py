@@ -8,6 +8,7 @@ import gradio as gr
 
 from app.context import AppContext, role_allows
 from app.tabs.admin import create_admin_tab
+from app.tabs.curate import create_curate_tab
 from app.tabs.generate import create_generate_tab
 from app.tabs.judge import create_judge_tab
 from app.tabs.label import create_label_tab
@@ -21,6 +22,7 @@ TABS: list[tuple[str, Callable[[AppContext], None], str]] = [
     ("Generate", create_generate_tab, "admin"),
     ("Leaderboard", create_leaderboard_tab, "admin"),
     ("Judge", create_judge_tab, "admin"),
+    ("Curate", create_curate_tab, "admin"),
     ("Train", create_train_tab, "admin"),
 ]
 
