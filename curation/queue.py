@@ -14,6 +14,7 @@ of just those pairs by their indexes.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import json
 import random
@@ -124,10 +125,11 @@ class LabelQueue:
     """Serves pairs to annotators from one store; safe to share between a server's threads.
 
     `batch` is how many open pairs one refill adds to the shared pool; a refill starts in the
-    background when an annotator is served from the last `batch // 2` pairs of the pool.
+    background when fewer than `batch` pairs lie beyond the one served, so the pool stays a
+    batch ahead of the annotators.
     """
 
-    def __init__(self, store: Store, *, batch: int = 128, lease_seconds: float = 900.0) -> None:
+    def __init__(self, store: Store, *, batch: int = 256, lease_seconds: float = 900.0) -> None:
         self.store = store
         self.batch = batch
         self.lease_seconds = lease_seconds
@@ -139,17 +141,12 @@ class LabelQueue:
         self._labelled: dict[str, dict[str, bool]] = {}
         self._claims: dict[str, dict[str, float]] = {}  # pair id -> annotator -> lease end
         self._current: dict[str, ServedPair] = {}  # annotator -> the pair shown to them now
-        self._cursors: list[Key | None] = [
-            None,
-            None,
-            None,
-        ]  # last key read per tier; None: from the start
+        self._cursors: list[Key | None] = [None, None, None]  # last key read per tier
         self._requeue: set[str] = set()  # pairs to look at again whatever the cursors say
         self._journal: list[tuple[str, str, bool | None]] | None = None  # during a refill
         self._generation = 0  # bumped when the pool is rebuilt; stale refills are dropped
         self._overlap = 1
-        self._refill_lock = threading.Lock()  # one refill at a time
-        self._refill: Future | None = None  # the background refill in flight
+        self._refill: Future | None = None  # the refill in flight (one at a time)
         self._refiller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-refill")
         store.on_close(lambda: self._refiller.shutdown(wait=True, cancel_futures=True))
 
@@ -161,10 +158,20 @@ class LabelQueue:
         Waits for the store only when the pool holds nothing open to the annotator.
         """
         pair = self.next_pair_nowait(annotator)
-        for _ in range(2):
+        for _ in range(3):
             if pair is not None:
                 return pair
-            self.refill()
+            self.refill_soon().result()
+            pair = self.next_pair_nowait(annotator, refill=False)
+        return pair
+
+    async def next_pair_async(self, annotator: str) -> ServedPair | None:
+        """next_pair for async code: awaits a refill instead of blocking a thread."""
+        pair = self.next_pair_nowait(annotator)
+        for _ in range(3):
+            if pair is not None:
+                return pair
+            await asyncio.wrap_future(self.refill_soon())
             pair = self.next_pair_nowait(annotator, refill=False)
         return pair
 
@@ -178,7 +185,7 @@ class LabelQueue:
                     return current
                 del self._current[annotator]  # its lease ran out and the pair was taken
             pair, index = self._pick(annotator, now)
-            if refill and index >= len(self._pool) - self.batch // 2:
+            if refill and len(self._pool) - index <= self.batch:
                 self._start_refill()
             return pair
 
@@ -323,66 +330,67 @@ class LabelQueue:
 
     # Refilling the pool from the store ---------------------------------------------------
 
-    def _start_refill(self) -> None:
-        """Start a background refill unless one is in flight (the lock is held)."""
+    def _start_refill(self) -> Future:
+        """The refill in flight, or a new one started in the background (the lock is held)."""
         if self._refill is None or self._refill.done():
             self._refill = self._refiller.submit(self._refill_pool)
+        return self._refill
 
-    def refill(self) -> None:
-        """Top the pool up now (waiting for a refill in flight, then running one)."""
+    def refill_soon(self) -> Future:
+        """The refill in flight, or a new one; its result is how many pairs it added."""
         with self._lock:
-            pending = self._refill
-        if pending is not None:
-            pending.result()
-        self._refill_pool()
+            return self._start_refill()
 
-    def _refill_pool(self) -> None:
-        """Add up to `batch` open pairs to the pool, in serving order, from where it stopped."""
-        with self._refill_lock:
-            with self._lock:
-                generation, cursors = self._generation, list(self._cursors)
-                requeue, self._requeue = self._requeue, set()
-                pooled = set(self._pooled)
-                self._journal = []
-            try:
-                sync_queue(self.store)
-                overlap = get_overlap(self.store)
-                if cursors[1] is None:
-                    cursors[1] = (1, first_open_position(self.store, overlap), "")
-                found = keys_behind(self.store, list(requeue), cursors[1]) if requeue else []
-                found = self._open(found, pooled, overlap)
-                for tier in _TIERS:
-                    while len(found) < self.batch:
-                        rows, cursors[tier], more = scan_tier(
-                            self.store, tier, cursors[tier], self.batch
-                        )
-                        found += self._open(rows, pooled, overlap)
-                        if not more:
-                            break
-                    if len(found) >= self.batch:
+    def _refill_pool(self) -> int:
+        """Add up to `batch` open pairs to the pool, in serving order, from where it stopped;
+        return how many (runs in the refill thread only)."""
+        with self._lock:
+            generation, cursors = self._generation, list(self._cursors)
+            requeue, self._requeue = self._requeue, set()
+            pooled = set(self._pooled)
+            self._journal = []
+        try:
+            sync_queue(self.store)
+            overlap = get_overlap(self.store)
+            if cursors[1] is None:
+                cursors[1] = (1, first_open_position(self.store, overlap), "")
+            found = keys_behind(self.store, list(requeue), cursors[1]) if requeue else []
+            found = self._open(found, pooled, overlap)
+            for tier in _TIERS:
+                while len(found) < self.batch:
+                    rows, cursors[tier], more = scan_tier(
+                        self.store, tier, cursors[tier], self.batch
+                    )
+                    found += self._open(rows, pooled, overlap)
+                    if not more:
                         break
-                pairs = load_served_pairs(self.store, [pair_id for _, pair_id, _ in found])
-            except BaseException:
-                with self._lock:
-                    self._journal = None
-                    self._requeue |= requeue
-                raise
+                if len(found) >= self.batch:
+                    break
+            pairs = load_served_pairs(self.store, [pair_id for _, pair_id, _ in found])
+        except BaseException:
             with self._lock:
-                journal, self._journal = self._journal, None
-                if generation != self._generation:  # rebuilt meanwhile: read again next time
-                    self._requeue |= requeue
-                    return
-                self._overlap = overlap
-                self._cursors = cursors
-                self._merge(found, pairs, journal)
+                self._journal = None
+                self._requeue |= requeue
+            raise
+        with self._lock:
+            journal, self._journal = self._journal, None
+            if generation != self._generation:  # rebuilt meanwhile: read again next time
+                self._requeue |= requeue
+                return 0
+            self._overlap = overlap
+            self._cursors = cursors
+            return self._merge(found, pairs, journal)
 
-    def _merge(self, found: list, pairs: dict[str, ServedPair], journal: list) -> None:
-        """Add refilled pairs to the pool, with what was labelled while they were read."""
+    def _merge(self, found: list, pairs: dict[str, ServedPair], journal: list) -> int:
+        """Add refilled pairs to the pool, with what was labelled while they were read; return
+        how many were added."""
         now = time.monotonic()
+        added = 0
         for key, pair_id, known in found:
             if pair_id in pairs and pair_id not in self._pooled:
                 self._labelled.setdefault(pair_id, known)
                 self._add_to_pool(key, pairs[pair_id])
+                added += 1
         for pair_id, annotator, voted in journal:
             if pair_id in pairs:
                 self._note(pair_id, annotator, voted)
@@ -392,6 +400,7 @@ class LabelQueue:
         for pair_id in [p for p in self._labelled if p not in self._pooled]:
             if pair_id not in self._claims:
                 del self._labelled[pair_id]
+        return added
 
     def _open(self, rows: list[tuple[Key, str]], pooled: set[str], overlap: int) -> list:
         """(key, pair id, labels in force) of the rows not pooled yet and not full."""

@@ -7,7 +7,6 @@ import shutil
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Query, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,11 +36,8 @@ def _pair_or_done(pair) -> dict:
 
 
 async def _next_pair(store: Store, user: str) -> dict:
-    """The user's next pair from the queue's memory, else (a refill) from a worker thread."""
-    pair = queue_for(store).next_pair_nowait(user)
-    if pair is None:
-        pair = await run_in_threadpool(next_pair_for, store, user)
-    return _pair_or_done(pair)
+    """The user's next pair, from the queue's memory or after awaiting a refill."""
+    return _pair_or_done(await queue_for(store).next_pair_async(user))
 
 
 @router.get("/health")
