@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -118,6 +119,7 @@ def main() -> None:
         build_store(db_path, args.pairs, args.annotators)
         built = time.perf_counter() - t0
     server = Server(db_path)
+    load_before = os.getloadavg()[0]
     try:
         noop = run_clients(server.url, args.annotators, args.seconds, "noop")
         vote = run_clients(server.url, args.annotators, args.seconds, "vote")
@@ -137,6 +139,8 @@ def main() -> None:
         "votes_per_s": round(len(vote) / args.seconds, 1),
         "noop_per_s": round(len(noop) / args.seconds, 1),
         "build_s": round(built, 1),
+        # The machine's 1-minute load average before and after (other work shares the cores).
+        "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
     print(json.dumps(result))
 
