@@ -8,6 +8,7 @@ import gradio as gr
 from gradio.context import Context
 
 from app.context import AppContext, require_user
+from curation.judgments import suggestion_for
 from curation.labelling import (
     annotator_progress,
     next_prompt_to_rank,
@@ -69,6 +70,20 @@ def _progress_text(ctx: AppContext, user: str, session: dict) -> str:
     )
 
 
+def _suggestion_text(ctx: AppContext, pair: ServedPair) -> str:
+    """A judge's verdict on the pair in the sides as shown, when an admin turned suggestions on."""
+    suggestion = suggestion_for(ctx.store, pair.pair_id)
+    if suggestion is None:
+        return ""
+    swapped = pair.shown_order == "ba"
+    choice = (
+        {"a": "b", "b": "a"}.get(suggestion["choice"], "tie") if swapped else suggestion["choice"]
+    )
+    p_left = 1 - suggestion["p_a"] if swapped else suggestion["p_a"]
+    verdict = "a tie" if choice == "tie" else f"{choice.upper()} is better"
+    return f"*Suggestion from judge {suggestion['judge']}:* {verdict} (P(A better) = {p_left:.2f})"
+
+
 def create_label_tab(ctx: AppContext) -> None:
     """Build the Label tab: a mode switch, then the compare, thumbs and rank views."""
     gr.Markdown(SHORTCUT_HELP, elem_id="shortcut-help")
@@ -80,6 +95,7 @@ def create_label_tab(ctx: AppContext) -> None:
         pair_id = gr.State(None)
         side_ids = gr.State({})
         prompt = gr.Chatbot(label="Prompt", height=260, elem_id="prompt")
+        suggestion = gr.Markdown(elem_id="suggestion")
         with gr.Row(equal_height=True):
             gr.Markdown("**Response A**")
             gr.Markdown("**Response B**")
@@ -123,15 +139,27 @@ def create_label_tab(ctx: AppContext) -> None:
         rank_order = gr.Textbox(label="Order, best first (e.g. 2,1,3)", elem_id="rank-order")
         rank_save = gr.Button("Save ranking", elem_id="rank-save", variant="primary")
 
-    compare_outputs = [pair_id, side_ids, prompt, left, right, strength, rationale, progress]
+    compare_outputs = [
+        pair_id,
+        side_ids,
+        prompt,
+        left,
+        right,
+        strength,
+        rationale,
+        progress,
+        suggestion,
+    ]
 
     def show_pair(user: str, pair: ServedPair | None, sess: dict) -> list:
         """Component values for a served pair (or the end of the queue)."""
         status = _progress_text(ctx, user, sess)
         if pair is None:
-            return [None, {}, [], "*Nothing left to label.*", "", None, "", status]
+            return [None, {}, [], "*Nothing left to label.*", "", None, "", status, ""]
         sides = {"A": pair.left_id, "B": pair.right_id}
-        return [pair.pair_id, sides, _chat(pair.messages), pair.left, pair.right, None, "", status]
+        messages = _chat(pair.messages)
+        hint = _suggestion_text(ctx, pair)
+        return [pair.pair_id, sides, messages, pair.left, pair.right, None, "", status, hint]
 
     def load_pair(sess: dict, request: gr.Request) -> list:
         user = require_user(request, "annotator")
