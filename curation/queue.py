@@ -361,7 +361,11 @@ class LabelQueue:
                     rows, cursors[tier], more = scan_tier(
                         self.store, tier, cursors[tier], self.batch
                     )
-                    found += self._open(rows, pooled, overlap)
+                    opened = self._open(rows, pooled, overlap)
+                    if tier == 1 and more and not opened:  # a run of done pairs: jump it
+                        after = first_open_position(self.store, overlap, cursors[1][1])
+                        cursors[1] = (1, after, "")
+                    found += opened
                     if not more:
                         break
                 if len(found) >= self.batch:

@@ -161,11 +161,12 @@ def keys_behind(store: Store, pair_ids: list[str], cursor: Key) -> list[tuple[Ke
     return [(key, pid) for key, pid in keyed if key <= cursor and pid not in lifted]
 
 
-def first_open_position(store: Store, overlap: int) -> int:
-    """The serving position just before the first pair that still lacks votes."""
+def first_open_position(store: Store, overlap: int, after: int = 0) -> int:
+    """The serving position just before the first pair after `after` that still lacks votes
+    (the last position when none does)."""
     return fetch_value(
         store.con,
-        f"SELECT coalesce((SELECT min(position) FROM queue WHERE pair_id NOT IN ({FULL_PAIRS}))"
-        " - 1, (SELECT max(position) FROM queue), 0)",
-        {"overlap": overlap},
+        "SELECT coalesce((SELECT min(position) FROM queue WHERE position > $after"
+        f" AND pair_id NOT IN ({FULL_PAIRS})) - 1, (SELECT max(position) FROM queue), 0)",
+        {"overlap": overlap, "after": after},
     )

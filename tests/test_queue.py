@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from curation import import_paths
+from curation import queue as queue_module
 from curation.annotation_errors import LabelError
 from curation.labelling import next_prompt_to_rank, record_label, record_ranking
 from curation.queue import (
@@ -163,3 +164,22 @@ def test_ranked_pairs_are_not_served_to_their_ranker(store, write_jsonl):
     record_ranking(store, "ann", task["prompt_id"], [r["response_id"] for r in task["responses"]])
     assert next_pair_for(store, "ann") is None
     assert len(label_all(store, "bob")) == 3
+
+
+def test_a_restarted_queue_jumps_runs_of_labelled_pairs(store, write_jsonl, monkeypatch):
+    many = [{"prompt": f"Q{i}?", "responses": [f"x{i}", f"y{i}"]} for i in range(300)]
+    import_paths(store, [write_jsonl("many.jsonl", many)])
+    for n in range(299):  # ann skips the first pair and labels all others but the last
+        pair = next_pair_for(store, "ann")
+        record_label(store, "ann", pair.pair_id, "skip" if n == 0 else "a")
+    first, last = store.con.execute(
+        "SELECT min_by(pair_id, position), max_by(pair_id, position) FROM queue"
+    ).fetchone()
+    reads = []
+    scan = queue_module.scan_tier
+    monkeypatch.setattr(queue_module, "scan_tier", lambda *a: reads.append(a) or scan(*a))
+    restarted = LabelQueue(store, batch=10)  # as after a server restart: nothing in memory
+    assert restarted.next_pair("bob").pair_id == first
+    restarted.finish("bob", first)
+    assert restarted.next_pair("bob").pair_id == last
+    assert len(reads) <= 8  # not the 30 reads of ten it takes to walk the labelled pairs
