@@ -126,8 +126,13 @@ class _LabelWriter:
         store.on_close(self.stop)
 
     def submit(self, row: list, served: ServedPair, *, voted: bool) -> Future:
-        """Queue one vote row; the Future gives its RecordedLabel once committed."""
+        """Queue one vote row; the Future gives its RecordedLabel once committed.
+
+        The Future cannot be cancelled: a queued vote is committed even if nobody waits for it
+        any more (a client that went away).
+        """
         vote = _Vote(row, served, voted, Future())
+        vote.done.set_running_or_notify_cancel()
         self._pending.put(vote)
         return vote.done
 

@@ -171,7 +171,8 @@ class LabelQueue:
         for _ in range(3):
             if pair is not None:
                 return pair
-            await asyncio.wrap_future(self.refill_soon())
+            # shielded: a caller that goes away must not cancel the refill others await
+            await asyncio.shield(asyncio.wrap_future(self.refill_soon()))
             pair = self.next_pair_nowait(annotator, refill=False)
         return pair
 
@@ -188,11 +189,6 @@ class LabelQueue:
             if refill and len(self._pool) - index <= self.batch:
                 self._start_refill()
             return pair
-
-    def current(self, annotator: str) -> ServedPair | None:
-        """The pair last served to `annotator` and not yet labelled."""
-        with self._lock:
-            return self._current.get(annotator)
 
     def begin_label(self, annotator: str, pair_id: str) -> ServedPair | None:
         """Take the pair shown to `annotator` for recording a label on it, if it is `pair_id`.

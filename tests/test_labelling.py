@@ -13,6 +13,7 @@ from curation.labelling import (
     record_label,
     record_ranking,
     record_thumb,
+    submit_label,
     undo_last,
 )
 from curation.queue import next_pair_for
@@ -57,6 +58,21 @@ def test_bad_votes_store_nothing(store, served, choice, strength, message):
     with pytest.raises(LabelError, match=message):
         record_label(store, "ann", served.pair_id, choice, strength=strength)
     assert label_rows(store) == []
+
+
+def test_a_submitted_vote_is_committed_even_if_its_waiter_gives_up(store, served):
+    committed = submit_label(store, "ann", served.pair_id, "a")
+    assert not committed.cancel()
+    assert committed.result().pair_id == served.pair_id
+    assert len(label_rows(store)) == 1
+
+
+def test_a_second_vote_on_a_pair_in_flight_is_refused(store, served):
+    committed = submit_label(store, "ann", served.pair_id, "a")
+    with pytest.raises(LabelError, match="not the pair being shown"):
+        submit_label(store, "ann", served.pair_id, "b")
+    committed.result()
+    assert [row[1] for row in label_rows(store)] == [committed.result().choice]
 
 
 def test_only_the_served_pair_can_be_labelled(store, served):
