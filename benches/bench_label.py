@@ -2,9 +2,10 @@
 
 Builds (or reuses, with --keep) a store of N pairs, starts `prefstudio serve` in a subprocess,
 and runs C annotators concurrently, each with its own account and keep-alive connection. Each
-annotator first calls GET /api/v1/me (authenticated, touches nothing: the baseline) for a
-while, then votes with POST /api/v1/labels, whose reply carries the next pair. Prints one JSON
-line with p50/p95 of both and their ratio.
+annotator calls GET /api/v1/me (authenticated, one account lookup: the baseline) for a while,
+then votes with POST /api/v1/labels, whose reply carries the next pair; the two phases
+alternate for a few rounds, so a change in the machine's load hits both alike. Prints one
+JSON line with p50/p95 of both and their ratio.
 """
 
 from __future__ import annotations
@@ -106,7 +107,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1_000_000)
     parser.add_argument("--annotators", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per kind of request")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="no-op and vote phases alternate in this many rounds, so both meet the same load",
+    )
     parser.add_argument(
         "--keep", type=Path, default=None, help="store file to build once and reuse"
     )
@@ -120,9 +127,13 @@ def main() -> None:
         built = time.perf_counter() - t0
     server = Server(db_path)
     load_before = os.getloadavg()[0]
+    noop: list[float] = []
+    vote: list[float] = []
     try:
-        noop = run_clients(server.url, args.annotators, args.seconds, "noop")
-        vote = run_clients(server.url, args.annotators, args.seconds, "vote")
+        for _ in range(args.rounds):
+            slice_s = args.seconds / args.rounds
+            noop += run_clients(server.url, args.annotators, slice_s, "noop")
+            vote += run_clients(server.url, args.annotators, slice_s, "vote")
     finally:
         server.stop()
     result = {
