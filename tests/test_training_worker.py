@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 from tests.models import build_tiny_causal_lm, build_tiny_classifier
 from tests.training_helpers import tiny_spec, write_split_exports
 from training.metrics_log import read_metrics
-from training.run_spec import write_spec
-from training.worker import main, train_run
+from training.run_spec import CHECKPOINTS_DIR, write_spec
+from training.worker import last_checkpoint, main, train_run
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,13 @@ def test_a_failing_run_writes_its_cause_and_exits_1(tmp_path, snapshot_files, ti
     error = json.loads((run_dir / "error.json").read_text())
     assert error["type"] == "ModelError" and "no-such-model" in error["message"]
     assert not (run_dir / "eval.json").exists()
+
+
+def test_resume_skips_a_checkpoint_left_half_written_by_a_cancel(tmp_path):
+    checkpoints = tmp_path / CHECKPOINTS_DIR
+    for step, complete in ((2, True), (10, True), (12, False)):
+        (checkpoints / f"checkpoint-{step}").mkdir(parents=True)
+        if complete:
+            (checkpoints / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert last_checkpoint(tmp_path) == str(checkpoints / "checkpoint-10")
+    assert last_checkpoint(tmp_path / "elsewhere") is None

@@ -132,11 +132,19 @@ def evaluate_base(
 
 
 def last_checkpoint(run_dir: Path) -> str | None:
-    """The newest checkpoint folder of an interrupted run, if any."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete checkpoint folder of an interrupted run, if any.
 
+    A run cancelled while saving leaves a folder without `trainer_state.json`; it is skipped.
+    """
     folder = run_dir / files.CHECKPOINTS_DIR
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    complete = [
+        path
+        for path in folder.glob("checkpoint-*")
+        if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()
+    ]
+    if not complete:
+        return None
+    return str(max(complete, key=lambda path: int(path.name.split("-")[-1])))
 
 
 def build_trainer(spec: RunSpec, run_dir: Path, model: Any, tokenizer: Any) -> Any:
