@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+
 from fastapi import FastAPI
 
 from app.context import AppContext
@@ -39,6 +43,11 @@ def serve(ctx: AppContext, host: str, port: int) -> None:
     url = f"http://{host}:{port}"
     info = write_server_file(ctx.store.path, url)
     ctx.settings.update(host=host, port=port, url=url, local_token=info.token)
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exiting
+    # through SystemExit (not the default handler's instant death) lets the store close and
+    # the advert file go.
+    if threading.current_thread() is threading.main_thread():  # only it may set handlers
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
     finally:
