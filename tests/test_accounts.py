@@ -32,7 +32,10 @@ def test_add_user_then_verify_gives_the_role(store):
     assert verify_password(store, "ann", "password2") is None
     assert verify_password(store, "nobody", "password1") is None
     assert user_role(store, "root") == "admin"
-    assert [(a.name, a.role) for a in list_users(store)] == [("ann", "annotator"), ("root", "admin")]
+    assert [(a.name, a.role) for a in list_users(store)] == [
+        ("ann", "annotator"),
+        ("root", "admin"),
+    ]
     stored = store.con.execute("SELECT password_hash FROM annotators").fetchall()
     assert all("password" not in row[0] for row in stored)
 
