@@ -34,6 +34,9 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
 def serve(ctx: AppContext, host: str, port: int) -> None:
     """Run the server until interrupted, advertising it beside the store for the CLI."""
     import uvicorn
@@ -49,6 +52,13 @@ def serve(ctx: AppContext, host: str, port: int) -> None:
     if threading.current_thread() is threading.main_thread():  # only it may set handlers
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(ctx),
+            host=host,
+            port=port,
+            log_level="warning",
+            # An open browser tab keeps a stream open; do not wait for it forever on shutdown.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     finally:
         remove_server_file(ctx.store.path, info)
