@@ -87,3 +87,12 @@ def tiny_rm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.models import build_tiny_classifier
 
     return build_tiny_classifier(tmp_path_factory.mktemp("tiny-rm"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, driven by Playwright, shared by a module's browser tests."""
+    from tests.server_helpers import launch_chromium
+
+    with launch_chromium() as launched:
+        yield launched

@@ -11,11 +11,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from curation import Store, import_paths
 from curation.accounts import add_user
 
 USERS = {"ann": ("annotator", "ann-password"), "root": ("admin", "root-password")}
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
+)
 
 
 def free_port() -> int:
@@ -28,8 +35,13 @@ def make_store(db_path: Path, data: list[Path]) -> None:
     """A store with `data` imported and the USERS accounts; closed again for the server."""
     with Store(db_path) as store:
         import_paths(store, data)
-        for name, (role, password) in USERS.items():
-            add_user(store, name, role, password)
+        add_users(store)
+
+
+def add_users(store: Store) -> None:
+    """Create the USERS accounts (an annotator and an admin)."""
+    for name, (role, password) in USERS.items():
+        add_user(store, name, role, password)
 
 
 class Server:
@@ -77,10 +89,6 @@ class Server:
         self.log.close()
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
 @contextmanager
 def launch_chromium() -> Iterator:
     """Debian's chromium driven by Playwright (no downloaded browser builds)."""
@@ -103,3 +111,9 @@ def log_in(browser, server: Server, name: str, *, height: int = 1000):
     page.keyboard.press("Enter")
     page.wait_for_selector("#whoami >> text=Logged in as", timeout=60_000)
     return page
+
+
+def screenshot(page, name: str) -> None:
+    """Save a full-page screenshot as tests/artifacts/<name>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

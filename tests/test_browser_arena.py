@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from curation import Store
-from curation.accounts import add_user
 from tests.arena_helpers import arena_store, vote
-from tests.server_helpers import CHROMIUM, USERS, Server, launch_chromium, log_in
+from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +21,10 @@ def server(tmp_path_factory):
             vote(store, pair_id, "alice", "good")
         for pair_id in pair_ids[3:]:
             vote(store, pair_id, "alice", "reference")
-        for name, (role, password) in USERS.items():
-            add_user(store, name, role, password)
+        add_users(store)
     running = Server(db_path)
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as launched:
-        yield launched
 
 
 def set_number(page, selector: str, value: str) -> None:
@@ -58,8 +45,7 @@ def test_admin_sees_the_leaderboard_with_intervals_and_plots(browser, server):
     assert "LC win rate" in table
     for plot in ("#leaderboard-ratings", "#leaderboard-matrix"):
         page.wait_for_selector(f"{plot} img", timeout=30_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
+    screenshot(page, "leaderboard")
     page.close()
 
 
@@ -81,8 +67,7 @@ def test_admin_generates_with_the_embedded_model_and_pairs_two_models(browser, s
     page.click("#pair-start")
     page.wait_for_selector("#pair-report >> text=queued", timeout=60_000)
     assert "2 new across pairs" in page.locator("#pair-report").inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
+    screenshot(page, "generate")
     page.close()
 
 

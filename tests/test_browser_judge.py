@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+from tests.server_helpers import Server, log_in, make_store, needs_chromium, screenshot
 
-from tests.server_helpers import CHROMIUM, Server, launch_chromium, log_in, make_store
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 PAIRS = [
     {
@@ -32,30 +27,29 @@ def choose(page, elem_id: str, value: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_admin_runs_a_judge_and_reads_the_report(tmp_path: Path) -> None:
+def test_admin_runs_a_judge_and_reads_the_report(tmp_path: Path, browser) -> None:
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
     db_path = tmp_path / "store.duckdb"
     make_store(db_path, [data])
     server = Server(db_path)
     try:
-        with launch_chromium() as browser:
-            annotator = log_in(browser, server, "ann")
-            assert not annotator.get_by_role("tab", name="Judge").is_visible()
-            annotator.close()
-            page = log_in(browser, server, "root")
-            page.get_by_role("tab", name="Judge").click()
-            page.wait_for_selector("#judge-run", state="visible")
-            choose(page, "judge-kind", "longer")
-            choose(page, "judge-pairs", "all")
-            page.click("#judge-run")
-            page.wait_for_selector("#judge-summary >> text=judged now", timeout=60_000)
-            summary = page.locator("#judge-summary").inner_text()
-            assert "longer" in summary and "3 judged now (3 a)" in summary
-            report = page.locator("#judge-report").inner_text().split()
-            n_failed_ties_agreement = report[report.index("longer") + 1 :][:4]
-            assert n_failed_ties_agreement == ["3", "0", "0", "1"]
-            page.screenshot(path=str(ARTIFACTS / "judge_tab.png"), full_page=True)
-            page.close()
+        annotator = log_in(browser, server, "ann")
+        assert not annotator.get_by_role("tab", name="Judge").is_visible()
+        annotator.close()
+        page = log_in(browser, server, "root")
+        page.get_by_role("tab", name="Judge").click()
+        page.wait_for_selector("#judge-run", state="visible")
+        choose(page, "judge-kind", "longer")
+        choose(page, "judge-pairs", "all")
+        page.click("#judge-run")
+        page.wait_for_selector("#judge-summary >> text=judged now", timeout=60_000)
+        summary = page.locator("#judge-summary").inner_text()
+        assert "longer" in summary and "3 judged now (3 a)" in summary
+        report = page.locator("#judge-report").inner_text().split()
+        n_failed_ties_agreement = report[report.index("longer") + 1 :][:4]
+        assert n_failed_ties_agreement == ["3", "0", "0", "1"]
+        screenshot(page, "judge_tab")
+        page.close()
     finally:
         server.stop()

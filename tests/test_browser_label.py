@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from curation import Store
 from curation.queue import set_priorities
-from tests.server_helpers import CHROMIUM, Server, launch_chromium, log_in, make_store
+from tests.server_helpers import Server, log_in, make_store, needs_chromium, screenshot
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 XSS = (
     "Sure.<img src=x onerror=\"window.__pwned=1;document.title='pwned'\">"
     "<script>window.__pwned=2;document.title='pwned'</script>\n\n```python\nprint('code')\n```"
@@ -51,12 +47,6 @@ def server(tmp_path_factory):
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as launched:
-        yield launched
-
-
 def press_and_wait(page, key: str, done: int) -> None:
     page.keyboard.press(key)
     page.wait_for_function(
@@ -65,7 +55,6 @@ def press_and_wait(page, key: str, done: int) -> None:
 
 
 def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
-    ARTIFACTS.mkdir(exist_ok=True)
     page = log_in(browser, server, "ann")
     page.wait_for_selector("#progress >> text=assigned")
     page.wait_for_selector("text=Sure.")
@@ -73,7 +62,7 @@ def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     assert page.title() != "pwned"
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#response-a code, #response-b code").count() >= 1  # code block renders
-    page.screenshot(path=str(ARTIFACTS / "label_tab_xss_pair.png"), full_page=True)
+    screenshot(page, "label_tab_xss_pair")
 
     page.locator("body").click(position={"x": 5, "y": 5})
     for done, key in enumerate(["1", "2", "3"], start=1):
@@ -84,7 +73,7 @@ def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     page.fill("#edit-text textarea", "A much better, edited answer.")
     page.click("#edit-save")
     page.wait_for_selector("text=Edit saved")
-    page.screenshot(path=str(ARTIFACTS / "label_tab.png"), full_page=True)
+    screenshot(page, "label_tab")
     page.close()
 
     server.stop()
@@ -128,7 +117,7 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
         admin = log_in(browser, server, "root")
         admin.get_by_role("tab", name="Admin").click()
         admin.wait_for_selector("#export-button", state="visible")
-        admin.screenshot(path=str(ARTIFACTS / "admin_tab.png"), full_page=True)
+        screenshot(admin, "admin_tab")
         admin.close()
     finally:
         server.stop()

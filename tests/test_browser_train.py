@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from curation import Store
-from curation.accounts import add_user
 from tests.models import build_tiny_causal_lm
-from tests.server_helpers import CHROMIUM, USERS, Server, launch_chromium, log_in
+from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
 from tests.training_helpers import make_snapshot
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, browser):
     folder = tmp_path_factory.mktemp("train")
     db_path = folder / "store.duckdb"
     with Store(db_path) as store:
         make_snapshot(store, folder)
-        for name, (role, password) in USERS.items():
-            add_user(store, name, role, password)
+        add_users(store)
     model = build_tiny_causal_lm(folder / "lm")
     server = Server(db_path)
-    with launch_chromium() as browser:
-        yield {"server": server, "browser": browser, "model": model}
+    yield {"server": server, "browser": browser, "model": model}
     server.stop()
 
 
@@ -59,8 +51,7 @@ def test_admin_previews_launches_follows_and_reattaches_to_a_run(setup):
     assert "Held-out accuracy" in status and "→" in status
     assert "done in" in page.locator("#train-log textarea").input_value()
     assert "succeeded" in page.locator("#train-runs").inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "train.png"), full_page=True)
+    screenshot(page, "train")
 
     page.reload()  # a new page follows the newest run again
     page.wait_for_selector("#whoami >> text=Logged in as", timeout=60_000)

@@ -24,7 +24,7 @@ from curation.flags import FLAG_KINDS, flagged_pairs
 from curation.length_stats import chosen_vs_rejected, response_lengths
 from curation.snapshot_policy import PolicyError
 from curation.snapshots import create_snapshot, preview_snapshot
-from tests.server_helpers import CHROMIUM, Server, launch_chromium, log_in, make_store
+from tests.server_helpers import Server, log_in, make_store, needs_chromium
 
 RECORDS = [
     {"prompt": "Say yes.", "chosen": "Yes.", "rejected": "YES."},
@@ -99,27 +99,24 @@ def served(tmp_path: Path):
     server.stop()
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="browser tests need /usr/bin/chromium")
-def test_admin_curates_browses_excludes_and_snapshots_in_the_browser(served) -> None:
-    with launch_chromium() as browser:
-        annotator = log_in(browser, served, "ann")
-        assert not annotator.get_by_role("tab", name="Curate").is_visible()
-        page = log_in(browser, served, "root")
-        page.get_by_role("tab", name="Curate").click()
-        page.click("#curate-run")
-        page.wait_for_selector("#curate-summary >> text=Curated", timeout=60_000)
-        page.click("#curate-browse")
-        wait_for_text(page, "#curate-flagged", "identical")
-        page.locator("#curate-flagged [role=gridcell]:visible", has_text="Say yes.").click()
-        page.wait_for_function(
-            "() => document.querySelector('#curate-a textarea').value.length > 0"
-        )
-        page.locator("#curate-selected label").first.click()
-        page.click("#curate-exclude")
-        page.wait_for_selector("#curate-action >> text=Excluded 1 pairs")
-        page.fill("#snapshot-name textarea, #snapshot-name input", "from-ui")
-        page.click("#snapshot-preview")
-        page.wait_for_selector("#snapshot-out >> text=Pairs:")
-        page.click("#snapshot-create")
-        page.wait_for_selector("#snapshot-out >> text=Created")
-        wait_for_text(page, "#snapshot-list", "from-ui")
+@needs_chromium
+def test_admin_curates_browses_excludes_and_snapshots_in_the_browser(served, browser) -> None:
+    annotator = log_in(browser, served, "ann")
+    assert not annotator.get_by_role("tab", name="Curate").is_visible()
+    page = log_in(browser, served, "root")
+    page.get_by_role("tab", name="Curate").click()
+    page.click("#curate-run")
+    page.wait_for_selector("#curate-summary >> text=Curated", timeout=60_000)
+    page.click("#curate-browse")
+    wait_for_text(page, "#curate-flagged", "identical")
+    page.locator("#curate-flagged [role=gridcell]:visible", has_text="Say yes.").click()
+    page.wait_for_function("() => document.querySelector('#curate-a textarea').value.length > 0")
+    page.locator("#curate-selected label").first.click()
+    page.click("#curate-exclude")
+    page.wait_for_selector("#curate-action >> text=Excluded 1 pairs")
+    page.fill("#snapshot-name textarea, #snapshot-name input", "from-ui")
+    page.click("#snapshot-preview")
+    page.wait_for_selector("#snapshot-out >> text=Pairs:")
+    page.click("#snapshot-create")
+    page.wait_for_selector("#snapshot-out >> text=Created")
+    wait_for_text(page, "#snapshot-list", "from-ui")
