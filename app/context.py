@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,24 +13,22 @@ if TYPE_CHECKING:
     import gradio as gr
 
 ROLE_RANK = {"annotator": 1, "admin": 2}
-_current: AppContext | None = None
 
 
 @dataclass
 class AppContext:
     """The server's open store and settings; one per running server.
 
-    `settings` holds what the server was started with (host, port, url). Creating a context
-    makes it the one `require_user` checks against.
+    `settings` holds what the server was started with (host, port, url). `page_loads` collects
+    what the tabs want run when a page opens; `app.ui.build_ui` wires them to the page.
     """
 
     store: Store
     settings: dict[str, Any] = field(default_factory=dict)
+    page_loads: list[tuple[Callable, Any, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        global _current
         self.credentials = CredentialCache(self.store)
-        _current = self
 
     def check_login(self, username: str, password: str) -> bool:
         """Gradio's login check: whether the name and password match an account."""
@@ -39,26 +38,22 @@ class AppContext:
         """The role of an account now (None for an unknown or deleted account)."""
         return user_role(self.store, username)
 
+    def require_user(self, request: gr.Request | None, role: str = "annotator") -> str:
+        """The logged-in user's name; raise gr.Error when not logged in or the role is too low."""
+        import gradio as gr
 
-def current_context() -> AppContext:
-    """The context of the running server."""
-    if _current is None:
-        raise RuntimeError("no AppContext has been created yet")
-    return _current
+        username = getattr(request, "username", None) if request is not None else None
+        if not username:
+            raise gr.Error("Log in first.")
+        if not role_allows(self.role_of(username), role):
+            raise gr.Error(f"This needs the {role} role; {username} does not have it.")
+        return username
+
+    def on_page_load(self, fn: Callable, inputs: Any, outputs: Any) -> None:
+        """Run `fn` (a Gradio handler) each time a page opens, like `Blocks.load`."""
+        self.page_loads.append((fn, inputs, outputs))
 
 
 def role_allows(actual: str | None, required: str) -> bool:
     """Whether an account with role `actual` may do what needs `required` (admin passes all)."""
     return actual is not None and ROLE_RANK[actual] >= ROLE_RANK[required]
-
-
-def require_user(request: gr.Request | None, role: str = "annotator") -> str:
-    """The logged-in user's name; raise gr.Error when not logged in or the role is too low."""
-    import gradio as gr
-
-    username = getattr(request, "username", None) if request is not None else None
-    if not username:
-        raise gr.Error("Log in first.")
-    if not role_allows(current_context().role_of(username), role):
-        raise gr.Error(f"This needs the {role} role; {username} does not have it.")
-    return username

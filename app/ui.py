@@ -29,6 +29,7 @@ TABS: list[tuple[str, Callable[[AppContext], None], str]] = [
 
 def build_ui(ctx: AppContext) -> gr.Blocks:
     """The whole app: one tab per entry of TABS, those above the user's role hidden on load."""
+    ctx.page_loads.clear()  # the tabs below register this page's loads
     with gr.Blocks(title="prefstudio") as blocks:
         with gr.Row():
             gr.Markdown("## prefstudio")
@@ -47,6 +48,8 @@ def build_ui(ctx: AppContext) -> gr.Blocks:
             return [f"Logged in as **{request.username}** ({role})", *visible]
 
         blocks.load(show_tabs_for, outputs=[who, *(tab for tab, _ in tabs)])
+        for fn, inputs, outputs in ctx.page_loads:
+            blocks.load(fn, inputs, outputs)
     return blocks
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-from gradio.context import Context
 
-from app.context import AppContext, require_user, role_allows
+from app.context import AppContext, role_allows
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
 from curation.accounts import ROLES, add_user
@@ -54,7 +53,7 @@ def create_admin_tab(ctx: AppContext) -> None:
             add_button = gr.Button("Add account")
 
     def overview(request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         return [annotator_counts(ctx.store), labels_over_time(ctx.store), get_overlap(ctx.store)]
 
     def run_import(
@@ -63,7 +62,7 @@ def create_admin_tab(ctx: AppContext) -> None:
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
     ):
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         if not files:
             raise gr.Error("Choose one or more files to import.")
         progress(0, desc="importing")
@@ -82,18 +81,18 @@ def create_admin_tab(ctx: AppContext) -> None:
         return ["\n".join([*lines, f"\nadded: {added}"]), *overview(request)]
 
     def run_export(fmt: str, file_type: str, request: gr.Request) -> str:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         path, report = export_to_file(ctx.store, fmt, file_type)
         gr.Info(f"{report.rows} {fmt} rows")
         return str(path)
 
     def save_overlap(value: float, request: gr.Request) -> None:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         set_overlap(ctx.store, int(value))
         gr.Info(f"Each pair now goes to {int(value)} annotator(s).")
 
     def create_account(name: str, role: str, password: str, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         add_user(ctx.store, name.strip(), role, password)
         gr.Info(f"Added {role} {name.strip()}.")
         return ["", "", *overview(request)]
@@ -104,7 +103,7 @@ def create_admin_tab(ctx: AppContext) -> None:
         return overview(request)
 
     overview_outputs = [counts, over_time, overlap]
-    Context.root_block.load(overview_for_admins, None, overview_outputs)
+    ctx.on_page_load(overview_for_admins, None, overview_outputs)
     refresh.click(overview, None, overview_outputs)
     import_button.click(run_import, [upload, import_format], [import_report, *overview_outputs])
     export_button.click(run_export, [export_format, export_type], export_file)

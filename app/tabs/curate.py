@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from app.context import AppContext, require_user
+from app.context import AppContext
 from curation import PrefstudioError
 from curation.agreement import AgreementReport, annotator_agreement
 from curation.curate import curate
@@ -221,7 +221,7 @@ def create_curate_tab(ctx: AppContext) -> None:
     ]
 
     def overview(request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         counts = flag_counts(ctx.store.con)
         report = annotator_agreement(ctx.store)
         flagged_pairs_total = sum(counts.values())
@@ -244,7 +244,7 @@ def create_curate_tab(ctx: AppContext) -> None:
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
     ) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         try:
             report = curate(
                 ctx.store,
@@ -263,7 +263,7 @@ def create_curate_tab(ctx: AppContext) -> None:
         return values
 
     def show_flagged(flag_kind: str, how_many: float, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         rows = flagged_pairs(
             ctx.store, None if flag_kind == ALL_KINDS else flag_kind, int(how_many or 100)
         )
@@ -271,7 +271,7 @@ def create_curate_tab(ctx: AppContext) -> None:
         return [rows, flagged_table(rows), gr.CheckboxGroup(choices=choices, value=[])]
 
     def show_pair(rows: list[dict], event: gr.SelectData, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         row = rows[event.index[0]]
         return [row["prompt"], row["response_a"], row["response_b"]]
 
@@ -281,7 +281,7 @@ def create_curate_tab(ctx: AppContext) -> None:
         return sorted({r["pair_id"] for r in rows if r["flag_id"] in set(flag_ids)})
 
     def dismiss_selected(flag_ids: list[int], rows: list[dict], request: gr.Request) -> str:
-        user = require_user(request, "admin")
+        user = ctx.require_user(request, "admin")
         selected_pairs(flag_ids, rows)
         try:
             return f"Dismissed {dismiss_flags(ctx.store, flag_ids, by=user)} flags."
@@ -291,7 +291,7 @@ def create_curate_tab(ctx: AppContext) -> None:
     def exclude_selected(
         flag_ids: list[int], rows: list[dict], why: str, request: gr.Request
     ) -> str:
-        user = require_user(request, "admin")
+        user = ctx.require_user(request, "admin")
         pair_ids = selected_pairs(flag_ids, rows)
         try:
             done = exclude_pairs(ctx.store, pair_ids, by=user, reason=why.strip())
@@ -300,14 +300,14 @@ def create_curate_tab(ctx: AppContext) -> None:
         return f"Excluded {done} pairs from snapshots."
 
     def preview_counts(values: dict, request: gr.Request) -> str:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         try:
             return counts_markdown(preview_snapshot(ctx.store, form_policy(values)))
         except PrefstudioError as error:
             raise gr.Error(str(error)) from None
 
     def make_snapshot(values: dict, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         try:
             info = create_snapshot(ctx.store, values[name].strip(), form_policy(values))
         except PrefstudioError as error:

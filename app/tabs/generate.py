@@ -6,7 +6,7 @@ import threading
 
 import gradio as gr
 
-from app.context import AppContext, require_user
+from app.context import AppContext
 from curation.errors import PrefstudioError
 from curation.pairing import STRATEGIES, pair_responses
 from training.generate import SamplingSettings, generate_candidates
@@ -80,7 +80,7 @@ def create_generate_tab(ctx: AppContext) -> None:
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
     ) -> str:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         source = PROMPT_CHOICES[which]
         if source == "file" and not upload:
             raise gr.Error("Upload a prompt file, or choose other prompts.")
@@ -116,7 +116,7 @@ def create_generate_tab(ctx: AppContext) -> None:
         )
 
     def stop_generation(request: gr.Request) -> None:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         event = stop_events.get(request.session_hash)
         if event is None:
             gr.Info("Nothing is being generated.")
@@ -125,7 +125,7 @@ def create_generate_tab(ctx: AppContext) -> None:
         gr.Info("Stopping after the current batch.")
 
     def pair(chosen: list[str], how: str, per: float, request: gr.Request) -> str:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         try:
             result = pair_responses(ctx.store, how, chosen or [], per_prompt=int(per or 1))
         except PrefstudioError as error:

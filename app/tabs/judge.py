@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
-from gradio.context import Context
 
-from app.context import AppContext, require_user, role_allows
+from app.context import AppContext, role_allows
 from curation.errors import PrefstudioError
 from curation.judgments import get_suggestions, list_judges, set_suggestions
 from judges.registry import JUDGE_KINDS
@@ -62,7 +61,7 @@ def create_judge_tab(ctx: AppContext) -> None:
             )
 
     def overview(request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         frame, bars = report_frames(judge_report(ctx.store, baselines=False))
         setting = get_suggestions(ctx.store)
         judges = [(f"{label} ({key[:8]})", key) for label, key in list_judges(ctx.store)]
@@ -82,7 +81,7 @@ def create_judge_tab(ctx: AppContext) -> None:
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
     ) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         from judges.registry import build_judge
         from judges.runs import run_judge
 
@@ -105,7 +104,7 @@ def create_judge_tab(ctx: AppContext) -> None:
         return [text, frame, bars, *overview(request)[2:]]
 
     def save_suggestions(enabled: bool, key: str | None, request: gr.Request) -> None:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         try:
             set_suggestions(ctx.store, enabled, key)
         except PrefstudioError as error:
@@ -113,7 +112,7 @@ def create_judge_tab(ctx: AppContext) -> None:
         gr.Info("Annotators now see suggestions." if enabled else "Suggestions are off.")
 
     def prioritize_pairs(request: gr.Request) -> None:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         from judges.priorities import prioritize_uncertain_pairs
 
         gr.Info(f"{prioritize_uncertain_pairs(ctx.store)} unlabelled pairs moved up the queue.")
@@ -124,7 +123,7 @@ def create_judge_tab(ctx: AppContext) -> None:
         return overview(request)
 
     overview_outputs = [table, plot, show, suggest_from]
-    Context.root_block.load(overview_for_admins, None, overview_outputs)
+    ctx.on_page_load(overview_for_admins, None, overview_outputs)
     run_button.click(
         run, [kind, model, pairs, limit, base_url], [summary, table, plot, show, suggest_from]
     )

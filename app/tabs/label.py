@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 import gradio as gr
-from gradio.context import Context
 
-from app.context import AppContext, require_user
+from app.context import AppContext
 from curation.judgments import suggestion_for
 from curation.labelling import (
     annotator_progress,
@@ -162,12 +161,12 @@ def create_label_tab(ctx: AppContext) -> None:
         return [pair.pair_id, sides, messages, pair.left, pair.right, None, "", status, hint]
 
     def load_pair(sess: dict, request: gr.Request) -> list:
-        user = require_user(request, "annotator")
+        user = ctx.require_user(request, "annotator")
         return show_pair(user, next_pair_for(ctx.store, user), sess)
 
     def vote(choice: str):
         def handler(pid, how, why, sess, request: gr.Request) -> list:
-            user = require_user(request, "annotator")
+            user = ctx.require_user(request, "annotator")
             if pid is None:
                 raise gr.Error("No pair is shown; reload the page.")
             record_label(
@@ -184,7 +183,7 @@ def create_label_tab(ctx: AppContext) -> None:
         return handler
 
     def undo_label(sess: dict, request: gr.Request) -> list:
-        user = require_user(request, "annotator")
+        user = ctx.require_user(request, "annotator")
         pair = undo_last(ctx.store, user)
         if pair is None:
             gr.Warning("Nothing to undo.")
@@ -194,11 +193,11 @@ def create_label_tab(ctx: AppContext) -> None:
         return [*show_pair(user, pair, sess), sess]
 
     def open_edit(sides: dict, side: str, a_text: str, b_text: str, request: gr.Request) -> dict:
-        require_user(request, "annotator")
+        ctx.require_user(request, "annotator")
         return {edit_box: gr.Group(visible=True), edit_text: a_text if side == "A" else b_text}
 
     def save_edit(sides: dict, side: str, text: str, request: gr.Request) -> dict:
-        user = require_user(request, "annotator")
+        user = ctx.require_user(request, "annotator")
         if side not in sides:
             raise gr.Error("No pair is shown to edit.")
         record_edit(ctx.store, user, sides[side], text)
@@ -229,7 +228,7 @@ def create_label_tab(ctx: AppContext) -> None:
 
     def thumb(value: bool):
         def handler(rid, sess, request: gr.Request) -> list:
-            user = require_user(request, "annotator")
+            user = ctx.require_user(request, "annotator")
             if rid is None:
                 raise gr.Error("No response is shown.")
             record_thumb(ctx.store, user, rid, value)
@@ -252,7 +251,7 @@ def create_label_tab(ctx: AppContext) -> None:
         return [task, _chat(task["prompt"]), listing, ""]
 
     def save_rank(task, order: str, sess: dict, request: gr.Request) -> list:
-        user = require_user(request, "annotator")
+        user = ctx.require_user(request, "annotator")
         if task is None:
             raise gr.Error("No prompt is shown to rank.")
         try:
@@ -271,7 +270,7 @@ def create_label_tab(ctx: AppContext) -> None:
     rank_save.click(save_rank, [rank_task, rank_order, session], [*rank_outputs, session])
 
     def switch_mode(chosen: str, sess: dict, request: gr.Request) -> dict:
-        user = require_user(request, "annotator")
+        user = ctx.require_user(request, "annotator")
         views = {compare_view: "Compare", thumbs_view: "Thumbs", rank_view: "Rank"}
         updates = {view: gr.Column(visible=name == chosen) for view, name in views.items()}
         if chosen == "Thumbs":
@@ -285,5 +284,4 @@ def create_label_tab(ctx: AppContext) -> None:
         [mode, session],
         [compare_view, thumbs_view, rank_view, *thumb_outputs, *rank_outputs],
     )
-    page = Context.root_block  # the Blocks being built: its load event shows the first pair
-    page.load(load_pair, [session], compare_outputs)
+    ctx.on_page_load(load_pair, [session], compare_outputs)

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from app.context import AppContext, require_user
+from app.context import AppContext
 from curation.leaderboard import Leaderboard, store_leaderboard
 
 TABLE_COLUMNS = [
@@ -113,7 +113,7 @@ def create_leaderboard_tab(ctx: AppContext) -> None:
         matrix = gr.Plot(show_label=False, elem_id="leaderboard-matrix")
 
     def show(include_judges: bool, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         board = store_leaderboard(ctx.store, judges=include_judges)
         if not board.standings:
             text = "No games yet: label pairs whose two responses come from different models."

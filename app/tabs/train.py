@@ -7,9 +7,8 @@ from typing import Any
 
 import gradio as gr
 import yaml
-from gradio.context import Context
 
-from app.context import AppContext, require_user, role_allows
+from app.context import AppContext, role_allows
 from curation.errors import PrefstudioError
 from curation.run_records import RunRecord, get_run, list_runs
 from curation.snapshots import create_snapshot, latest_snapshot, list_snapshots
@@ -141,7 +140,7 @@ def create_train_tab(ctx: AppContext) -> None:
         ]
 
     def suggest(chosen_model: str, chosen_preset: str, request: gr.Request) -> str:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         return settings_yaml(chosen_model, chosen_preset)
 
     def prepare(name: str | None, how: str, base: str, text: str) -> RunRecord:
@@ -153,7 +152,7 @@ def create_train_tab(ctx: AppContext) -> None:
         return create_run(ctx.store, spec)
 
     def show_command(name, how, base, text, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         try:
             record = prepare(name, how, base, text)
         except PrefstudioError as error:
@@ -163,7 +162,7 @@ def create_train_tab(ctx: AppContext) -> None:
         return [record.id, shown, *live_outputs(record.id)]
 
     def start(run_id, name, how, base, text, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         try:
             record = get_run(ctx.store, run_id) if run_id is not None else None
             if record is None or record.status != "queued":
@@ -175,7 +174,7 @@ def create_train_tab(ctx: AppContext) -> None:
         return [record.id, " ".join(record.command), *live_outputs(record.id)]
 
     def start_one_click(base: str, request: gr.Request, progress=gr.Progress()) -> list:  # noqa: B008
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         progress(0, desc="finding the newest snapshot")
         try:
             name = newest_or_new_snapshot(ctx)
@@ -189,7 +188,7 @@ def create_train_tab(ctx: AppContext) -> None:
         return [record.id, " ".join(record.command), *live_outputs(record.id)]
 
     def act_on_followed(action, run_id: int | None, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         if run_id is None:
             raise gr.Error("No run is followed.")
         try:
@@ -205,7 +204,7 @@ def create_train_tab(ctx: AppContext) -> None:
         return act_on_followed(resume_run, run_id, request)
 
     def follow(table, event: gr.SelectData, request: gr.Request) -> list:
-        require_user(request, "admin")
+        ctx.require_user(request, "admin")
         run_id = int(table.iloc[event.index[0]]["id"])
         return [run_id, *live_outputs(run_id)]
 
@@ -224,4 +223,4 @@ def create_train_tab(ctx: AppContext) -> None:
     runs.select(follow, runs, [followed, *live])
     timer.tick(tick, followed, live, show_progress="hidden")
     # Each page load re-attaches to the newest active run (or shows the newest run).
-    Context.root_block.load(on_load, [model, preset], [followed, snapshot, settings, *live])
+    ctx.on_page_load(on_load, [model, preset], [followed, snapshot, settings, *live])
