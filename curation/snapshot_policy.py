@@ -121,6 +121,8 @@ class SnapshotPolicy:
             try:
                 data = yaml.safe_load(text)
             except yaml.YAMLError as error:
-                first = str(error).splitlines()[0]
-                raise PolicyError(f"{path}: not valid YAML: {first}") from None
+                mark = getattr(error, "problem_mark", None)
+                where = f", line {mark.line + 1}" if mark is not None else ""
+                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+                raise PolicyError(f"{path}{where}: not valid YAML: {problem}") from None
         return cls.from_dict(data if data is not None else {}, where=str(path))

@@ -225,6 +225,7 @@ def test_policy_files_yaml_and_json_and_their_errors(tmp_path):
         ("test_fraction: 1.5", "test_fraction must be in"),
         ("exclude_flags: [bogus]", "unknown kinds bogus"),
         ("[1, 2", "not valid YAML"),
+        ("min_votes: 1\nties: [a\n", r"bad.yaml, line 3: not valid YAML"),
     ):
         (tmp_path / "bad.yaml").write_text(text)
         with pytest.raises(PolicyError, match=message):
