@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 
 from fastapi import FastAPI
 
 from app.context import AppContext
+from curation.errors import PrefstudioError
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -35,6 +37,23 @@ def create_app(ctx: AppContext) -> FastAPI:
 
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
+class PortInUse(PrefstudioError):
+    """The address the server should listen on is taken by another program."""
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise PortInUse, naming the address, when nothing new can listen on `host:port`."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUse(
+                f"cannot listen on {host}:{port} ({error.strerror}); "
+                "stop what uses it or pick another with --port"
+            ) from None
 
 
 def serve(ctx: AppContext, host: str, port: int) -> None:

@@ -71,3 +71,40 @@ def test_acknowledged_label_survives_kill_9(tmp_path):
             "SELECT pair_id, annotator FROM labels WHERE id = ?", [reply.json()["label_id"]]
         ).fetchone()
     assert row == (pair["pair_id"], "ann")
+
+
+def test_a_second_server_on_a_taken_port_says_so_in_one_line(server, tmp_path):
+    taken = cli("serve", "--db", str(tmp_path / "other.duckdb"), "--port", str(server.port))
+    assert taken.returncode == 1 and taken.stdout == ""
+    assert f"cannot listen on 127.0.0.1:{server.port}" in assert_one_error_line(taken.stderr)
+
+
+def test_demo_never_wipes_a_folder_it_did_not_make_or_one_still_served(server, tmp_path):
+    foreign = cli("demo", "--dir", str(server.db_path.parent))
+    assert foreign.returncode == 1
+    assert "not a prefstudio demo folder" in assert_one_error_line(foreign.stderr)
+    assert server.db_path.exists()
+
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / ".prefstudio-demo").touch()
+    held = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from curation import Store; "
+            "s = Store(sys.argv[1]); print('open', flush=True); time.sleep(60)",
+            str(demo / "prefstudio.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert held.stdout.readline().strip() == "open"
+        served = cli("demo", "--dir", str(demo))
+        assert served.returncode == 1
+        assert "in use by another process" in assert_one_error_line(served.stderr)
+        assert (demo / "prefstudio.duckdb").exists()
+    finally:
+        held.kill()
+        held.wait()

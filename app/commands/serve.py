@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from app.commands.base import store_command
-from curation import Store, import_paths
+from curation import PrefstudioError, Store, import_paths
 from curation.accounts import ROLES, add_user
 
 DEFAULT_HOST = "127.0.0.1"
@@ -30,8 +30,10 @@ def _serve_options(fn):
 def _run_server(store: Store, host: str, port: int) -> None:
     """Serve the store until interrupted."""
     from app.context import AppContext
+    from app.server import ensure_port_free
     from app.server import serve as run_server
 
+    ensure_port_free(host, port)
     click.echo(f"prefstudio serving {store.path} at http://{host}:{port} (Ctrl+C stops it)")
     run_server(AppContext(store), host, port)
 
@@ -50,7 +52,27 @@ def _sample_data() -> Path:
     for candidate in (Path(__file__).resolve().parents[2] / "data", Path.cwd() / "data"):
         if candidate.is_dir():
             return candidate
-    raise click.ClickException("the sample data folder data/ was not found")
+    raise PrefstudioError("the sample data folder data/ was not found")
+
+
+DEMO_MARKER = ".prefstudio-demo"
+
+
+def _fresh_demo_folder(folder: Path) -> Path:
+    """Empty `folder` for a new demo: only a folder an earlier demo made, and not while served."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / DEMO_MARKER).exists():
+            raise PrefstudioError(
+                f"{folder} is not empty and not a prefstudio demo folder; "
+                "give --dir a new or empty folder"
+            )
+        db_path = folder / "prefstudio.duckdb"
+        if db_path.exists():
+            Store(db_path).close()  # refuses, naming the holder, while a demo still serves it
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DEMO_MARKER).touch()
+    return folder
 
 
 @click.command()
@@ -60,15 +82,15 @@ def _sample_data() -> Path:
     "folder",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the demo store (default: $PREFSTUDIO_HOME/demo); it is recreated.",
+    help="Folder for the demo store (default: $PREFSTUDIO_HOME/demo); an earlier demo there is replaced.",
 )
 def demo(host: str, port: int, folder: Path | None) -> None:
     """Serve the bundled sample in a fresh store, with a ready admin and annotator account."""
     from training.models import prefstudio_home
 
     folder = folder or prefstudio_home() / "demo"
-    shutil.rmtree(folder, ignore_errors=True)
-    with Store(folder / "prefstudio.duckdb") as store:
+    db_path = _fresh_demo_folder(folder) / "prefstudio.duckdb"
+    with Store(db_path) as store:
         report = import_paths(store, [_sample_data()])
         accounts = {name: secrets.token_urlsafe(9) for name in ("admin", "annotator")}
         for name, password in accounts.items():
