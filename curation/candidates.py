@@ -16,7 +16,7 @@ from curation.errors import BadInput
 from curation.importer import import_paths
 from curation.normalize import install_macros, stage_source
 from curation.sources import expand_paths, read_sources
-from curation.store import Store
+from curation.store import Store, drop_temp_tables
 
 PROMPT_CHOICES = ("unlabeled", "all")
 GENERATED_SOURCE = "generate"
@@ -71,18 +71,17 @@ def prompts_from_file(
     con = store.con
     install_macros(con)
     ids: list[str] = []
-    for number, file in enumerate(expand_paths([path])):
-        for raw in read_sources(con, file, f"ps_gen_raw{number}"):
-            stage = f"{raw.table}_stage"
-            try:
+    try:
+        for number, file in enumerate(expand_paths([path])):
+            for part, raw in enumerate(read_sources(con, file, f"ps_gen_raw{number}")):
+                stage = f"ps_gen_stage{number}_{part}"
                 stage_source(con, raw, "prompts", stage)
                 ids += [
                     row[0]
-                    for row in con.execute(f"SELECT pid FROM {stage} ORDER BY rec").fetchall()
+                    for row in con.execute(f"SELECT pid FROM {stage} ORDER BY rowid").fetchall()
                 ]
-            finally:
-                con.execute(f"DROP TABLE IF EXISTS {stage}")
-                con.execute(f"DROP TABLE IF EXISTS {raw.table}")
+    finally:
+        drop_temp_tables(con, "ps_gen_")
     ordered = list(dict.fromkeys(ids))[:limit]
     found = dict(
         con.execute(

@@ -18,7 +18,7 @@ from curation.formats import FORMATS, detect_format, missing_fields, unknown_for
 from curation.normalize import install_macros, stage_source
 from curation.sources import RawSource, expand_paths, read_sources
 from curation.sql import quote_literal
-from curation.store import Store
+from curation.store import Store, drop_temp_tables
 
 IMPORT_FORMATS = ("auto", *FORMATS)
 _call_ids = itertools.count()
@@ -76,13 +76,12 @@ def import_paths(
                 for raw in read_sources(con, path, f"{prefix}_raw{index}"):
                     fmt = _resolve_format(raw, format)
                     stage = f"{prefix}_stage{len(stages)}"
-                    stage_source(con, raw, fmt, stage)
-                    con.execute(f"DROP TABLE {raw.table}")  # the staged copy is all we need
+                    records = stage_source(con, raw, fmt, stage)
                     stages.append((stage, name))
-                    report.files.append(FileImport(str(path), fmt, raw.count, name))
+                    report.files.append(FileImport(str(path), fmt, records, name))
             report.added = _load_staged(con, prefix, stages)
     finally:
-        _drop_temp_tables(con, prefix)
+        drop_temp_tables(con, prefix)
     return report
 
 
@@ -112,16 +111,16 @@ def _load_staged(
     the store are left alone.
     """
     items = " UNION ALL BY NAME ".join(
-        f"SELECT {part} AS part, {quote_literal(name)} AS src, * FROM {stage}"
+        f"SELECT {part} AS part, rowid AS rec, {quote_literal(name)} AS src, * FROM {stage}"
         for part, (stage, name) in enumerate(stages)
     )
     con.execute(f"CREATE TEMP VIEW {prefix}_items AS {items}")
+    # One row per response, without its text: the keys the dedupe and the pairs are made of.
     con.execute(
         f"""CREATE TEMP TABLE {prefix}_resp AS
-        SELECT row_number() OVER () AS k, *, scores[slot] AS score,
-               md5(pid || chr(31) || text) AS rid
+        SELECT *, scores[slot] AS score
         FROM (SELECT part, rec, pid, src, reference, thumb, scores,
-                     unnest(texts) AS text, generate_subscripts(texts, 1) AS slot
+                     unnest(rids) AS rid, generate_subscripts(rids, 1) AS slot
               FROM {prefix}_items)"""
     )
     con.execute(
@@ -146,9 +145,12 @@ def _load_staged(
     added["responses"] = _count(
         con.execute(
             f"""INSERT INTO responses (id, prompt_id, text, source, is_reference)
-            SELECT rid, pid, text, src, reference FROM {prefix}_resp
-            WHERE k IN (SELECT min(k) FROM {prefix}_resp
-                        WHERE rid NOT IN (SELECT id FROM responses) GROUP BY rid)"""
+            SELECT rid, pid, text, src, reference
+            FROM (SELECT part, rec, pid, src, reference, unnest(rids) AS rid,
+                         unnest(texts) AS text, generate_subscripts(texts, 1) AS slot
+                  FROM {prefix}_items)
+            WHERE (part, rec, slot) IN (SELECT min((part, rec, slot)) FROM {prefix}_resp
+                                        WHERE rid NOT IN (SELECT id FROM responses) GROUP BY rid)"""
         )
     )
     con.execute(
@@ -190,13 +192,3 @@ def _load_staged(
 def _count(result: duckdb.DuckDBPyConnection) -> int:
     """Rows changed by the statement just run."""
     return int(result.fetchall()[0][0])
-
-
-def _drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
-    """Drop this call's temporary views and tables."""
-    names = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?",
-        [prefix + "%"],
-    ).fetchall()
-    for (name,) in names:
-        con.execute(f"DROP TABLE IF EXISTS {name}")

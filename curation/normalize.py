@@ -1,9 +1,11 @@
 """Validate raw records and turn each format into one canonical staging table.
 
-A staging table has, per record: `rec`, the prompt `messages` (list of role/content structs),
-`is_chat`, the response `texts`, their `scores` (NULL when unlabelled; higher is better),
-an unpaired `thumb`, and `reference` for demonstrations (SFT). Every format but the two that
-need text splitting (HH transcripts, implicit prompts) is checked and converted in SQL.
+A staging table has, per record and in file order (its `rowid` grows with the record number): the prompt
+`messages` (list of role/content structs), `is_chat`, the response `texts`, their `scores`
+(NULL when unlabelled; higher is better), an unpaired `thumb`, and `reference` for
+demonstrations (SFT); then the hashes the store's ids are made of. Every format but the two
+that need text splitting (HH transcripts, implicit prompts) is checked and converted in SQL,
+in one pass over the file.
 """
 
 from __future__ import annotations
@@ -20,39 +22,39 @@ from curation.store import fetch_one
 from curation.transcripts import split_hh_pair, split_implicit_messages, split_implicit_text
 
 ROLES = "('system', 'user', 'assistant', 'tool')"
+# JSON values arrive minified, so the first character tells a string ('"') or a list ('[')
+# without parsing the (possibly long) value again.
 MACROS = f"""
 CREATE OR REPLACE TEMP MACRO ps_kind(x) AS CASE json_type(x)
     WHEN 'VARCHAR' THEN 'a string' WHEN 'ARRAY' THEN 'a list' WHEN 'OBJECT' THEN 'an object'
     WHEN 'BOOLEAN' THEN 'a boolean' WHEN 'NULL' THEN 'null' ELSE 'a number' END;
-CREATE OR REPLACE TEMP MACRO ps_is_str(x) AS coalesce(json_type(x) = 'VARCHAR', false);
+CREATE OR REPLACE TEMP MACRO ps_is_str(x) AS coalesce(starts_with(x, '"'), false);
+CREATE OR REPLACE TEMP MACRO ps_is_list(x) AS coalesce(starts_with(x, '['), false);
 CREATE OR REPLACE TEMP MACRO ps_is_msgs(x) AS coalesce(
-    json_type(x) = 'ARRAY' AND json_array_length(x) > 0 AND list_bool_and(list_transform(
+    ps_is_list(x) AND json_array_length(x) > 0 AND list_bool_and(list_transform(
         json_extract(x, '$[*]'), lambda m: coalesce(json_type(m, '$.role') = 'VARCHAR'
             AND json_type(m, '$.content') = 'VARCHAR' AND json_extract_string(m, '$.role') IN {ROLES}, false))),
     false);
-CREATE OR REPLACE TEMP MACRO ps_is_str_or_msgs(x) AS CASE json_type(x)
-    WHEN 'VARCHAR' THEN true WHEN 'ARRAY' THEN ps_is_msgs(x) ELSE false END;
-CREATE OR REPLACE TEMP MACRO ps_is_reply(x) AS CASE json_type(x) WHEN 'VARCHAR' THEN true
-    WHEN 'ARRAY' THEN ps_is_msgs(x) AND json_array_length(x) = 1
-                      AND json_extract_string(x, '$[0].role') = 'assistant'
-    ELSE false END;
+CREATE OR REPLACE TEMP MACRO ps_is_str_or_msgs(x) AS ps_is_str(x) OR ps_is_msgs(x);
+CREATE OR REPLACE TEMP MACRO ps_is_reply(x) AS ps_is_str(x) OR coalesce(
+    ps_is_msgs(x) AND json_array_length(x) = 1 AND json_extract_string(x, '$[0].role') = 'assistant',
+    false);
 CREATE OR REPLACE TEMP MACRO ps_is_strs(x) AS coalesce(
-    json_type(x) = 'ARRAY' AND json_array_length(x) > 0
-    AND list_bool_and(list_transform(json_extract(x, '$[*]'), lambda e: json_type(e) = 'VARCHAR')), false);
+    ps_is_list(x) AND json_array_length(x) > 0
+    AND list_bool_and(list_transform(json_extract(x, '$[*]'), lambda e: ps_is_str(e))), false);
 CREATE OR REPLACE TEMP MACRO ps_is_nums(x, n) AS coalesce(
-    json_type(x) = 'ARRAY' AND json_array_length(x) = n AND list_bool_and(list_transform(
+    ps_is_list(x) AND json_array_length(x) = n AND list_bool_and(list_transform(
         json_extract(x, '$[*]'), lambda e: json_type(e) IN ('BIGINT', 'UBIGINT', 'DOUBLE'))), false);
 CREATE OR REPLACE TEMP MACRO ps_msg_list(l) AS
     list_transform(l, lambda m: {{'role': json_extract_string(m, '$.role'), 'content': json_extract_string(m, '$.content')}});
-CREATE OR REPLACE TEMP MACRO ps_msgs(x) AS CASE WHEN json_type(x) = 'VARCHAR'
+CREATE OR REPLACE TEMP MACRO ps_msgs(x) AS CASE WHEN ps_is_str(x)
     THEN [{{'role': 'user', 'content': json_extract_string(x, '$')}}] ELSE ps_msg_list(json_extract(x, '$[*]')) END;
 CREATE OR REPLACE TEMP MACRO ps_reply(x) AS
-    CASE WHEN json_type(x) = 'VARCHAR' THEN json_extract_string(x, '$') ELSE json_extract_string(x, '$[0].content') END;
+    CASE WHEN ps_is_str(x) THEN json_extract_string(x, '$') ELSE json_extract_string(x, '$[0].content') END;
 """
 
 STAGE_SCHEMA = pa.schema(
     [
-        ("rec", pa.int64()),
         ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
         ("is_chat", pa.bool_()),
         ("texts", pa.list_(pa.string())),
@@ -140,16 +142,23 @@ def _problem_columns(checks: list[Check]) -> str:
     return f"CASE {field_case} END AS problem_field, CASE {message_case} END AS problem"
 
 
-def _raise_first_problem(con: duckdb.DuckDBPyConnection, relation: str, source: RawSource) -> None:
-    """Raise BadInput for the first record (in file order) of `relation` that failed a check."""
+def _raise_first_problem(
+    con: duckdb.DuckDBPyConnection, relation: str, source: RawSource, rec: str | None = None
+) -> None:
+    """Raise BadInput for the first record (in file order) of `relation` that failed a check.
+
+    Records are numbered by the column `rec`, else by their place in the table (`rowid` counts
+    on from wherever DuckDB starts it, so it is taken relative to the first row's).
+    """
+    number = rec or f"rowid - (SELECT min(rowid) FROM {relation})"
     row = fetch_one(
         con,
-        f"SELECT rec, problem_field, problem FROM {relation} "
-        "WHERE problem_field IS NOT NULL ORDER BY rec LIMIT 1",
+        f"SELECT {number}, problem_field, problem FROM {relation} "
+        f"WHERE problem_field IS NOT NULL ORDER BY {rec or 'rowid'} LIMIT 1",
     )
     if row is not None:
-        rec, field, message = row
-        raise source.error(message, rec=rec, field=field)
+        number, field, message = row
+        raise source.error(message, rec=number, field=field)
 
 
 def _conversion_sql(format_name: str, source: RawSource) -> str:
@@ -163,7 +172,7 @@ def _conversion_sql(format_name: str, source: RawSource) -> str:
             f"[json_extract_string({m}[-1], '$.content')] AS texts, {no_scores} AS scores, {no_thumb} AS thumb, "
             "true AS reference"
         )
-    prompt = f"ps_msgs({f['prompt']}) AS messages, json_type({f['prompt']}) = 'ARRAY' AS is_chat"
+    prompt = f"ps_msgs({f['prompt']}) AS messages, ps_is_list({f['prompt']}) AS is_chat"
     if format_name == "preference":
         columns = (
             f"[ps_reply({f['chosen']}), ps_reply({f['rejected']})]",
@@ -205,15 +214,14 @@ def _split_in_python(
     con: duckdb.DuckDBPyConnection, source: RawSource, splitter: Callable[[object, object], tuple]
 ) -> pa.Table:
     """Staging rows for formats whose prompt must be cut out of chosen/rejected in Python."""
-    rows = con.execute(f"SELECT rec, chosen, rejected FROM {source.table} ORDER BY rec").fetchall()
+    rows = con.execute(f"SELECT chosen, rejected FROM {source.relation}").fetchall()
     columns: dict[str, list] = {name: [] for name in STAGE_SCHEMA.names}
-    for rec, chosen_json, rejected_json in rows:
+    for rec, (chosen_json, rejected_json) in enumerate(rows):
         chosen, rejected = json.loads(chosen_json), json.loads(rejected_json)
         try:
             messages, chosen_text, rejected_text, is_chat = splitter(chosen, rejected)
         except ValueError as error:
             raise source.error(str(error), rec=rec, field="chosen") from None
-        columns["rec"].append(rec)
         columns["messages"].append([{"role": m["role"], "content": m["content"]} for m in messages])
         columns["is_chat"].append(is_chat)
         columns["texts"].append([chosen_text, rejected_text])
@@ -240,12 +248,25 @@ def _split_implicit(chosen: object, rejected: object) -> tuple:
 
 def stage_source(
     con: duckdb.DuckDBPyConnection, source: RawSource, format_name: str, table: str
-) -> None:
-    """Check every record of `source` as `format_name` and write its staging `table`.
+) -> int:
+    """Check every record of `source` as `format_name`, write its staging `table` and return
+    how many records it has.
 
-    The table also gets `messages_json` (canonical JSON of the prompt) and `pid`, its hash.
-    Raises BadInput for the first bad record.
+    The table also gets `messages_json` (canonical JSON of the prompt), `pid` (its hash) and
+    `rids` (the hash of each response with its prompt). Raises BadInput for the first bad
+    record or a file DuckDB cannot read.
     """
+    try:
+        _create_stage(con, source, format_name, table)
+    except duckdb.Error as error:
+        raise source.read_error(error) from None
+    return fetch_one(con, f"SELECT count(*) FROM {table}")[0]
+
+
+def _create_stage(
+    con: duckdb.DuckDBPyConnection, source: RawSource, format_name: str, table: str
+) -> None:
+    """The body of `stage_source`."""
     checks = _checks(format_name, source)
     python_splitter = {"hh": _split_hh}.get(format_name)
     if format_name == "preference" and "prompt" not in source.fields:
@@ -253,19 +274,23 @@ def stage_source(
     if python_splitter:
         _raise_first_problem(
             con,
-            f"(SELECT rec, {_problem_columns(checks)} FROM {_checked(checks, source.table)})",
+            f"(SELECT row_number() OVER () - 1 AS rec, {_problem_columns(checks)} "
+            f"FROM {_checked(checks, source.relation)})",
             source,
+            rec="rec",
         )
         con.register(f"{table}_arrow", _split_in_python(con, source, python_splitter))
         converted = f"SELECT * FROM {table}_arrow"
     else:
         converted = (
-            f"SELECT rec, {_problem_columns(checks)}, {_conversion_sql(format_name, source)} "
-            f"FROM {_checked(checks, source.table)}"
+            f"SELECT {_problem_columns(checks)}, {_conversion_sql(format_name, source)} "
+            f"FROM {_checked(checks, source.relation)}"
         )
     con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT *, md5(messages_json) AS pid FROM "
-        f"(SELECT *, to_json(messages) AS messages_json FROM ({converted}))"
+        f"""CREATE TEMP TABLE {table} AS
+        SELECT *, list_transform(texts, lambda t: md5(pid || chr(31) || t)) AS rids
+        FROM (SELECT *, md5(messages_json) AS pid
+              FROM (SELECT *, to_json(messages) AS messages_json FROM ({converted})))"""
     )
     if python_splitter:
         con.unregister(f"{table}_arrow")

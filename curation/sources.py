@@ -1,7 +1,8 @@
-"""Reading import files (JSONL, JSON, CSV, Parquet, `datasets` folders) into DuckDB tables.
+"""Reading import files (JSONL, JSON, CSV, Parquet, `datasets` folders) as DuckDB relations.
 
-Each source becomes a temporary table with a record number `rec` (0-based, in file order) and
-one JSON column per field, so every format is validated and normalized by the same SQL.
+Each source becomes a relation with one JSON column per field, in file order, so every format
+is validated and normalized by the same SQL. Files are read where they lie (DuckDB's own
+readers, streamed); only a `datasets` folder is copied into a temporary table.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import duckdb
 
 from curation.errors import BadInput
 from curation.sql import quote_ident, quote_literal
-from curation.store import fetch_one, fetch_value
+from curation.store import fetch_one
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 JSON_SUFFIXES = {".json"}
@@ -33,13 +34,16 @@ _SAMPLE_RECORDS = 1000
 
 @dataclass
 class RawSource:
-    """One readable unit of an import: a file, or one split of a `datasets` folder."""
+    """One readable unit of an import: a file, or one split of a `datasets` folder.
+
+    `relation` is SQL usable after FROM (a table function or a table) giving the records in
+    file order, one JSON column per field in `fields`; `first` is the first record.
+    """
 
     path: Path
-    table: str
+    relation: str
     fields: list[str]
     first: dict[str, Any]
-    count: int
     record_word: str = "record"
     split: str | None = None
 
@@ -55,6 +59,17 @@ class RawSource:
         return BadInput(
             self.path, message, where=None if rec is None else self.where(rec), field=field
         )
+
+    def read_error(self, error: duckdb.Error) -> BadInput:
+        """A BadInput for a DuckDB error raised while reading this source: the first undecodable
+        or malformed line when one can be found, else DuckDB's own first line."""
+        if self.path.is_file() and self.path.suffix.lower() in JSONL_SUFFIXES | JSON_SUFFIXES:
+            found = _diagnose_json(self.path, self.path.suffix.lower() in JSONL_SUFFIXES)
+            if found:
+                return found
+        elif self.path.is_file() and self.path.suffix.lower() in CSV_SUFFIXES:
+            _check_utf8(self.path)
+        return BadInput(self.path, _first_line(error))
 
 
 def is_dataset_folder(path: Path) -> bool:
@@ -97,7 +112,8 @@ def _importable_below(folder: Path) -> list[Path]:
 
 
 def read_sources(con: duckdb.DuckDBPyConnection, path: Path, prefix: str) -> list[RawSource]:
-    """Read one file or dataset folder into temporary tables named from `prefix`."""
+    """The sources of one file or dataset folder (a folder's splits go into temporary tables
+    named from `prefix`)."""
     if is_dataset_folder(path):
         return list(_read_dataset_folder(con, path, prefix))
     suffix = path.suffix.lower()
@@ -108,33 +124,35 @@ def read_sources(con: duckdb.DuckDBPyConnection, path: Path, prefix: str) -> lis
     if path.stat().st_size == 0:
         raise BadInput(path, "file is empty")
     if suffix in JSONL_SUFFIXES | JSON_SUFFIXES:
-        return [_read_json(con, path, prefix, newline_delimited=suffix in JSONL_SUFFIXES)]
+        return [_read_json(con, path, newline_delimited=suffix in JSONL_SUFFIXES)]
     if suffix in CSV_SUFFIXES:
-        return [_read_csv(con, path, prefix, delimiter="\t" if suffix == ".tsv" else ",")]
-    return [_read_relation(con, path, prefix, f"read_parquet({quote_literal(path)})", "row")]
+        return [_read_csv(con, path, delimiter="\t" if suffix == ".tsv" else ",")]
+    relation = _as_json_columns(con, path, f"read_parquet({quote_literal(path)})")
+    try:
+        return [_finish(con, path, relation, record_word="row")]
+    except duckdb.Error as error:
+        raise BadInput(path, _first_line(error)) from None
 
 
-def _finish(con: duckdb.DuckDBPyConnection, path: Path, table: str, **kwargs: Any) -> RawSource:
-    """Count the records and fetch the first one; an empty table is an empty file."""
-    fields = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] != "rec"]
-    count = fetch_value(con, f"SELECT count(*) FROM {table}")
-    if count == 0:
+def _finish(con: duckdb.DuckDBPyConnection, path: Path, relation: str, **kwargs: Any) -> RawSource:
+    """Describe a relation and fetch its first record; a relation without records is an empty
+    file."""
+    fields = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    row = fetch_one(con, f"SELECT * FROM {relation} LIMIT 1")
+    if row is None:
         raise BadInput(
             path,
             "file has no records",
             where=f"split {kwargs['split']}" if kwargs.get("split") else None,
         )
-    row = fetch_one(con, f"SELECT * EXCLUDE (rec) FROM {table} WHERE rec = 0")
     first = {
         name: None if value is None else json.loads(value)
         for name, value in zip(fields, row, strict=True)
     }
-    return RawSource(path=path, table=table, fields=fields, first=first, count=count, **kwargs)
+    return RawSource(path=path, relation=relation, fields=fields, first=first, **kwargs)
 
 
-def _read_json(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, newline_delimited: bool
-) -> RawSource:
+def _read_json(con: duckdb.DuckDBPyConnection, path: Path, newline_delimited: bool) -> RawSource:
     """JSON Lines, or a JSON file holding an array of records (or JSON Lines)."""
     options = f"format={'newline_delimited' if newline_delimited else 'auto'!r}"
     try:
@@ -148,18 +166,15 @@ def _read_json(
                 path, "no records with fields"
             )
         columns = ", ".join(f"{quote_literal(k)}: 'JSON'" for (k,) in sorted(keys))
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, * FROM "
-            f"read_json({quote_literal(path)}, {options}, columns={{{columns}}})"
-        )
+        relation = f"read_json({quote_literal(path)}, {options}, columns={{{columns}}})"
+        return _finish(con, path, relation, record_word="line" if newline_delimited else "record")
     except duckdb.Error as error:
         raise _diagnose_json(path, newline_delimited) or BadInput(
             path, _first_line(error)
         ) from None
-    return _finish(con, path, table, record_word="line" if newline_delimited else "record")
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter: str) -> RawSource:
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> RawSource:
     """CSV/TSV with a header row; cells are text, list fields are JSON text."""
     source = (
         f"read_csv({quote_literal(path)}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
@@ -168,13 +183,10 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter:
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
         columns = ", ".join(f"{_csv_cell_to_json(name)} AS {quote_ident(name)}" for name in names)
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, {columns} FROM {source}"
-        )
+        return _finish(con, path, f"(SELECT {columns} FROM {source})", record_word="row")
     except duckdb.Error as error:
         _check_utf8(path)  # names the line of a non-UTF-8 byte, which DuckDB reports vaguely
         raise BadInput(path, _first_line(error)) from None
-    return _finish(con, path, table, record_word="row")
 
 
 def _csv_cell_to_json(name: str) -> str:
@@ -190,24 +202,14 @@ def _csv_cell_to_json(name: str) -> str:
     return f"to_json({col})"
 
 
-def _read_relation(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    table: str,
-    relation: str,
-    record_word: str,
-    split: str | None = None,
-) -> RawSource:
-    """Any typed relation (Parquet, Arrow) with each column turned into JSON."""
+def _as_json_columns(con: duckdb.DuckDBPyConnection, path: Path, relation: str) -> str:
+    """A typed relation (Parquet, Arrow) with each column turned into JSON."""
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-        columns = ", ".join(f"to_json({quote_ident(n)}) AS {quote_ident(n)}" for n in names)
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 AS rec, {columns} FROM {relation}"
-        )
     except duckdb.Error as error:
         raise BadInput(path, _first_line(error)) from None
-    return _finish(con, path, table, record_word=record_word, split=split)
+    columns = ", ".join(f"to_json({quote_ident(n)}) AS {quote_ident(n)}" for n in names)
+    return f"(SELECT {columns} FROM {relation})"
 
 
 def _read_dataset_folder(
@@ -222,13 +224,14 @@ def _read_dataset_folder(
         raise BadInput(path, f"cannot read datasets folder: {_first_line(error)}") from None
     splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
     for index, (split, dataset) in enumerate(splits):
-        arrow_name = f"{prefix}_arrow{index}"
+        arrow_name, table = f"{prefix}_arrow{index}", f"{prefix}_{index}"
         con.register(arrow_name, dataset.data.table)
         try:
-            source = _read_relation(con, path, f"{prefix}_{index}", arrow_name, "row", split=split)
+            relation = _as_json_columns(con, path, arrow_name)
+            con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {relation}")
         finally:
             con.unregister(arrow_name)
-        yield source
+        yield _finish(con, path, table, record_word="row", split=split)
 
 
 def _first_line(error: BaseException) -> str:

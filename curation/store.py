@@ -59,6 +59,20 @@ def fetch_value(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = 
     return None if row is None else row[0]
 
 
+def drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    """Drop the temporary views and tables whose names start with `prefix`."""
+    for kind, catalog, column in (
+        ("VIEW", "duckdb_views", "view_name"),
+        ("TABLE", "duckdb_tables", "table_name"),
+    ):
+        names = con.execute(
+            f"SELECT {column} FROM {catalog}() WHERE temporary AND starts_with({column}, ?)",
+            [prefix],
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f"DROP {kind} IF EXISTS {name}")
+
+
 class Store:
     """One prefstudio store: a DuckDB file with the schema of `curation.migrations`.
 

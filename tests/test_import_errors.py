@@ -261,3 +261,31 @@ def test_non_utf8_csv_names_its_line_and_imports_nothing(store: Store, tmp_path:
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"prompt,chosen,rejected\nok,a,b\ncaf\xe9,a,b\n")
     refused_naming(store, [path], str(path), "line 3", "not UTF-8")
+
+
+# Files are read in parallel chunks and row groups of 122,880 rows: a problem far into a big file
+# must still be named by its own line.
+BIG_FILE_RECORDS = 250_000
+
+
+def big_file_lines(bad_index: int, bad_line: str) -> list[str]:
+    """`BIG_FILE_RECORDS` small good records with `bad_line` at 0-based `bad_index`."""
+    lines = [
+        json.dumps({"prompt": f"p{i}", "chosen": "a", "rejected": "b"})
+        for i in range(BIG_FILE_RECORDS)
+    ]
+    lines[bad_index] = bad_line
+    return lines
+
+
+def test_wrong_typed_field_deep_in_a_big_file_names_its_line(store: Store, tmp_path: Path) -> None:
+    bad = json.dumps({"prompt": "p", "chosen": "a", "rejected": 3})
+    path = write_lines(tmp_path / "big.jsonl", big_file_lines(200_000, bad))
+    refused_naming(store, [path], "line 200001,", 'field "rejected"')
+
+
+def test_malformed_line_after_the_sampled_records_names_its_line(
+    store: Store, tmp_path: Path
+) -> None:
+    path = write_lines(tmp_path / "big.jsonl", big_file_lines(180_000, '{"prompt": "p", "chos'))
+    refused_naming(store, [path], "line 180001", "malformed JSON")
