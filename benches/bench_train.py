@@ -1,8 +1,8 @@
 """Training overhead: one DPO config through a prefstudio run and through a plain TRL script.
 
 Both sides train the same model on the same snapshot file with the same LoRA and optimiser
-settings, each in its own subprocess (alternating, `--repeats` times each). Prints one JSON
-line: seconds per step of each (best of the repeats), `step_time_ratio_vs_plain_trl`
+settings, each in its own subprocess (alternating, `--repeats` times each, the first side
+swapped every repeat). Prints one JSON line: seconds per step of each (best of the repeats), `step_time_ratio_vs_plain_trl`
 (prefstudio / plain; goal <= 1.05), tokens per second, and each side's peak memory (RSS).
 
     python benches/bench_train.py --steps 10 --max-length 128 --batch-size 2
@@ -186,9 +186,14 @@ def main() -> None:
             create_snapshot(store, "bench")
             train_file = str(snapshot_files(store, "bench")["dpo"]["train"])
             ours, plain = [], []
-            for n in range(args.repeats):  # alternate, so a busy machine slows both alike
-                ours.append(prefstudio_side(store, "bench", args.model, values))
-                plain.append(plain_side(train_file, model_dir, values, workdir, n))
+            for n in range(args.repeats):
+                # Alternate, so a busy machine slows both alike, and swap which side goes
+                # first, so neither always runs on the warmer machine.
+                for side in ("ours", "plain") if n % 2 == 0 else ("plain", "ours"):
+                    if side == "ours":
+                        ours.append(prefstudio_side(store, "bench", args.model, values))
+                    else:
+                        plain.append(plain_side(train_file, model_dir, values, workdir, n))
     prefstudio, baseline = best(ours), best(plain)
     print(
         json.dumps(
