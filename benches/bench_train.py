@@ -2,8 +2,9 @@
 
 Both sides train the same model on the same snapshot file with the same LoRA and optimiser
 settings, each in its own subprocess (alternating, `--repeats` times each, the first side
-swapped every repeat). Prints one JSON line: seconds per step of each (best of the repeats), `step_time_ratio_vs_plain_trl`
-(prefstudio / plain; goal <= 1.05), tokens per second, and each side's peak memory (RSS).
+swapped every repeat). Prints one JSON line: seconds per step of each (best of the repeats),
+`step_time_ratio_vs_plain_trl` (prefstudio / plain; goal <= 1.05), tokens per second, and
+each side's peak memory (RSS).
 
     python benches/bench_train.py --steps 10 --max-length 128 --batch-size 2
 """
