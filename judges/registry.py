@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from typing import Any
 
 from judges.base import Judge, JudgeError
@@ -58,3 +59,25 @@ def _judge_class(kind: str) -> type[Judge]:
 
         return ApiJudge
     return {"longer": LongerJudge, "shorter": ShorterJudge, "refusal": RefusalJudge}[kind]
+
+
+class LastJudge:
+    """Keeps the judge built last, so asking again for the same one reuses its loaded model.
+
+    One slot only: a server holds at most one judge model in memory. Safe across threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._judge: Judge | None = None
+
+    def get(self, kind: str, model: str | None = None, **options: Any) -> Judge:
+        """The judge `build_judge(kind, model, **options)` gives, built again only when the
+        arguments differ from the last call's."""
+        key = (kind, model, tuple(sorted(options.items())))
+        with self._lock:
+            if key != self._key or self._judge is None:
+                self._judge, self._key = None, None  # let the old model go first
+                self._judge, self._key = build_judge(kind, model, **options), key
+            return self._judge

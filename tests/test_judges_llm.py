@@ -9,6 +9,7 @@ import pytest
 
 from judges.base import JudgeError, PairItem
 from judges.llm import LogitJudge
+from judges.registry import LastJudge
 
 QUESTION = [{"role": "user", "content": "How do I keep bread fresh?"}]
 PAIRS = [
@@ -151,3 +152,15 @@ def test_generate_judge_parses_verdicts_and_fails_without_one(tiny_lm_dir: Path)
         else:
             assert verdict.p_a in (0.0, 0.5, 1.0)
     assert judge.key() != GenerateJudge(str(tiny_lm_dir), max_new_tokens=8).key()
+
+
+def test_last_judge_reuses_the_loaded_model_until_asked_for_another(tiny_lm_dir: Path) -> None:
+    cache = LastJudge()
+    first = cache.get("llm", str(tiny_lm_dir), batch_size=2)
+    first.judge([PairItem("p", [{"role": "user", "content": "Hi?"}], "Hello.", "Go away.")])
+    model = first._loaded[0]
+    again = cache.get("llm", str(tiny_lm_dir), batch_size=2)
+    assert again is first and again._loaded[0] is model  # nothing loaded a second time
+    other = cache.get("llm", str(tiny_lm_dir), batch_size=4)
+    assert other is not first and other._loaded is None
+    assert cache.get("longer") is not other

@@ -10,7 +10,7 @@ import pandas as pd
 from app.context import AppContext, role_allows
 from curation.errors import PrefstudioError
 from curation.judgments import get_suggestions, list_judges, set_suggestions
-from judges.registry import JUDGE_KINDS
+from judges.registry import JUDGE_KINDS, LastJudge
 from judges.report import REPORT_COLUMNS, judge_report, report_table
 
 PAIR_CHOICES = ["unlabeled", "labeled", "all"]
@@ -24,6 +24,7 @@ def report_frames(report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def create_judge_tab(ctx: AppContext) -> None:
     """Build the Judge tab; every handler checks the admin role on the server."""
+    last_judge = LastJudge()  # a second click with the same judge reuses its loaded model
     with gr.Row():
         kind = gr.Dropdown(list(JUDGE_KINDS), value="llm", label="Judge", elem_id="judge-kind")
         model = gr.Textbox(
@@ -82,12 +83,11 @@ def create_judge_tab(ctx: AppContext) -> None:
         progress=gr.Progress(),  # noqa: B008
     ) -> list:
         ctx.require_user(request, "admin")
-        from judges.registry import build_judge
         from judges.runs import run_judge
 
         options = {"base_url": base_url_.strip() or None} if kind_ == "api" else {}
         try:
-            judge = build_judge(kind_, model_.strip() or None, **options)
+            judge = last_judge.get(kind_, model_.strip() or None, **options)
             progress(0, desc=f"judging with {judge.label}")
             result = run_judge(
                 ctx.store, judge, pairs=pairs_, limit=int(limit_) or None,
