@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from curation import import_paths, store_stats
+from curation import Store, import_paths, store_stats
 from curation.accounts import add_user
 from curation.curate import curate
 from curation.flags import FlagError, FlagRules, dismiss_flags, exclude_pairs, flagged_pairs
@@ -245,3 +245,27 @@ def test_curate_json_flags_match_stats_json(cases, db_path):
     curate_json, stats_json = json.loads(curated.stdout), json.loads(stats.stdout)
     assert curate_json["flags"] == stats_json["flags"] and curate_json["flags"]["duplicate"] == 1
     assert curate_json["clusters"]["pair"]["exact"] == {"clusters": 1, "duplicates": 1}
+
+
+def test_cli_counts_tokens_with_a_models_tokenizer(db_path, write_jsonl, tiny_lm_dir):
+    from training.models import token_counter
+
+    record = {
+        "prompt": "Tell me about tokenizers, please.",
+        "chosen": "They split text.",
+        "rejected": "No.",
+    }
+    with Store(db_path) as store:
+        import_paths(store, [write_jsonl("t.jsonl", [record])])
+    tokens = sum(token_counter(tiny_lm_dir)([record["prompt"], record["chosen"]]))
+    characters_estimate = -(-len(record["prompt"]) // 4) - (-len(record["chosen"]) // 4)
+    assert tokens != characters_estimate  # so the flag below can only come from the tokenizer
+
+    def too_long_flags(max_tokens: int) -> int:
+        arguments = ["curate", "--db", str(db_path), "--json", "--max-tokens", str(max_tokens)]
+        result = CliRunner().invoke(main, [*arguments, "--tokenizer", str(tiny_lm_dir)])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["flags"].get("too_long", 0)
+
+    assert too_long_flags(tokens - 1) == 1
+    assert too_long_flags(tokens) == 0

@@ -158,6 +158,17 @@ def load_tokenizer(
     return tokenizer
 
 
+def token_counter(name: str | Path, *, trust_remote_code: bool = False) -> Any:
+    """A function giving the number of tokens of each text under a model's tokenizer (no
+    special tokens), for length rules such as the `too_long` flag."""
+    tokenizer = load_tokenizer(name, trust_remote_code=trust_remote_code)
+
+    def count_tokens(texts: list[str]) -> list[int]:
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    return count_tokens
+
+
 def _load(
     auto_class: Any,
     name: str | Path,

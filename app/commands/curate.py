@@ -28,7 +28,13 @@ from curation.snapshots import create_snapshot, list_snapshots, show_snapshot
     type=int,
     default=FlagRules.max_tokens,
     show_default=True,
-    help="Flag pairs whose prompt plus longer response exceed this many tokens (~4 chars each).",
+    help="Flag pairs whose prompt plus longer response exceed this many tokens.",
+)
+@click.option(
+    "--tokenizer",
+    metavar="MODEL",
+    help="Count tokens with this model's tokenizer (hub id, folder or smollm2-135m) "
+    "instead of taking 4 characters as one token.",
 )
 @click.option(
     "--truncation-tokens",
@@ -39,15 +45,27 @@ from curation.snapshots import create_snapshot, list_snapshots, show_snapshot
 )
 @store_command
 def curate_command(
-    store: Store, near_dup_threshold: float, max_tokens: int, truncation_tokens: int
+    store: Store,
+    near_dup_threshold: float,
+    max_tokens: int,
+    truncation_tokens: int,
+    tokenizer: str | None,
 ) -> tuple[dict, str]:
     """Find exact and near duplicates and flag pairs with defects (dismissed flags stay dismissed)."""
     from tqdm import tqdm
 
+    count_tokens = None
+    if tokenizer:
+        from training.models import token_counter
+
+        count_tokens = token_counter(tokenizer)
+    rules = FlagRules(
+        max_tokens=max_tokens, truncation_tokens=truncation_tokens, count_tokens=count_tokens
+    )
     report = curate(
         store,
         near_dup_threshold=near_dup_threshold,
-        rules=FlagRules(max_tokens=max_tokens, truncation_tokens=truncation_tokens),
+        rules=rules,
         progress=lambda steps: tqdm(steps, desc="curate", unit="step"),
     )
     data = report.to_dict()
