@@ -17,6 +17,7 @@ from app.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "data"
+SAMPLE_FILES = 6  # the .jsonl files in data/
 STATS_COUNTS = ("prompts", "responses", "pairs", "labels", "judgments", "snapshots", "runs")
 
 
@@ -103,12 +104,12 @@ def test_prefstudio_db_env_is_used_by_in_process_commands(tmp_path: Path) -> Non
     assert only_json(result.stdout)["prompts"] == 0
 
 
-def test_import_of_sample_folder_reports_its_five_files(
+def test_import_of_sample_folder_reports_each_of_its_files(
     imported: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     _, result = imported
     report = only_json(result.stdout)
-    assert len(report["files"]) == 5
+    assert len(report["files"]) == SAMPLE_FILES
     assert all(n >= 0 for n in report["added"].values())
     assert report["added"]["prompts"] > 0
 
@@ -117,7 +118,7 @@ def test_json_stdout_is_one_object_while_progress_goes_to_stderr(
     imported: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     _, result = imported
-    assert "import" in result.stderr  # the progress bar of a five-file import
+    assert "import" in result.stderr  # the progress bar of a six-file import
     assert len(result.stdout.strip().splitlines()) == 1
     only_json(result.stdout)
 
@@ -144,7 +145,7 @@ def test_importing_the_same_folder_again_adds_nothing(
     result = invoke("import", str(SAMPLE_DATA), "--json", "--db", str(db))
     assert result.exit_code == 0, result.output
     report = only_json(result.stdout)
-    assert len(report["files"]) == 5
+    assert len(report["files"]) == SAMPLE_FILES
     assert report["added"]
     assert all(n == 0 for n in report["added"].values()), report["added"]
 
