@@ -61,15 +61,21 @@ class RawSource:
         )
 
     def read_error(self, error: duckdb.Error) -> BadInput:
-        """A BadInput for a DuckDB error raised while reading this source: the first undecodable
-        or malformed line when one can be found, else DuckDB's own first line."""
-        if self.path.is_file() and self.path.suffix.lower() in JSONL_SUFFIXES | JSON_SUFFIXES:
-            found = _diagnose_json(self.path, self.path.suffix.lower() in JSONL_SUFFIXES)
-            if found:
-                return found
-        elif self.path.is_file() and self.path.suffix.lower() in CSV_SUFFIXES:
-            _check_utf8(self.path)
-        return BadInput(self.path, _first_line(error))
+        """A BadInput for a DuckDB error raised while reading this source."""
+        return read_error(self.path, error)
+
+
+def read_error(path: Path, error: duckdb.Error) -> BadInput:
+    """A BadInput for a DuckDB error raised while reading `path`: the first undecodable or
+    malformed line when one can be found, else DuckDB's own first line."""
+    suffix = path.suffix.lower() if path.is_file() else ""
+    if suffix in JSONL_SUFFIXES | JSON_SUFFIXES:
+        found = _diagnose_json(path, suffix in JSONL_SUFFIXES)
+        if found:
+            return found
+    elif suffix in CSV_SUFFIXES:
+        _check_utf8(path)  # names the line of a non-UTF-8 byte, which DuckDB reports vaguely
+    return BadInput(path, _first_line(error))
 
 
 def is_dataset_folder(path: Path) -> bool:
@@ -131,7 +137,7 @@ def read_sources(con: duckdb.DuckDBPyConnection, path: Path, prefix: str) -> lis
     try:
         return [_finish(con, path, relation, record_word="row")]
     except duckdb.Error as error:
-        raise BadInput(path, _first_line(error)) from None
+        raise read_error(path, error) from None
 
 
 def _finish(con: duckdb.DuckDBPyConnection, path: Path, relation: str, **kwargs: Any) -> RawSource:
@@ -169,9 +175,7 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, newline_delimited: bo
         relation = f"read_json({quote_literal(path)}, {options}, columns={{{columns}}})"
         return _finish(con, path, relation, record_word="line" if newline_delimited else "record")
     except duckdb.Error as error:
-        raise _diagnose_json(path, newline_delimited) or BadInput(
-            path, _first_line(error)
-        ) from None
+        raise read_error(path, error) from None
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> RawSource:
@@ -185,8 +189,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> Raw
         columns = ", ".join(f"{_csv_cell_to_json(name)} AS {quote_ident(name)}" for name in names)
         return _finish(con, path, f"(SELECT {columns} FROM {source})", record_word="row")
     except duckdb.Error as error:
-        _check_utf8(path)  # names the line of a non-UTF-8 byte, which DuckDB reports vaguely
-        raise BadInput(path, _first_line(error)) from None
+        raise read_error(path, error) from None
 
 
 def _csv_cell_to_json(name: str) -> str:
@@ -207,7 +210,7 @@ def _as_json_columns(con: duckdb.DuckDBPyConnection, path: Path, relation: str) 
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
     except duckdb.Error as error:
-        raise BadInput(path, _first_line(error)) from None
+        raise read_error(path, error) from None
     columns = ", ".join(f"to_json({quote_ident(n)}) AS {quote_ident(n)}" for n in names)
     return f"(SELECT {columns} FROM {relation})"
 
