@@ -19,10 +19,9 @@ from pathlib import Path
 from curation import Store, import_paths
 from judges.base import Judge, PairItem
 from judges.generative import GenerateJudge
-from judges.llm import LogitJudge
+from judges.llm import DTYPES, LogitJudge
 from judges.report import judge_report
 from judges.runs import run_judge
-from training.models import load_causal_lm
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
 WARM_UP = PairItem("warm-up", [{"role": "user", "content": "What is 2+2?"}], "4.", "5.")
@@ -43,15 +42,21 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=96, help="for the generate judge")
+    parser.add_argument(
+        "--dtype", choices=DTYPES, default="auto", help="weights of the model both judges share"
+    )
     args = parser.parse_args()
 
     import torch
 
-    loaded = load_causal_lm(args.model)
-    loaded[0].eval()
-    logit = LogitJudge(args.model, batch_size=args.batch_size, loaded=loaded)
+    logit = LogitJudge(args.model, batch_size=args.batch_size, dtype=args.dtype)
+    loaded = logit.lm  # loaded once, shared by both judges
     generate = GenerateJudge(
-        args.model, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, loaded=loaded
+        args.model,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        dtype=args.dtype,
+        loaded=loaded,
     )
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.duckdb") as store:
         import_paths(store, [SAMPLE])
@@ -67,6 +72,7 @@ def main() -> None:
                 "bench": "judge",
                 "model": args.model,
                 "device": str(loaded[0].device),
+                "dtype": str(loaded[0].dtype).removeprefix("torch."),
                 "threads": torch.get_num_threads(),
                 "pairs": args.pairs,
                 "pairs_per_s": round(args.pairs / logit_s, 3),
