@@ -193,10 +193,11 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> Raw
 
 
 def _csv_cell_to_json(name: str) -> str:
-    """SQL turning a CSV cell into JSON: list fields parsed, labels as booleans, text as strings."""
+    """SQL turning a CSV cell into minified JSON: list fields parsed, labels as booleans, text
+    as strings."""
     col = quote_ident(name)
     if name in JSON_CELL_FIELDS:
-        return f"CASE WHEN json_valid({col}) THEN {col}::JSON ELSE to_json({col}) END"
+        return f"CASE WHEN json_valid({col}) THEN json({col}) ELSE to_json({col}) END"
     if name == "label":
         return (
             f"CASE WHEN lower(trim({col})) IN ('true', '1', 'yes') THEN 'true'::JSON "

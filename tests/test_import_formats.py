@@ -193,7 +193,7 @@ def test_csv_with_list_cells(store, tmp_path):
         [
             {
                 "prompt": "Q1, with a comma",
-                "responses": json.dumps(["a", 'b "quoted"']),
+                "responses": " " + json.dumps(["a", 'b "quoted"'], indent=1),  # spaces, newlines
                 "scores": "[2, 1]",
             },
             {"prompt": "Q2", "responses": json.dumps(["c", "d"]), "scores": None},
