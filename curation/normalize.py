@@ -16,7 +16,7 @@ from collections.abc import Callable
 import duckdb
 import pyarrow as pa
 
-from curation.sources import RawSource
+from curation.sources import RawSource, read_error
 from curation.sql import quote_ident
 from curation.store import fetch_one
 from curation.transcripts import split_hh_pair, split_implicit_messages, split_implicit_text
@@ -258,8 +258,10 @@ def stage_source(
     """
     try:
         _create_stage(con, source, format_name, table)
-    except duckdb.Error as error:
-        raise source.read_error(error) from None
+    except (duckdb.InvalidInputException, duckdb.IOException) as error:
+        # What DuckDB's readers raise for a file they cannot parse past the sampled records;
+        # any other error is a fault of the SQL here and surfaces as it is.
+        raise read_error(source.path, error) from None
     return fetch_one(con, f"SELECT count(*) FROM {table}")[0]
 
 

@@ -60,10 +60,6 @@ class RawSource:
             self.path, message, where=None if rec is None else self.where(rec), field=field
         )
 
-    def read_error(self, error: duckdb.Error) -> BadInput:
-        """A BadInput for a DuckDB error raised while reading this source."""
-        return read_error(self.path, error)
-
 
 def read_error(path: Path, error: duckdb.Error) -> BadInput:
     """A BadInput for a DuckDB error raised while reading `path`: the first undecodable or
