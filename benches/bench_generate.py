@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from training.generate import Messages, SamplingSettings, as_messages, generate_batches
-from training.models import EMBEDDED_MODEL, load_causal_lm
+from training.models import DTYPES, EMBEDDED_MODEL, load_causal_lm, torch_dtype
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -60,9 +60,12 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--dtype", choices=DTYPES, default="auto", help="weights' type (auto: as `generate` loads)"
+    )
     args = parser.parse_args()
 
-    model, tokenizer = load_causal_lm(args.model)
+    model, tokenizer = load_causal_lm(args.model, dtype=torch_dtype(args.dtype))
     prompts = sample_prompts(args.prompts)
     settings = SamplingSettings(temperature=0, max_new_tokens=args.max_new_tokens)
     timed_generation(model, tokenizer, prompts[:2], settings, 2)  # warm-up
@@ -75,6 +78,7 @@ def main() -> None:
                 "bench": "generate",
                 "model": args.model,
                 "device": str(model.device),
+                "dtype": str(model.dtype).removeprefix("torch."),
                 "threads": torch.get_num_threads(),
                 "machine": platform.machine(),
                 "prompts": len(prompts),

@@ -19,9 +19,10 @@ from pathlib import Path
 from curation import Store, import_paths
 from judges.base import Judge, PairItem
 from judges.generative import GenerateJudge
-from judges.llm import DTYPES, LogitJudge
+from judges.llm import LogitJudge
 from judges.report import judge_report
 from judges.runs import run_judge
+from training.models import DTYPES
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
 WARM_UP = PairItem("warm-up", [{"role": "user", "content": "What is 2+2?"}], "4.", "5.")

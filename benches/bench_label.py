@@ -34,8 +34,8 @@ from tests.server_helpers import Server
 PASSWORD = "bench-password"
 
 
-def build_store(path: Path, pairs: int, annotators: int) -> None:
-    """A store with `pairs` unlabelled pairs (one prompt, two responses each) and accounts."""
+def build_store(path: Path, pairs: int) -> None:
+    """A store with `pairs` unlabelled pairs (one prompt, two responses each)."""
     rows = pd.DataFrame(
         {
             "prompt": [f"Question {i}: how do I do task {i % 977}?" for i in range(pairs)],
@@ -53,9 +53,16 @@ def build_store(path: Path, pairs: int, annotators: int) -> None:
     with Store(path) as store:
         import_paths(store, [source], format="responses")
         sync_queue(store)
-        for n in range(annotators):
-            add_user(store, f"bench{n}", "annotator", PASSWORD)
     source.unlink()
+
+
+def add_annotators(path: Path, annotators: int) -> None:
+    """Accounts bench0..bench{annotators-1}, those a kept store lacks."""
+    with Store(path) as store:
+        have = {name for (name,) in store.con.execute("SELECT name FROM annotators").fetchall()}
+        for name in (f"bench{n}" for n in range(annotators)):
+            if name not in have:
+                add_user(store, name, "annotator", PASSWORD)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -66,10 +73,19 @@ def percentile(values: list[float], q: float) -> float:
 def run_clients(url: str, annotators: int, seconds: float, action: str) -> list[float]:
     """Latencies (ms) of `action` ('noop' or 'vote') by all annotators for `seconds`."""
     latencies: list[float] = []
+    failures: list[BaseException] = []
     lock = threading.Lock()
     start = threading.Barrier(annotators)
 
     def annotator(n: int) -> None:
+        try:
+            label(n)
+        except BaseException as error:  # reported by the main thread, once
+            with lock:
+                failures.append(error)
+            start.abort()
+
+    def label(n: int) -> None:
         mine = []
         with httpx.Client(
             base_url=f"{url}/api/v1", auth=(f"bench{n}", PASSWORD), timeout=120
@@ -100,6 +116,8 @@ def run_clients(url: str, annotators: int, seconds: float, action: str) -> list[
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise SystemExit(f"bench_label: annotator request failed: {failures[0]}")
     return latencies
 
 
@@ -123,8 +141,9 @@ def main() -> None:
     built = 0.0
     if not db_path.exists():
         t0 = time.perf_counter()
-        build_store(db_path, args.pairs, args.annotators)
+        build_store(db_path, args.pairs)
         built = time.perf_counter() - t0
+    add_annotators(db_path, args.annotators)
     server = Server(db_path)
     load_before = os.getloadavg()[0]
     noop: list[float] = []

@@ -13,9 +13,9 @@ from typing import Any
 
 from judges.base import BothOrdersJudge, JudgeError, OrderScore
 from judges.templates import DEFAULT_TEMPLATE, PairwiseTemplate, load_template
+from training.models import DTYPES
 
 DEFAULT_MODEL = "smollm2-135m"
-DTYPES = ("auto", "bf16", "fp16", "fp32")
 Shown = tuple[list[dict[str, str]], str, str]
 Batch = tuple[list[int], list[list[int]]]
 
@@ -72,11 +72,11 @@ class LocalLMJudge(BothOrdersJudge):
     def lm(self) -> tuple[Any, Any]:
         """The (model, tokenizer) pair, loaded on first use."""
         if self._loaded is None:
-            from training.models import load_causal_lm
+            from training.models import load_causal_lm, torch_dtype
 
             self._loaded = load_causal_lm(
                 self.model,
-                dtype=_torch_dtype(self.dtype),
+                dtype=torch_dtype(self.dtype),
                 quantization=self.quantization,
                 trust_remote_code=self.trust_remote_code,
             )
@@ -194,12 +194,3 @@ def left_pad(sequences: list[list[int]], pad_id: int, device: Any) -> tuple[Any,
         input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
         attention_mask[row, width - len(ids) :] = 1
     return input_ids.to(device), attention_mask.to(device)
-
-
-def _torch_dtype(name: str) -> Any:
-    """The torch dtype for a dtype option (`auto` lets the loader choose)."""
-    import torch
-
-    return {"auto": "auto", "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
-        name
-    ]

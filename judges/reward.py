@@ -46,10 +46,10 @@ class RewardJudge(Judge):
     def classifier(self) -> tuple[Any, Any]:
         """The (model, tokenizer) pair, loaded on first use."""
         if self._loaded is None:
-            from training.models import load_sequence_classifier
+            from training.models import inference_dtype, load_sequence_classifier
 
             self._loaded = load_sequence_classifier(
-                self.model, trust_remote_code=self.trust_remote_code
+                self.model, dtype=inference_dtype(), trust_remote_code=self.trust_remote_code
             )
             self._loaded[0].eval()
         return self._loaded

@@ -113,6 +113,17 @@ def test_bad_options_are_clear_errors(tiny_lm_dir: Path) -> None:
         LogitJudge(str(tiny_lm_dir), dtype="int3")
 
 
+def test_weights_load_in_the_dtype_asked_for(tiny_lm_dir: Path) -> None:
+    import torch
+
+    from training.models import inference_dtype
+
+    model = str(tiny_lm_dir)
+    assert LogitJudge(model, dtype="fp32").lm[0].dtype == torch.float32
+    assert LogitJudge(model, dtype="bf16").lm[0].dtype == torch.bfloat16
+    assert LogitJudge(model).lm[0].dtype == inference_dtype()
+
+
 def test_quantization_without_cuda_is_refused_before_loading(tiny_lm_dir: Path) -> None:
     import torch
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from curation.errors import ModelError
 from tests.models import build_tiny_causal_lm, build_tiny_classifier
 from training.models import (
     EMBEDDED_MODEL,
+    inference_dtype,
     load_causal_lm,
     load_sequence_classifier,
     quantization_config,
@@ -70,3 +73,11 @@ def test_embedded_default_answers_a_chat_prompt():
     output = model.generate(**inputs, max_new_tokens=12, do_sample=False)
     answer = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     assert "4" in answer
+
+
+def test_inference_runs_in_bf16_only_on_a_cpu_with_amx():
+    cpuinfo = Path("/proc/cpuinfo")
+    if torch.cuda.is_available() or not cpuinfo.exists():
+        pytest.skip("needs a Linux machine without CUDA")
+    flags = set(cpuinfo.read_text().split())
+    assert inference_dtype() == (torch.bfloat16 if "amx_tile" in flags else torch.float32)

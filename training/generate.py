@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -250,7 +251,9 @@ def generate_candidates(
     if not models:
         raise GenerationError("name at least one model to generate with")
     if load is None:
-        from training.models import load_causal_lm as load
+        from training.models import inference_dtype, load_causal_lm
+
+        load = partial(load_causal_lm, dtype=inference_dtype())
     chosen = {model: select_prompts(store, model, prompts, limit) for model in models}
     total = sum(len(p) for p in chosen.values())
     report = GenerateReport(list(models), total, asdict(settings))

