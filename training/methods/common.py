@@ -16,6 +16,11 @@ def check(ok: bool, name: str, value: object, expected: str) -> None:
         raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise ValueError naming the setting unless `value` is one of `choices`."""
+    check(value in choices, name, value, f"one of {', '.join(choices)}")
+
+
 def help_text(settings_class: type, name: str) -> str:
     """The help text of one setting."""
     fields = {f.name: f for f in dataclasses.fields(settings_class)}
@@ -138,12 +143,7 @@ class CommonSettings:
             targets,
             f"'{ALL_LINEAR}' or a non-empty list of module names",
         )
-        check(
-            self.quantization in QUANTIZATIONS,
-            "quantization",
-            self.quantization,
-            f"one of {', '.join(QUANTIZATIONS)}",
-        )
+        check_choice("quantization", self.quantization, QUANTIZATIONS)
         check(
             self.quantization == "none" or self.use_lora,
             "quantization",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from training.methods.common import ReferenceSettings, check
+from training.methods.common import ReferenceSettings, check_choice
 
 DPO_LOSSES = ("sigmoid", "hinge", "ipo", "robust", "bco_pair", "apo_zero", "apo_down")
 
@@ -25,12 +25,7 @@ class DPOSettings(ReferenceSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check(
-            self.loss_type in DPO_LOSSES,
-            "loss_type",
-            self.loss_type,
-            f"one of {', '.join(DPO_LOSSES)}",
-        )
+        check_choice("loss_type", self.loss_type, DPO_LOSSES)
 
     def extra_arguments(self) -> dict:
         return dict(beta=self.beta, loss_type=[self.loss_type])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from training.methods.common import ReferenceSettings, check
+from training.methods.common import ReferenceSettings, check, check_choice
 
 KTO_LOSSES = ("kto", "apo_zero_unpaired")
 
@@ -31,12 +31,7 @@ class KTOSettings(ReferenceSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check(
-            self.loss_type in KTO_LOSSES,
-            "loss_type",
-            self.loss_type,
-            f"one of {', '.join(KTO_LOSSES)}",
-        )
+        check_choice("loss_type", self.loss_type, KTO_LOSSES)
         check(self.desirable_weight > 0, "desirable_weight", self.desirable_weight, "positive")
         check(
             self.undesirable_weight > 0, "undesirable_weight", self.undesirable_weight, "positive"
