@@ -14,9 +14,7 @@ import pyarrow as pa
 
 from curation.errors import BadInput
 from curation.importer import import_paths
-from curation.normalize import install_macros, stage_source
-from curation.sources import expand_paths, read_sources
-from curation.store import Store, drop_temp_tables
+from curation.store import Store
 
 PROMPT_CHOICES = ("unlabeled", "all")
 GENERATED_SOURCE = "generate"
@@ -66,25 +64,10 @@ def prompts_from_file(
 
     Returns them in file order, each once. Raises BadInput for a bad file, storing nothing.
     """
-    path = Path(path)
-    import_paths(store, [path], format="prompts")
-    con = store.con
-    install_macros(con)
-    ids: list[str] = []
-    try:
-        for number, file in enumerate(expand_paths([path])):
-            for part, raw in enumerate(read_sources(con, file, f"ps_gen_raw{number}")):
-                stage = f"ps_gen_stage{number}_{part}"
-                stage_source(con, raw, "prompts", stage)
-                ids += [
-                    row[0]
-                    for row in con.execute(f"SELECT pid FROM {stage} ORDER BY rowid").fetchall()
-                ]
-    finally:
-        drop_temp_tables(con, "ps_gen_")
-    ordered = list(dict.fromkeys(ids))[:limit]
+    report = import_paths(store, [path], format="prompts", list_prompts=True)
+    ordered = list(dict.fromkeys(report.prompt_ids))[:limit]
     found = dict(
-        con.execute(
+        store.con.execute(
             "SELECT id, messages FROM prompts WHERE id IN (SELECT unnest($ids))", {"ids": ordered}
         ).fetchall()
     )

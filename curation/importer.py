@@ -36,10 +36,14 @@ class FileImport:
 
 @dataclass
 class ImportReport:
-    """The files read and the rows each table gained (0 everywhere on a re-import)."""
+    """The files read and the rows each table gained (0 everywhere on a re-import).
+
+    `prompt_ids` lists the prompt of every record in file order, when asked for.
+    """
 
     files: list[FileImport] = field(default_factory=list)
     added: dict[str, int] = field(default_factory=dict)
+    prompt_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"files": [vars(f) for f in self.files], "added": self.added}
@@ -52,11 +56,13 @@ def import_paths(
     format: str = "auto",
     source: str | None = None,
     progress: Callable[[Iterable], Iterable] | None = None,
+    list_prompts: bool = False,
 ) -> ImportReport:
     """Import files and folders (every supported file inside) as one transaction.
 
     `format` forces a format for every file; `source` names where the data came from
     (default: each file's stem). Imported preferences become labels by `import:<source>`.
+    `list_prompts` fills the report's `prompt_ids`.
     Raises BadInput naming the file, record and field of the first problem; stores nothing then.
     """
     if format not in IMPORT_FORMATS:
@@ -80,6 +86,13 @@ def import_paths(
                     stages.append((stage, name))
                     report.files.append(FileImport(str(path), fmt, records, name))
             report.added = _load_staged(con, prefix, stages)
+            if list_prompts:
+                report.prompt_ids = [
+                    pid
+                    for (pid,) in con.execute(
+                        f"SELECT pid FROM {prefix}_items ORDER BY part, rec"
+                    ).fetchall()
+                ]
     finally:
         drop_temp_tables(con, prefix)
     return report

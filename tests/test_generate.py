@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
+from curation.candidates import prompts_from_file
 from curation.errors import BadInput
 from curation.store import Store
 from tests.conftest import assert_one_error_line
@@ -151,6 +152,14 @@ def test_prompts_from_a_file_are_imported_and_generated_for(store, write_jsonl, 
     report = generate_candidates(store, [str(tiny_lm)], prompts=path, settings=GREEDY)
     assert (report.prompts, report.responses_added) == (2, 2)
     assert store.con.execute("SELECT count(*) FROM prompts").fetchall()[0][0] == 2
+
+
+def test_prompts_from_a_file_come_in_file_order_once_each(store, write_jsonl):
+    texts = ["Fresh two", "Fresh one", "Fresh two", "Fresh three"]
+    path = write_jsonl("new.jsonl", [{"prompt": text} for text in texts])
+    prompts = prompts_from_file(store, path, limit=3)
+    assert [p.messages[0]["content"] for p in prompts] == ["Fresh two", "Fresh one", "Fresh three"]
+    assert prompts_from_file(store, path, limit=1) == prompts[:1]  # a re-import adds nothing
 
 
 def test_a_lora_adapter_folder_generates_like_a_model(store, write_jsonl, tiny_lm, tmp_path):

@@ -217,16 +217,21 @@ class GenerateReport:
 
 
 def select_prompts(
-    store: Store, model: str, prompts: str | Path, limit: int | None
-) -> list[PromptToGenerate]:
-    """The prompts to generate for: `unlabeled` (no response from `model` yet), `all`, or a file."""
+    store: Store, models: Sequence[str], prompts: str | Path, limit: int | None
+) -> dict[str, list[PromptToGenerate]]:
+    """The prompts to generate for, per model: `unlabeled` (no response from that model yet),
+    `all`, or a file (imported once, the same prompts for every model)."""
     if str(prompts) in PROMPT_CHOICES:
-        return prompts_to_generate(store, model, which=str(prompts), limit=limit)
+        return {
+            model: prompts_to_generate(store, model, which=str(prompts), limit=limit)
+            for model in models
+        }
     if not Path(prompts).exists():
         raise BadInput(
             "--prompts", f"expected {' or '.join(PROMPT_CHOICES)} or a prompt file, got {prompts!r}"
         )
-    return prompts_from_file(store, Path(prompts), limit=limit)
+    from_file = prompts_from_file(store, Path(prompts), limit=limit)
+    return {model: from_file for model in models}
 
 
 def generate_candidates(
@@ -254,7 +259,7 @@ def generate_candidates(
         from training.models import inference_dtype, load_causal_lm
 
         load = partial(load_causal_lm, dtype=inference_dtype())
-    chosen = {model: select_prompts(store, model, prompts, limit) for model in models}
+    chosen = select_prompts(store, models, prompts, limit)
     total = sum(len(p) for p in chosen.values())
     report = GenerateReport(list(models), total, asdict(settings))
     started = time.perf_counter()
