@@ -18,7 +18,10 @@ XSS = (
     "<script>window.__pwned=2;document.title='pwned'</script>\n\n```python\nprint('code')\n```"
 )
 PAIRS = [
-    {"prompt": "Say something <b>bold</b>", "responses": [XSS, "Something **bold**."]},
+    {
+        "prompt": 'Say something <b>bold</b><img src=y onerror="window.__pwned=3">',
+        "responses": [XSS, "Something **bold**."],
+    },
     *(
         {"prompt": f"Question {i}?", "responses": [f"Good answer {i}.", f"Bad answer {i}."]}
         for i in range(5)
@@ -58,6 +61,7 @@ def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     page = log_in(browser, server, "ann")
     page.wait_for_selector("#progress >> text=assigned")
     page.wait_for_selector("text=Sure.")
+    page.wait_for_selector("#prompt >> text=Say something")
     page.wait_for_timeout(500)
     assert page.title() != "pwned"
     assert page.evaluate("window.__pwned") is None

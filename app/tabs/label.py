@@ -32,6 +32,9 @@ SHORTCUTS = {
     "y": ("thumb-up", "thumbs up (Thumbs mode)"),
     "n": ("thumb-down", "thumbs down (Thumbs mode)"),
 }
+# The prompt grows with its conversation, from one short turn up to a scrolling box; it can
+# be copied, not shared.
+PROMPT_VIEW = {"height": None, "min_height": 90, "max_height": 320, "buttons": ["copy"]}
 SHORTCUT_HELP = "Keys: " + " · ".join(f"`{key}` {what}" for key, (_, what) in SHORTCUTS.items())
 # Keys press buttons unless the focus is in a text field; Ctrl/Alt/Meta combinations pass.
 KEYBOARD_JS = """
@@ -93,7 +96,7 @@ def create_label_tab(ctx: AppContext) -> None:
     with gr.Column(visible=True) as compare_view:
         pair_id = gr.State(None)
         side_ids = gr.State({})
-        prompt = gr.Chatbot(label="Prompt", height=260, elem_id="prompt")
+        prompt = gr.Chatbot(**PROMPT_VIEW, label="Prompt", elem_id="prompt")
         suggestion = gr.Markdown(elem_id="suggestion")
         with gr.Row(equal_height=True):
             gr.Markdown("**Response A**")
@@ -125,7 +128,7 @@ def create_label_tab(ctx: AppContext) -> None:
 
     with gr.Column(visible=False) as thumbs_view:
         thumb_id = gr.State(None)
-        thumb_prompt = gr.Chatbot(label="Prompt", height=220, elem_id="thumb-prompt")
+        thumb_prompt = gr.Chatbot(**PROMPT_VIEW, label="Prompt", elem_id="thumb-prompt")
         thumb_text = gr.Markdown(label="Response", max_height=420, container=True)
         with gr.Row():
             thumb_up = gr.Button("Good [y]", elem_id="thumb-up", variant="primary")
@@ -133,7 +136,7 @@ def create_label_tab(ctx: AppContext) -> None:
 
     with gr.Column(visible=False) as rank_view:
         rank_task = gr.State(None)
-        rank_prompt = gr.Chatbot(label="Prompt", height=220)
+        rank_prompt = gr.Chatbot(**PROMPT_VIEW, label="Prompt")
         rank_list = gr.Markdown(max_height=500, container=True)
         rank_order = gr.Textbox(label="Order, best first (e.g. 2,1,3)", elem_id="rank-order")
         rank_save = gr.Button("Save ranking", elem_id="rank-save", variant="primary")
