@@ -129,17 +129,18 @@ def read_sources(con: duckdb.DuckDBPyConnection, path: Path, prefix: str) -> lis
         return [_read_json(con, path, newline_delimited=suffix in JSONL_SUFFIXES)]
     if suffix in CSV_SUFFIXES:
         return [_read_csv(con, path, delimiter="\t" if suffix == ".tsv" else ",")]
-    relation = _as_json_columns(con, path, f"read_parquet({quote_literal(path)})")
+    relation, fields = _as_json_columns(con, path, f"read_parquet({quote_literal(path)})")
     try:
-        return [_finish(con, path, relation, record_word="row")]
+        return [_finish(con, path, relation, fields, record_word="row")]
     except duckdb.Error as error:
         raise read_error(path, error) from None
 
 
-def _finish(con: duckdb.DuckDBPyConnection, path: Path, relation: str, **kwargs: Any) -> RawSource:
-    """Describe a relation and fetch its first record; a relation without records is an empty
-    file."""
-    fields = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+def _finish(
+    con: duckdb.DuckDBPyConnection, path: Path, relation: str, fields: list[str], **kwargs: Any
+) -> RawSource:
+    """A source of `relation` (whose columns are `fields`), with its first record fetched; a
+    relation without records is an empty file."""
     row = fetch_one(con, f"SELECT * FROM {relation} LIMIT 1")
     if row is None:
         raise BadInput(
@@ -167,9 +168,12 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, newline_delimited: bo
             raise _diagnose_json(path, newline_delimited) or BadInput(
                 path, "no records with fields"
             )
-        columns = ", ".join(f"{quote_literal(k)}: 'JSON'" for (k,) in sorted(keys))
+        fields = sorted(k for (k,) in keys)
+        columns = ", ".join(f"{quote_literal(k)}: 'JSON'" for k in fields)
         relation = f"read_json({quote_literal(path)}, {options}, columns={{{columns}}})"
-        return _finish(con, path, relation, record_word="line" if newline_delimited else "record")
+        return _finish(
+            con, path, relation, fields, record_word="line" if newline_delimited else "record"
+        )
     except duckdb.Error as error:
         raise read_error(path, error) from None
 
@@ -183,7 +187,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> Raw
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
         columns = ", ".join(f"{_csv_cell_to_json(name)} AS {quote_ident(name)}" for name in names)
-        return _finish(con, path, f"(SELECT {columns} FROM {source})", record_word="row")
+        return _finish(con, path, f"(SELECT {columns} FROM {source})", names, record_word="row")
     except duckdb.Error as error:
         raise read_error(path, error) from None
 
@@ -202,14 +206,17 @@ def _csv_cell_to_json(name: str) -> str:
     return f"to_json({col})"
 
 
-def _as_json_columns(con: duckdb.DuckDBPyConnection, path: Path, relation: str) -> str:
-    """A typed relation (Parquet, Arrow) with each column turned into JSON."""
+def _as_json_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, relation: str
+) -> tuple[str, list[str]]:
+    """A typed relation (Parquet, Arrow) with each column turned into JSON, and the column
+    names."""
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
     except duckdb.Error as error:
         raise read_error(path, error) from None
     columns = ", ".join(f"to_json({quote_ident(n)}) AS {quote_ident(n)}" for n in names)
-    return f"(SELECT {columns} FROM {relation})"
+    return f"(SELECT {columns} FROM {relation})", names
 
 
 def _read_dataset_folder(
@@ -227,11 +234,11 @@ def _read_dataset_folder(
         arrow_name, table = f"{prefix}_arrow{index}", f"{prefix}_{index}"
         con.register(arrow_name, dataset.data.table)
         try:
-            relation = _as_json_columns(con, path, arrow_name)
+            relation, fields = _as_json_columns(con, path, arrow_name)
             con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {relation}")
         finally:
             con.unregister(arrow_name)
-        yield _finish(con, path, table, record_word="row", split=split)
+        yield _finish(con, path, table, fields, record_word="row", split=split)
 
 
 def _first_line(error: BaseException) -> str:
