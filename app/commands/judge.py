@@ -64,7 +64,12 @@ def judge() -> None:
     default=None,
     help="Longest prompt in tokens; longer ones fail.",
 )
-@click.option("--dtype", type=click.Choice(DTYPES), default=None, help="Model weights' type (llm).")
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    default=None,
+    help="Model weights' type (llm); auto: bfloat16 on hardware with native bfloat16, else float32.",
+)
 @click.option(
     "--quantization",
     type=click.Choice(["4bit", "8bit"]),
