@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
+import duckdb
 import pytest
 
 from curation import export_dataset, import_paths
 from curation.annotation_errors import LabelError
 from curation.labelling import (
+    _Vote,
+    _writer_for,
     next_prompt_to_rank,
     next_response_to_rate,
     record_edit,
@@ -16,7 +21,7 @@ from curation.labelling import (
     submit_label,
     undo_last,
 )
-from curation.queue import next_pair_for
+from curation.queue import next_pair_for, queue_for
 
 RANKED = {"prompt": "Name a colour.", "responses": ["Blue.", "Colour.", "I refuse.", "Red!"]}
 
@@ -73,6 +78,25 @@ def test_a_second_vote_on_a_pair_in_flight_is_refused(store, served):
         submit_label(store, "ann", served.pair_id, "b")
     committed.result()
     assert [row[1] for row in label_rows(store)] == [committed.result().choice]
+
+
+def test_a_row_that_fails_in_a_group_commit_leaves_the_others_committed(store, write_jsonl):
+    """The label writer commits queued votes as one statement; if it fails, each vote is
+    retried alone, so one bad row fails only its own vote and its pair is shown again."""
+    rows = [{"prompt": f"Q{i}?", "responses": [f"Yes {i}.", f"No {i}."]} for i in range(2)]
+    import_paths(store, [write_jsonl("two.jsonl", rows)])
+    votes = []
+    for annotator, stored in (("ann", "a"), ("bob", "not-a-choice")):  # the CHECK refuses it
+        served = queue_for(store).begin_label(annotator, next_pair_for(store, annotator).pair_id)
+        row = [served.pair_id, annotator, stored, None, None, served.shown_order, 0]
+        votes.append(_Vote(row, served, True, Future()))
+    _writer_for(store)._commit(votes)  # what the writer thread does with one batch
+
+    assert votes[0].done.result().pair_id == votes[0].row[0]
+    with pytest.raises(duckdb.ConstraintException):
+        votes[1].done.result()
+    assert label_rows(store) == [("ann", "a", None, None, votes[0].row[5], None)]
+    assert next_pair_for(store, "bob").pair_id == votes[1].row[0]
 
 
 def test_only_the_served_pair_can_be_labelled(store, served):
