@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from app.commands import curate, data, generate, judge, leaderboard, serve, train
+from app.commands import curate, data, generate, guidelines, judge, leaderboard, serve, train
 from app.commands.base import PrefstudioGroup
 
-COMMAND_MODULES = [data, serve, generate, leaderboard, train, curate, judge]
+COMMAND_MODULES = [data, serve, guidelines, generate, leaderboard, train, curate, judge]
 
 
 @click.group(cls=PrefstudioGroup)

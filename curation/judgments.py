@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from curation.errors import PrefstudioError
+from curation.settings import get_setting, set_setting
 from curation.sql import quote_literal
 from curation.store import Store, fetch_one
 
@@ -233,8 +234,7 @@ def get_suggestions(store: Store) -> dict:
 
     Off by default, so that annotators are not anchored on a judge.
     """
-    row = fetch_one(store.con, "SELECT value FROM settings WHERE key = ?", [SUGGESTIONS_KEY])
-    return json.loads(row[0]) if row else {"enabled": False, "judge_key": None}
+    return get_setting(store, SUGGESTIONS_KEY, {"enabled": False, "judge_key": None})
 
 
 def set_suggestions(store: Store, enabled: bool, judge_key: str | None = None) -> dict:
@@ -245,11 +245,7 @@ def set_suggestions(store: Store, enabled: bool, judge_key: str | None = None) -
         if fetch_one(store.con, "SELECT 1 FROM judges WHERE key = ?", [judge_key]) is None:
             raise JudgmentError(f"no judge with key {judge_key!r} has run on this store")
     value = {"enabled": bool(enabled), "judge_key": judge_key if enabled else None}
-    with store.transaction() as con:
-        con.execute(
-            "INSERT OR REPLACE INTO settings (key, value, updated) VALUES (?, ?, now())",
-            [SUGGESTIONS_KEY, json.dumps(value)],
-        )
+    set_setting(store, SUGGESTIONS_KEY, value)
     return value
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import json
 import random
 import threading
 import time
@@ -35,6 +34,7 @@ from curation.queue_reads import (
     load_served_pairs,
     scan_tier,
 )
+from curation.settings import get_setting, set_setting
 from curation.store import Store, fetch_value
 
 OVERLAP_KEY = "labelling.overlap"
@@ -46,19 +46,14 @@ _FRONT: Key = (-1, 0, "")  # serving key of a pair put back by an undo: ahead of
 
 def get_overlap(store: Store) -> int:
     """How many distinct annotators each pair goes to (default 1)."""
-    value = fetch_value(store.con, "SELECT value FROM settings WHERE key = ?", [OVERLAP_KEY])
-    return int(json.loads(value)) if value is not None else 1
+    return int(get_setting(store, OVERLAP_KEY, 1))
 
 
 def set_overlap(store: Store, overlap: int) -> int:
     """Set how many distinct annotators each pair goes to; raise LabelError if out of range."""
     if not isinstance(overlap, int) or not 1 <= overlap <= MAX_OVERLAP:
         raise LabelError(f"overlap must be a whole number from 1 to {MAX_OVERLAP}, got {overlap!r}")
-    with store.transaction() as con:
-        con.execute(
-            "INSERT OR REPLACE INTO settings (key, value, updated) VALUES (?, ?, now())",
-            [OVERLAP_KEY, json.dumps(overlap)],
-        )
+    set_setting(store, OVERLAP_KEY, overlap)
     queue = _queues.get(store)
     if queue is not None:
         queue.restart()

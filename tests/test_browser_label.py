@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from curation import Store
+from curation.guidelines import set_guidelines
 from curation.queue import set_priorities
 from tests.server_helpers import Server, log_in, make_store, needs_chromium, screenshot
 
@@ -17,6 +18,7 @@ XSS = (
     "Sure.<img src=x onerror=\"window.__pwned=1;document.title='pwned'\">"
     "<script>window.__pwned=2;document.title='pwned'</script>\n\n```python\nprint('code')\n```"
 )
+GUIDELINES = 'Prefer **honest** answers.<img src=g onerror="window.__pwned=4">'
 PAIRS = [
     {
         "prompt": 'Say something <b>bold</b><img src=y onerror="window.__pwned=3">',
@@ -44,6 +46,7 @@ def server(tmp_path_factory):
         set_priorities(
             store, pd.DataFrame({"pair_id": [xss_pair], "priority": [9.0], "reason": ["t"]})
         )
+        set_guidelines(store, GUIDELINES)
     running = Server(db_path)
     running.db_path = db_path
     yield running
@@ -62,6 +65,8 @@ def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     page.wait_for_selector("#progress >> text=assigned")
     page.wait_for_selector("text=Sure.")
     page.wait_for_selector("#prompt >> text=Say something")
+    page.get_by_text("Guidelines", exact=True).click()  # closed until opened
+    page.wait_for_selector("#guidelines strong >> text=honest")
     page.wait_for_timeout(500)
     assert page.title() != "pwned"
     assert page.evaluate("window.__pwned") is None
@@ -107,6 +112,7 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
         page = log_in(browser, server, "ann")
         page.wait_for_selector("#progress >> text=assigned")
         assert not page.get_by_role("tab", name="Admin").is_visible()
+        assert not page.get_by_text("Guidelines", exact=True).is_visible()  # none written
         assert (
             page.locator("#export-button").count() == 0
             or not page.locator("#export-button").is_visible()
@@ -121,7 +127,14 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
         admin = log_in(browser, server, "root")
         admin.get_by_role("tab", name="Admin").click()
         admin.wait_for_selector("#export-button", state="visible")
+        admin.fill("#guidelines-text textarea", "Prefer answers that **explain** why.")
+        admin.click("#guidelines-save")
+        admin.wait_for_selector("text=Guidelines saved")
         screenshot(admin, "admin_tab")
         admin.close()
+        annotator = log_in(browser, server, "ann")  # a new page shows the new guidelines
+        annotator.get_by_text("Guidelines", exact=True).click()
+        annotator.wait_for_selector("#guidelines strong >> text=explain")
+        annotator.close()
     finally:
         server.stop()

@@ -45,6 +45,18 @@ def test_cli_stats_import_export_go_through_the_server(server, write_jsonl, tmp_
     assert len(out.read_text().splitlines()) == len(PREFERENCES)
 
 
+def test_cli_guidelines_go_through_the_server(server, tmp_path):
+    db = str(server.db_path)
+    text = tmp_path / "guidelines.md"
+    text.write_text("Prefer answers that cite a source.\n", encoding="utf-8")
+    result = cli("guidelines", "set", str(text), "--db", db)
+    assert result.returncode == 0, result.stderr
+    shown = cli("guidelines", "show", "--db", db, "--json")
+    assert json.loads(shown.stdout) == {"guidelines": "Prefer answers that cite a source."}
+    seen = httpx.get(f"{server.url}/api/v1/guidelines", auth=("ann", USERS["ann"][1])).json()
+    assert seen == {"guidelines": "Prefer answers that cite a source."}
+
+
 def test_other_commands_say_a_server_holds_the_store(server):
     result = cli("init", "--db", str(server.db_path))
     assert result.returncode == 1

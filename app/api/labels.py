@@ -1,4 +1,5 @@
-"""API routes for labelling and data: health, stats, next pair, labels, undo, import, export."""
+"""API routes for labelling and data: health, stats, guidelines, next pair, labels, undo, import,
+export."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import AdminUser, AnnotatorUser, Context
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS, Store, store_stats
+from curation.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.labelling import MAX_RATIONALE, submit_label, undo_last
 from curation.queue import next_pair_for, queue_for
 
@@ -28,6 +30,14 @@ class LabelBody(BaseModel):
     choice: Literal["a", "b", "tie", "both_bad", "skip"]
     strength: Literal["slight", "clear"] | None = None
     rationale: str | None = Field(default=None, max_length=MAX_RATIONALE)
+
+
+class GuidelinesBody(BaseModel):
+    """New labelling guidelines (Markdown; empty removes them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    guidelines: str = Field(max_length=MAX_GUIDELINES)
 
 
 def _pair_or_done(pair) -> dict:
@@ -56,6 +66,18 @@ def me(user: AnnotatorUser, ctx: Context) -> dict:
 def stats(user: AnnotatorUser, ctx: Context) -> dict:
     """Counts over the store, as `prefstudio stats --json` prints them."""
     return store_stats(ctx.store)
+
+
+@router.get("/guidelines")
+def guidelines(user: AnnotatorUser, ctx: Context) -> dict:
+    """The labelling guidelines as Markdown ("" when none were written)."""
+    return {"guidelines": get_guidelines(ctx.store)}
+
+
+@router.put("/guidelines")
+def put_guidelines(body: GuidelinesBody, user: AdminUser, ctx: Context) -> dict:
+    """Replace the labelling guidelines (admin)."""
+    return {"guidelines": set_guidelines(ctx.store, body.guidelines)}
 
 
 @router.get("/next")

@@ -106,10 +106,29 @@ def remote_export(
     return {"format": fmt, "path": str(out), "rows": rows}, f"wrote {rows} {fmt} rows to {out}"
 
 
+def remote_guidelines_show(server: ServerInfo) -> tuple[dict, str]:
+    """`guidelines show` through the server."""
+    from app.commands.guidelines import shown
+
+    with _client(server) as client:
+        return shown(_checked(client.get("/guidelines")).json()["guidelines"])
+
+
+def remote_guidelines_set(server: ServerInfo, file: Path) -> tuple[dict, str]:
+    """`guidelines set` through the server."""
+    from app.commands.guidelines import read_guidelines_file, saved
+
+    body = {"guidelines": read_guidelines_file(file)}
+    with _client(server) as client:
+        return saved(_checked(client.put("/guidelines", json=body)).json()["guidelines"])
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
     "export": remote_export,
+    "guidelines_show": remote_guidelines_show,
+    "guidelines_set": remote_guidelines_set,
 }
 
 

@@ -1,4 +1,5 @@
-"""The Admin tab: annotators and their counts, labels over time, accounts, import, export, overlap."""
+"""The Admin tab: annotators and their counts, labels over time, accounts, import, export,
+overlap and the guidelines annotators see."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from app.context import AppContext, role_allows
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
 from curation.accounts import ROLES, add_user
+from curation.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.label_stats import annotator_counts, labels_over_time
 from curation.queue import MAX_OVERLAP, get_overlap, set_overlap
 
@@ -51,10 +53,23 @@ def create_admin_tab(ctx: AppContext) -> None:
             new_role = gr.Radio(list(ROLES), value="annotator", label="Role")
             new_password = gr.Textbox(label="Password (8+ characters)", type="password")
             add_button = gr.Button("Add account")
+    gr.Markdown("### Guidelines for annotators")
+    guidelines = gr.Textbox(
+        label=f"Markdown, shown atop the Label tab (up to {MAX_GUIDELINES:,} characters)",
+        lines=6,
+        max_lines=20,
+        elem_id="guidelines-text",
+    )
+    guidelines_button = gr.Button("Save guidelines", elem_id="guidelines-save")
 
     def overview(request: gr.Request) -> list:
         ctx.require_user(request, "admin")
-        return [annotator_counts(ctx.store), labels_over_time(ctx.store), get_overlap(ctx.store)]
+        return [
+            annotator_counts(ctx.store),
+            labels_over_time(ctx.store),
+            get_overlap(ctx.store),
+            get_guidelines(ctx.store),
+        ]
 
     def run_import(
         files: list[str] | None,
@@ -91,6 +106,12 @@ def create_admin_tab(ctx: AppContext) -> None:
         set_overlap(ctx.store, int(value))
         gr.Info(f"Each pair now goes to {int(value)} annotator(s).")
 
+    def save_guidelines(text: str, request: gr.Request) -> str:
+        ctx.require_user(request, "admin")
+        saved = set_guidelines(ctx.store, text)
+        gr.Info("Guidelines saved." if saved else "Guidelines removed.")
+        return saved
+
     def create_account(name: str, role: str, password: str, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
         add_user(ctx.store, name.strip(), role, password)
@@ -102,12 +123,13 @@ def create_admin_tab(ctx: AppContext) -> None:
             return [gr.skip()] * len(overview_outputs)
         return overview(request)
 
-    overview_outputs = [counts, over_time, overlap]
+    overview_outputs = [counts, over_time, overlap, guidelines]
     ctx.on_page_load(overview_for_admins, None, overview_outputs)
     refresh.click(overview, None, overview_outputs)
     import_button.click(run_import, [upload, import_format], [import_report, *overview_outputs])
     export_button.click(run_export, [export_format, export_type], export_file)
     overlap_button.click(save_overlap, overlap, None)
+    guidelines_button.click(save_guidelines, guidelines, guidelines)
     add_button.click(
         create_account,
         [new_name, new_role, new_password],

@@ -7,6 +7,7 @@ import time
 import gradio as gr
 
 from app.context import AppContext
+from app.tabs.guidelines import create_guidelines_panel
 from curation.judgments import suggestion_for
 from curation.labelling import (
     annotator_progress,
@@ -87,7 +88,8 @@ def _suggestion_text(ctx: AppContext, pair: ServedPair) -> str:
 
 
 def create_label_tab(ctx: AppContext) -> None:
-    """Build the Label tab: a mode switch, then the compare, thumbs and rank views."""
+    """Build the Label tab: guidelines, a mode switch, then the compare, thumbs and rank views."""
+    create_guidelines_panel(ctx)
     gr.Markdown(SHORTCUT_HELP, elem_id="shortcut-help")
     mode = gr.Radio(["Compare", "Thumbs", "Rank"], value="Compare", label="Mode", elem_id="mode")
     progress = gr.Markdown(elem_id="progress")

@@ -1,0 +1,61 @@
+"""`prefstudio guidelines`: show or set the labelling guidelines annotators see."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.commands.base import store_command
+from curation import Store
+from curation.errors import BadInput
+from curation.guidelines import get_guidelines, set_guidelines
+
+
+def read_guidelines_file(path: Path) -> str:
+    """The text of a guidelines file (`-`: standard input); BadInput if it is not UTF-8."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInput(path, f"not UTF-8 text (byte {error.start + 1})") from None
+
+
+def shown(text: str) -> tuple[dict, str]:
+    """What `guidelines show` prints."""
+    return {"guidelines": text}, text or "(no guidelines)"
+
+
+def saved(text: str) -> tuple[dict, str]:
+    """What `guidelines set` prints."""
+    message = (
+        f"saved the guidelines ({len(text):,} characters)" if text else "removed the guidelines"
+    )
+    return {"guidelines": text}, message
+
+
+@click.group()
+def guidelines() -> None:
+    """Show or set the labelling guidelines (Markdown, atop the Label tab)."""
+
+
+@guidelines.command(name="show")
+@store_command
+def guidelines_show(store: Store) -> tuple[dict, str]:
+    """Print the guidelines."""
+    return shown(get_guidelines(store))
+
+
+@guidelines.command(name="set")
+@click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
+@store_command
+def guidelines_set(store: Store, file: Path) -> tuple[dict, str]:
+    """Replace the guidelines with the text of FILE (`-`: standard input; empty removes them)."""
+    return saved(set_guidelines(store, read_guidelines_file(file)))
+
+
+COMMANDS = [guidelines]
