@@ -57,6 +57,25 @@ def test_cli_guidelines_go_through_the_server(server, tmp_path):
     assert seen == {"guidelines": "Prefer answers that cite a source."}
 
 
+def test_cli_curate_and_snapshots_go_through_the_server(server, tmp_path):
+    db = str(server.db_path)
+    curated = cli("curate", "--db", db, "--json")
+    assert curated.returncode == 0, curated.stderr
+    assert "flags" in json.loads(curated.stdout)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("test_fraction: 0.25\n")
+    created = cli("snapshot", "create", "remote1", "--policy", str(policy), "--db", db)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("snapshot remote1 (")
+    listed = json.loads(cli("snapshot", "list", "--db", db, "--json").stdout)
+    assert "remote1" in [s["name"] for s in listed["snapshots"]]
+    shown = json.loads(cli("snapshot", "show", "remote1", "--db", db, "--json").stdout)
+    assert shown["policy"]["test_fraction"] == 0.25
+    policy.write_text("min_votes: 0\n")  # checked before anything is sent
+    refused = cli("snapshot", "create", "remote2", "--policy", str(policy), "--db", db)
+    assert refused.returncode == 1 and "min_votes" in assert_one_error_line(refused.stderr)
+
+
 def test_other_commands_say_a_server_holds_the_store(server):
     result = cli("init", "--db", str(server.db_path))
     assert result.returncode == 1

@@ -68,7 +68,11 @@ def curate_command(
         rules=rules,
         progress=lambda steps: tqdm(steps, desc="curate", unit="step"),
     )
-    data = report.to_dict()
+    return curated(report.to_dict())
+
+
+def curated(data: dict) -> tuple[dict, str]:
+    """What `curate` prints for a CurateReport's `to_dict()`."""
     lines = ["duplicate clusters (clusters / extra members):"]
     for subject, kinds in data["clusters"].items():
         cells = [f"{kind} {c['clusters']} / {c['duplicates']}" for kind, c in kinds.items()]
@@ -132,17 +136,28 @@ def _counts_line(counts: dict) -> str:
 def snapshot_create(store: Store, name: str, policy_file: Path | None) -> tuple[dict, str]:
     """Freeze the curated data as NAME: dpo/kto/sft Parquet per split plus a manifest."""
     policy = SnapshotPolicy.from_file(policy_file) if policy_file else SnapshotPolicy()
-    info = create_snapshot(store, name, policy)
-    return info.to_dict(), f"snapshot {name} ({info.sha256[:12]}): {_counts_line(info.counts)}"
+    return created(create_snapshot(store, name, policy).to_dict())
+
+
+def created(info: dict) -> tuple[dict, str]:
+    """What `snapshot create` prints for a SnapshotInfo's `to_dict()`."""
+    return info, f"snapshot {info['name']} ({info['sha256'][:12]}): {_counts_line(info['counts'])}"
 
 
 @snapshot.command(name="list")
 @store_command
 def snapshot_list(store: Store) -> tuple[dict, str]:
     """List snapshots, newest first."""
-    infos = list_snapshots(store)
-    lines = [f"{i.name}  {i.created}  {i.sha256[:12]}  {_counts_line(i.counts)}" for i in infos]
-    return {"snapshots": [i.to_dict() for i in infos]}, "\n".join(lines) or "no snapshots yet"
+    return listed([info.to_dict() for info in list_snapshots(store)])
+
+
+def listed(infos: list[dict]) -> tuple[dict, str]:
+    """What `snapshot list` prints for SnapshotInfo dicts, newest first."""
+    lines = [
+        f"{i['name']}  {i['created']}  {i['sha256'][:12]}  {_counts_line(i['counts'])}"
+        for i in infos
+    ]
+    return {"snapshots": infos}, "\n".join(lines) or "no snapshots yet"
 
 
 @snapshot.command(name="show")
@@ -150,7 +165,11 @@ def snapshot_list(store: Store) -> tuple[dict, str]:
 @store_command
 def snapshot_show(store: Store, name: str) -> tuple[dict, str]:
     """Show a snapshot: policy, counts per split and format, source hashes, file sha256s."""
-    shown = show_snapshot(store, name)
+    return shown_snapshot(show_snapshot(store, name))
+
+
+def shown_snapshot(shown: dict) -> tuple[dict, str]:
+    """What `snapshot show` prints for `show_snapshot`'s dict."""
     lines = [
         f"snapshot {shown['name']} created {shown['created']}",
         f"sha256 {shown['sha256']}",

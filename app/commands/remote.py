@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -123,12 +124,65 @@ def remote_guidelines_set(server: ServerInfo, file: Path) -> tuple[dict, str]:
         return saved(_checked(client.put("/guidelines", json=body)).json()["guidelines"])
 
 
+def remote_curate(
+    server: ServerInfo,
+    near_dup_threshold: float,
+    max_tokens: int,
+    truncation_tokens: int,
+    tokenizer: str | None,
+) -> tuple[dict, str]:
+    """`curate` through the server (the tokenizer, if any, is loaded there)."""
+    from app.commands.curate import curated
+
+    body = {
+        "near_dup_threshold": near_dup_threshold,
+        "max_tokens": max_tokens,
+        "truncation_tokens": truncation_tokens,
+        "tokenizer": tokenizer,
+    }
+    with _client(server) as client:
+        return curated(_checked(client.post("/curate", json=body)).json())
+
+
+def remote_snapshot_create(
+    server: ServerInfo, name: str, policy_file: Path | None
+) -> tuple[dict, str]:
+    """`snapshot create` through the server; the policy file is read and checked here."""
+    from app.commands.curate import created
+    from curation.snapshot_policy import SnapshotPolicy
+
+    policy = SnapshotPolicy.from_file(policy_file) if policy_file else SnapshotPolicy()
+    body = {"name": name, "policy": policy.to_dict()}
+    with _client(server) as client:
+        return created(_checked(client.post("/snapshots", json=body)).json())
+
+
+def remote_snapshot_list(server: ServerInfo) -> tuple[dict, str]:
+    """`snapshot list` through the server."""
+    from app.commands.curate import listed
+
+    with _client(server) as client:
+        return listed(_checked(client.get("/snapshots")).json()["snapshots"])
+
+
+def remote_snapshot_show(server: ServerInfo, name: str) -> tuple[dict, str]:
+    """`snapshot show` through the server."""
+    from app.commands.curate import shown_snapshot
+
+    with _client(server) as client:
+        return shown_snapshot(_checked(client.get(f"/snapshots/{quote(name, safe='')}")).json())
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
     "export": remote_export,
     "guidelines_show": remote_guidelines_show,
     "guidelines_set": remote_guidelines_set,
+    "curate_command": remote_curate,
+    "snapshot_create": remote_snapshot_create,
+    "snapshot_list": remote_snapshot_list,
+    "snapshot_show": remote_snapshot_show,
 }
 
 
