@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
 from curation import Store
 from tests.conftest import PREFERENCES, REPO, assert_one_error_line
-from tests.server_helpers import USERS, Server, make_store
+from tests.server_helpers import USERS, Server, free_port, make_store
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -108,6 +109,48 @@ def test_a_second_server_on_a_taken_port_says_so_in_one_line(server, tmp_path):
     taken = cli("serve", "--db", str(tmp_path / "other.duckdb"), "--port", str(server.port))
     assert taken.returncode == 1 and taken.stdout == ""
     assert f"cannot listen on 127.0.0.1:{server.port}" in assert_one_error_line(taken.stderr)
+
+
+def test_demo_serves_the_sample_with_its_guidelines_and_printed_accounts(tmp_path):
+    port = free_port()
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        passwords = {}
+        for line in demo.stdout:  # the accounts, then the address once it is serving
+            if line.strip().startswith("log in as"):
+                name, password = line.split()[3], line.split()[-1]
+                passwords[name] = password
+            if "serving" in line:
+                break
+        api = f"http://127.0.0.1:{port}/api/v1"
+        for _ in range(100):
+            try:
+                httpx.get(f"{api}/health").raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        annotator = ("annotator", passwords["annotator"])
+        guidelines = httpx.get(f"{api}/guidelines", auth=annotator).json()["guidelines"]
+        assert guidelines.startswith("# How to compare two answers")
+        stats = httpx.get(f"{api}/stats", auth=("admin", passwords["admin"])).json()
+        assert stats["pairs"] >= 400 and stats["labels"] > 0
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
 
 
 def test_demo_never_wipes_a_folder_it_did_not_make_or_one_still_served(server, tmp_path):

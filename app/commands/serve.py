@@ -12,6 +12,7 @@ import click
 from app.commands.base import store_command
 from curation import PrefstudioError, Store, import_paths
 from curation.accounts import ROLES, add_user
+from curation.guidelines import set_guidelines
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -91,7 +92,11 @@ def demo(host: str, port: int, folder: Path | None) -> None:
     folder = folder or prefstudio_home() / "demo"
     db_path = _fresh_demo_folder(folder) / "prefstudio.duckdb"
     with Store(db_path) as store:
-        report = import_paths(store, [_sample_data()])
+        sample = _sample_data()
+        report = import_paths(store, [sample])
+        guidelines = sample / "guidelines.md"
+        if guidelines.is_file():
+            set_guidelines(store, guidelines.read_text(encoding="utf-8"))
         accounts = {name: secrets.token_urlsafe(9) for name in ("admin", "annotator")}
         for name, password in accounts.items():
             add_user(store, name, name, password)
