@@ -1,8 +1,9 @@
-"""Exporting the store in the dataset formats TRL's trainers read.
+"""Exporting the store in the dataset formats TRL's trainers read, and its raw labels.
 
 `dpo` and `rm` write preference rows (prompt/chosen/rejected), `kto` unpaired rows
 (prompt/completion/label) and `sft` prompt/completion rows. Rows are conversational (lists of
 messages) when any exported prompt was imported as a conversation, else plain strings.
+`labels` writes every label in force with its pair's texts, for analysing the annotation.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from curation.errors import ExportError
 from curation.sql import quote_literal
 from curation.store import Store, fetch_value
 
-EXPORT_FORMATS = ("dpo", "rm", "kto", "sft")
+EXPORT_FORMATS = ("dpo", "rm", "kto", "sft", "labels")
 EXPORT_FILE_TYPES = ("jsonl", "parquet", "hf")
 MESSAGES = "STRUCT(role VARCHAR, content VARCHAR)[]"
 
@@ -55,6 +56,16 @@ _DEMONSTRATIONS = """
               HAVING count(*) FILTER (WHERE thumb) > count(*) FILTER (WHERE NOT thumb))
     SELECT r.prompt_id, r.id AS row_key, r.text AS completion
     FROM good g JOIN responses r ON r.id = g.response_id
+"""
+# One row per label in force: who chose what (relative to response_a) on which texts.
+_LABELS = f"""
+    SELECT l.id AS label_id, l.pair_id, p.prompt_id, pr.messages::{MESSAGES} AS prompt,
+           ra.text AS response_a, rb.text AS response_b, l.annotator, l.choice, l.strength,
+           l.rationale, l.shown_order, l.ms_spent, l.created
+    FROM current_labels l JOIN pairs p ON p.id = l.pair_id
+    JOIN prompts pr ON pr.id = p.prompt_id
+    JOIN responses ra ON ra.id = p.response_a JOIN responses rb ON rb.id = p.response_b
+    ORDER BY l.id
 """
 _TEXT_COLUMNS = {
     "dpo": ("chosen", "rejected"),
@@ -138,7 +149,10 @@ def export_dataset(
     The file appears whole or not at all (written aside, then renamed into place).
     """
     check_file_type(file_type)
-    sql, conversational = export_relation_sql(store, fmt)
+    if fmt == "labels":
+        sql, conversational = _LABELS, True
+    else:
+        sql, conversational = export_relation_sql(store, fmt)
     rows = write_rows(store, sql, Path(out), file_type)
     if rows == 0:
         raise ExportError(f"nothing to export as {fmt}: the store has no rows for it yet")

@@ -119,6 +119,10 @@ def test_admin_imports_and_exports(client):
     rows = [json.loads(line) for line in response.text.splitlines()]
     assert int(response.headers["x-rows"]) == len(rows) > 0
     assert any("API import?" in json.dumps(row["prompt"]) for row in rows)
+    labels = client.get("/api/v1/export?format=labels", auth=ADMIN)
+    rows = [json.loads(line) for line in labels.text.splitlines()]
+    assert {"annotator", "choice", "response_a", "response_b"} <= set(rows[0])
+    assert client.get("/api/v1/export?format=labels", auth=ANN).status_code == 403
 
 
 def test_bad_import_is_400_and_bad_format_422(client):

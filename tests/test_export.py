@@ -10,6 +10,8 @@ from conftest import CONVERSATION, PREFERENCES, THUMBS, table_counts
 
 from curation import Store, export_dataset, import_paths
 from curation.errors import ExportError
+from curation.labelling import record_label, undo_last
+from curation.queue import next_pair_for
 
 
 def read_back(path: Path, file_type: str) -> list[dict]:
@@ -108,6 +110,30 @@ def test_majority_of_annotators_decides_the_direction(store, write_jsonl, tmp_pa
         )
     exported = read_back(export_dataset(store, "dpo", tmp_path / "d.jsonl").path, "jsonl")
     assert exported == [{"prompt": "Q", "chosen": "A", "rejected": "B"}]
+
+
+@pytest.mark.parametrize("file_type", ["jsonl", "parquet"])
+def test_labels_export_has_every_label_in_force_with_its_texts(
+    store, write_jsonl, tmp_path, file_type
+):
+    import_paths(store, [write_jsonl("prefs.jsonl", PREFERENCES)], source="seed")
+    unlabelled = [{"prompt": f"Name colour {i}.", "responses": ["Blue.", "Loud."]} for i in (1, 2)]
+    import_paths(store, [write_jsonl("open.jsonl", unlabelled)])
+    tied = next_pair_for(store, "ann").pair_id
+    record_label(store, "ann", tied, "tie", rationale="both fine")
+    record_label(store, "ann", next_pair_for(store, "ann").pair_id, "a")
+    undo_last(store, "ann")  # retracted: no longer in force, so not exported
+    out = tmp_path / f"labels.{file_type}"
+    report = export_dataset(store, "labels", out, file_type)
+    rows = read_back(out, file_type)
+    assert report.rows == len(rows) == 3
+    chosen = {p["prompt"]: p["chosen"] for p in PREFERENCES}
+    imported = [r for r in rows if r["annotator"] == "import:seed"]
+    assert len(imported) == 2
+    for row in imported:  # the choice names the side that holds the chosen text
+        assert row[f"response_{row['choice']}"] == chosen[row["prompt"][0]["content"]]
+    (mine,) = [r for r in rows if r["annotator"] == "ann"]
+    assert (mine["pair_id"], mine["choice"], mine["rationale"]) == (tied, "tie", "both fine")
 
 
 def test_export_with_nothing_to_write_fails_clearly(store, tmp_path):

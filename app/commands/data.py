@@ -94,7 +94,8 @@ def import_command(
 def export(
     store: Store, fmt: str, out: Path, file_type: str, snapshot: str | None, split: str
 ) -> tuple[dict, str]:
-    """Export labelled data (or a snapshot's split) in a format TRL's trainers read."""
+    """Export labelled data (or a snapshot's split) in a format TRL's trainers read, or every
+    label in force with its texts (`--format labels`)."""
     if snapshot:
         report = export_snapshot(store, snapshot, fmt, out, file_type, split)
     else:
