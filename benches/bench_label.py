@@ -4,8 +4,10 @@ Builds (or reuses, with --keep) a store of N pairs, starts `prefstudio serve` in
 and runs C annotators concurrently, each with its own account and keep-alive connection. Each
 annotator calls GET /api/v1/me (authenticated, one account lookup: the baseline) for a while,
 then votes with POST /api/v1/labels, whose reply carries the next pair; the two phases
-alternate for a few rounds, so a change in the machine's load hits both alike. Prints one
-JSON line with p50/p95 of both and their ratio.
+alternate for a few rounds, so a change in the machine's load hits both alike. A third phase
+calls GET /api/v1/health (no credentials, no store): the floor that the web framework and
+this client set on this machine. Prints one JSON line with p50/p95 of each and the ratio of
+vote to no-op.
 """
 
 from __future__ import annotations
@@ -98,8 +100,8 @@ def run_clients(url: str, annotators: int, seconds: float, action: str) -> list[
             until = time.perf_counter() + seconds
             while time.perf_counter() < until:
                 t0 = time.perf_counter()
-                if action == "noop":
-                    client.get("/me").raise_for_status()
+                if action in ("noop", "health"):
+                    client.get("/me" if action == "noop" else "/health").raise_for_status()
                 else:
                     reply = client.post(
                         "/labels",
@@ -148,11 +150,13 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     noop: list[float] = []
     vote: list[float] = []
+    health: list[float] = []
     try:
         for _ in range(args.rounds):
             slice_s = args.seconds / args.rounds
             noop += run_clients(server.url, args.annotators, slice_s, "noop")
             vote += run_clients(server.url, args.annotators, slice_s, "vote")
+            health += run_clients(server.url, args.annotators, slice_s, "health")
     finally:
         server.stop()
     result = {
@@ -166,8 +170,11 @@ def main() -> None:
         "noop_p95_ms": round(percentile(noop, 0.95), 2),
         "ratio_vs_noop": round(percentile(vote, 0.95) / percentile(noop, 0.95), 2),
         "ratio_p50_vs_noop": round(statistics.median(vote) / statistics.median(noop), 2),
+        "health_p50_ms": round(statistics.median(health), 2),
+        "health_p95_ms": round(percentile(health, 0.95), 2),
         "votes_per_s": round(len(vote) / args.seconds, 1),
         "noop_per_s": round(len(noop) / args.seconds, 1),
+        "health_per_s": round(len(health) / args.seconds, 1),
         "build_s": round(built, 1),
         # The machine's 1-minute load average before and after (other work shares the cores).
         "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],

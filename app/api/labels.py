@@ -51,7 +51,7 @@ async def _next_pair(store: Store, user: str) -> dict:
 
 
 @router.get("/health")
-def health() -> dict:
+async def health() -> dict:
     """Whether the server is up (no credentials needed)."""
     return {"ok": True}
 
