@@ -2,13 +2,17 @@
 
 Every pair is judged in both orders. Prompts are sorted by length and run in left-padded
 batches; one forward pass per batch gives the logits of the answer letters, so nothing is
-generated and nothing is parsed.
+generated and nothing is parsed. The tokens every prompt of a run starts with (the system
+prompt and the template's instructions) go through the model once; each batch continues
+from a copy of that cache.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from judges.base import BothOrdersJudge, JudgeError, OrderScore
@@ -16,6 +20,7 @@ from judges.templates import DEFAULT_TEMPLATE, PairwiseTemplate, load_template
 from training.models import DTYPES
 
 DEFAULT_MODEL = "smollm2-135m"
+MIN_SHARED_PREFIX = 16  # tokens; a shorter shared start is not worth a cache
 Shown = tuple[list[dict[str, str]], str, str]
 Batch = tuple[list[int], list[list[int]]]
 
@@ -122,9 +127,14 @@ class LocalLMJudge(BothOrdersJudge):
 
 
 class LogitJudge(LocalLMJudge):
-    """Scores each order by the probability of the first-shown letter against the second's."""
+    """Scores each order by the probability of the first-shown letter against the second's.
+
+    With `share_prefix` (the default) the start all prompts share runs once and each batch
+    continues from it; the scores are the same either way, up to rounding.
+    """
 
     name = "llm"
+    share_prefix = True
 
     def letter_ids(self) -> tuple[list[int], list[int]]:
         """Token ids that spell each answer letter as one token (with or without a space)."""
@@ -146,22 +156,13 @@ class LogitJudge(LocalLMJudge):
     def score_orders(self, shown: Sequence[Shown]) -> list[OrderScore]:
         import torch
 
-        model, tokenizer = self.lm
         first_ids, second_ids = self.letter_ids()
         batches, scores = self.batches(shown)
+        every = [ids for _, sequences in batches for ids in sequences]
+        prefix = shared_prefix(every) if self.share_prefix else []
+        cache = self._prefix_cache(prefix)
         for positions, sequences in batches:
-            input_ids, attention_mask = left_pad(sequences, tokenizer.pad_token_id, model.device)
-            with torch.inference_mode():
-                logits = (
-                    model(
-                        input_ids=input_ids,
-                        attention_mask=attention_mask,
-                        position_ids=(attention_mask.cumsum(-1) - 1).clamp(min=0),
-                        logits_to_keep=1,
-                    )
-                    .logits[:, -1, :]
-                    .float()
-                )
+            logits = self._last_logits([ids[len(prefix) :] for ids in sequences], cache)
             self.forward_passes += 1
             log_probs = torch.log_softmax(logits, dim=-1)
             lp_first = torch.logsumexp(log_probs[:, first_ids], dim=-1)
@@ -172,6 +173,75 @@ class LogitJudge(LocalLMJudge):
                     float(p_first[row]), float(lp_first[row]), float(lp_second[row])
                 )
         return [scores[i] for i in range(len(shown))]
+
+    def _prefix_cache(self, prefix: list[int]) -> PrefixCache | None:
+        """The model's cache after reading `prefix` (None for no prefix)."""
+        import torch
+
+        if not prefix:
+            return None
+        model, _ = self.lm
+        with torch.inference_mode():
+            input_ids = torch.tensor([prefix], dtype=torch.long, device=model.device)
+            return PrefixCache(
+                len(prefix), model(input_ids=input_ids, use_cache=True).past_key_values
+            )
+
+    def _last_logits(self, suffixes: list[list[int]], cache: PrefixCache | None) -> Any:
+        """Next-token logits after each sequence: the prefix (if cached), then its suffix.
+
+        Suffixes are left-padded, so with a prefix the padding sits between the two and is
+        masked out; positions continue from the prefix.
+        """
+        import torch
+
+        model, tokenizer = self.lm
+        input_ids, suffix_mask = left_pad(suffixes, tokenizer.pad_token_id, model.device)
+        position_ids = (suffix_mask.cumsum(-1) - 1).clamp(min=0)
+        attention_mask, past = suffix_mask, None
+        with torch.inference_mode():
+            if cache is not None:
+                rows = len(suffixes)
+                prefix_mask = suffix_mask.new_ones((rows, cache.length))
+                attention_mask = torch.cat([prefix_mask, suffix_mask], dim=1)
+                position_ids = position_ids + cache.length
+                past = copy.deepcopy(cache.past)
+                past.batch_repeat_interleave(rows)
+            output = model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=past,
+                use_cache=past is not None,
+                logits_to_keep=1,
+            )
+            return output.logits[:, -1, :].float()
+
+
+@dataclass
+class PrefixCache:
+    """A model's key/value cache after reading the `length` tokens every prompt starts with."""
+
+    length: int
+    past: Any
+
+
+def shared_prefix(sequences: list[list[int]], minimum: int = MIN_SHARED_PREFIX) -> list[int]:
+    """The tokens every sequence starts with, leaving each at least one token of its own; empty
+    when fewer than `minimum` (too few to be worth a cache).
+
+    >>> shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]], minimum=2)
+    [1, 2]
+    >>> shared_prefix([[1, 2, 3]], minimum=2)
+    [1, 2]
+    """
+    if not sequences:
+        return []
+    first = sequences[0]
+    length = min(len(ids) for ids in sequences) - 1
+    for ids in sequences[1:]:
+        length = next((i for i in range(length) if ids[i] != first[i]), length)
+    return first[:length] if length >= minimum else []
 
 
 def _letter_score(p_first: float, lp_first: float, lp_second: float) -> OrderScore:

@@ -46,12 +46,15 @@ def test_each_pair_is_scored_in_both_orders_in_length_sorted_batches(tiny_lm_dir
     judge = LogitJudge(str(tiny_lm_dir), batch_size=2)
     seen = record_batches(judge)
     verdicts = judge.judge(PAIRS)
+    (shared,), *seen = seen  # first, once: the start all six prompts share
+    assert "impartial judge" in shared and QUESTION[0]["content"] in shared
+    assert shared.rstrip().endswith("[Response A]")  # the same question, then the responses
     assert judge.forward_passes == len(seen) == 3  # six orders, two per batch
     prompts = [p for batch in seen for p in batch]
     assert len(prompts) == 6
     for pair in PAIRS:
-        ab = f"[Response A]\n{pair.response_a}\n\n[Response B]\n{pair.response_b}"
-        ba = f"[Response A]\n{pair.response_b}\n\n[Response B]\n{pair.response_a}"
+        ab = f"{pair.response_a}\n\n[Response B]\n{pair.response_b}"
+        ba = f"{pair.response_b}\n\n[Response B]\n{pair.response_a}"
         assert sum(ab in p for p in prompts) == 1 and sum(ba in p for p in prompts) == 1
     lengths = [len(p.lstrip()) for p in prompts]  # left padding decodes to nothing
     assert lengths[:2] == sorted(lengths, reverse=True)[:2]  # the long pair's orders go first
@@ -67,6 +70,21 @@ def test_left_padded_batches_score_like_one_prompt_at_a_time(tiny_lm_dir: Path) 
         for order in ("ab", "ba"):
             assert b.raw["orders"][order]["p_first"] == pytest.approx(
                 s.raw["orders"][order]["p_first"], abs=1e-5
+            )
+
+
+def test_sharing_the_prompts_start_changes_no_score(tiny_lm_dir: Path) -> None:
+    pairs = [*PAIRS, PairItem("other", [{"role": "user", "content": "Why?"}], "Because.", "No.")]
+    shared = LogitJudge(str(tiny_lm_dir), batch_size=3, dtype="fp32")
+    passes = record_batches(shared)
+    with_prefix = shared.judge(pairs)
+    assert len(passes) == 1 + shared.forward_passes  # the shared start ran once, on its own
+    plain = LogitJudge(str(tiny_lm_dir), batch_size=3, dtype="fp32")
+    plain.share_prefix = False
+    for a, b in zip(with_prefix, plain.judge(pairs), strict=True):
+        for order in ("ab", "ba"):
+            assert a.raw["orders"][order]["p_first"] == pytest.approx(
+                b.raw["orders"][order]["p_first"], abs=1e-6
             )
 
 
