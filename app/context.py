@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from curation.accounts import CredentialCache, user_role
+from curation.login_throttle import LoginLocked
 from curation.store import Store
 
 if TYPE_CHECKING:
@@ -31,8 +32,12 @@ class AppContext:
         self.credentials = CredentialCache(self.store)
 
     def check_login(self, username: str, password: str) -> bool:
-        """Gradio's login check: whether the name and password match an account."""
-        return self.credentials.role_for(username, password) is not None
+        """Gradio's login check: whether the name and password match an account (never while
+        the account is locked after too many failed logins)."""
+        try:
+            return self.credentials.role_for(username, password) is not None
+        except LoginLocked:
+            return False
 
     def role_of(self, username: str) -> str | None:
         """The role of an account now (None for an unknown or deleted account)."""

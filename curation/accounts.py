@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from curation.annotation_errors import AccountError
+from curation.login_throttle import LoginThrottle
 from curation.store import Store, fetch_one
 
 ROLES = ("annotator", "admin")
@@ -122,6 +123,7 @@ class CredentialCache:
         self._key = secrets.token_bytes(32)
         self._entries: dict[bytes, tuple[float, str]] = {}
         self._lock = threading.Lock()
+        self.throttle = LoginThrottle()
 
     def _key_of(self, name: str, password: str) -> bytes:
         return hashlib.blake2b(f"{name}\0{password}".encode(), key=self._key).digest()
@@ -133,12 +135,20 @@ class CredentialCache:
         return hit[1] if hit and hit[0] > time.monotonic() else None
 
     def role_for(self, name: str, password: str) -> str | None:
-        """The role of `name` when `password` is right, else None."""
+        """The role of `name` when `password` is right, else None.
+
+        Raises LoginLocked for an account with too many recent failures (see LoginThrottle),
+        unless this very login is remembered as right.
+        """
         role = self.cached_role(name, password)
         if role is not None:
             return role
+        self.throttle.check(name)
         role = verify_password(self.store, name, password)
-        if role is not None:
+        if role is None:
+            self.throttle.failed(name)
+        else:
+            self.throttle.succeeded(name)
             with self._lock:
                 if len(self._entries) > 10_000:
                     self._entries.clear()

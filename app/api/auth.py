@@ -16,6 +16,7 @@ from fastapi.security import (
 )
 
 from app.context import AppContext, role_allows
+from curation.login_throttle import LoginLocked
 
 LOCAL_CLI_USER = "local-cli"
 _basic = HTTPBasic(auto_error=False, realm="prefstudio")
@@ -37,7 +38,8 @@ async def _authenticated_user(
     Users send HTTP Basic credentials. The CLI on the server's machine may instead send the
     token the server wrote beside the store (readable only by its owner) and acts as admin.
     A login seen recently is checked in memory; checking a new one (a slow hash) runs in a
-    worker thread so the server keeps answering others meanwhile.
+    worker thread so the server keeps answering others meanwhile. An account with too many
+    recent failed logins gets 429 with Retry-After instead (see LoginThrottle).
     """
     ctx: AppContext = request.app.state.context
     token = ctx.settings.get("local_token")
@@ -47,7 +49,14 @@ async def _authenticated_user(
         credentials = ctx.credentials
         role = credentials.cached_role(basic.username, basic.password)
         if role is None:
-            role = await run_in_threadpool(credentials.role_for, basic.username, basic.password)
+            try:
+                role = await run_in_threadpool(credentials.role_for, basic.username, basic.password)
+            except LoginLocked as locked:
+                raise HTTPException(
+                    status.HTTP_429_TOO_MANY_REQUESTS,
+                    str(locked),
+                    headers={"Retry-After": str(max(1, round(locked.retry_after)))},
+                ) from None
         if role is not None:
             return basic.username, role
     raise HTTPException(
