@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import click
 
-from app.commands import curate, data, generate, guidelines, judge, leaderboard, serve, train
+from app.commands import (
+    curate,
+    data,
+    generate,
+    guidelines,
+    judge,
+    leaderboard,
+    serve,
+    train,
+    users,
+)
 from app.commands.base import PrefstudioGroup
 
-COMMAND_MODULES = [data, serve, guidelines, generate, leaderboard, train, curate, judge]
+COMMAND_MODULES = [data, serve, users, guidelines, generate, leaderboard, train, curate, judge]
 
 
 @click.group(cls=PrefstudioGroup)

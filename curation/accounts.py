@@ -1,4 +1,4 @@
-"""Annotator accounts: names, roles and passwords stored as salted scrypt hashes."""
+"""Annotator accounts: names, roles, passwords stored as salted scrypt hashes, and disabling."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+
+import duckdb
 
 from curation.annotation_errors import AccountError
 from curation.login_throttle import LoginThrottle
@@ -29,6 +31,7 @@ class Account:
     name: str
     role: str
     created: str
+    disabled: bool = False
 
 
 def hash_password(password: str) -> str:
@@ -69,13 +72,8 @@ def add_user(store: Store, name: str, role: str, password: str) -> Account:
             f"user name {name!r} is not valid: use 1-64 letters, digits, '_', '.', '@' or '-', "
             "starting with a letter or digit"
         )
-    if role not in ROLES:
-        raise AccountError(f"role {role!r} is not valid; choose from {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"password for {name} is too short: at least {MIN_PASSWORD_LENGTH} characters"
-        )
-    password_hash = hash_password(password)
+    _check_role(role)
+    password_hash = _new_password_hash(name, password)
     with store.transaction() as con:
         if fetch_one(con, "SELECT 1 FROM annotators WHERE name = ?", [name]):
             raise AccountError(f"user {name} already exists")
@@ -86,9 +84,82 @@ def add_user(store: Store, name: str, role: str, password: str) -> Account:
     return Account(name, role, "")
 
 
+def set_password(store: Store, name: str, password: str) -> None:
+    """Give `name` a new password; raise AccountError for an unknown name or short password."""
+    password_hash = _new_password_hash(name, password)
+    with store.transaction() as con:
+        _require_account(con, name)
+        con.execute("UPDATE annotators SET password_hash = ? WHERE name = ?", [password_hash, name])
+
+
+def set_role(store: Store, name: str, role: str) -> None:
+    """Change `name`'s role; the last admin who can log in stays an admin."""
+    _check_role(role)
+    with store.transaction() as con:
+        _require_account(con, name)
+        if role != "admin":
+            _keep_an_admin(con, name, f"make {name} an {role}")
+        con.execute("UPDATE annotators SET role = ? WHERE name = ?", [role, name])
+
+
+def set_disabled(store: Store, name: str, disabled: bool) -> None:
+    """Disable `name` (no more logins; labels stay theirs) or enable it again.
+
+    The last admin who can log in cannot be disabled.
+    """
+    with store.transaction() as con:
+        _require_account(con, name)
+        if disabled:
+            _keep_an_admin(con, name, f"disable {name}")
+        con.execute(
+            "UPDATE annotators SET disabled_at = CASE WHEN ? THEN coalesce(disabled_at, now()) "
+            "END WHERE name = ?",
+            [disabled, name],
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role {role!r} is not valid; choose from {', '.join(ROLES)}")
+
+
+def _new_password_hash(name: str, password: str) -> str:
+    """The hash of a new password for `name`; AccountError if it is too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"password for {name} is too short: at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    return hash_password(password)
+
+
+def _require_account(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    if fetch_one(con, "SELECT 1 FROM annotators WHERE name = ?", [name]) is None:
+        raise AccountError(f"no user {name!r}")
+
+
+def _keep_an_admin(con: duckdb.DuckDBPyConnection, name: str, action: str) -> None:
+    """Raise AccountError if `name` is the last admin who can log in."""
+    others = fetch_one(
+        con,
+        "SELECT count(*) FROM annotators WHERE role = 'admin' AND disabled_at IS NULL "
+        "AND name <> ?",
+        [name],
+    )[0]
+    is_admin = fetch_one(
+        con, "SELECT role = 'admin' AND disabled_at IS NULL FROM annotators WHERE name = ?", [name]
+    )[0]
+    if is_admin and others == 0:
+        raise AccountError(f"cannot {action}: it is the last admin who can log in")
+
+
 def verify_password(store: Store, name: str, password: str) -> str | None:
-    """The role of `name` if `password` is right, else None (equally slow for unknown names)."""
-    row = fetch_one(store.con, "SELECT role, password_hash FROM annotators WHERE name = ?", [name])
+    """The role of `name` if `password` is right and the account is enabled, else None
+    (equally slow for unknown and disabled names)."""
+    row = fetch_one(
+        store.con,
+        "SELECT role, password_hash FROM annotators WHERE name = ? AND disabled_at IS NULL",
+        [name],
+    )
     if row is None:
         password_matches(password, _DUMMY_HASH)  # same cost, so names cannot be probed by timing
         return None
@@ -97,15 +168,18 @@ def verify_password(store: Store, name: str, password: str) -> str | None:
 
 
 def user_role(store: Store, name: str) -> str | None:
-    """The role of an existing account, or None."""
-    row = fetch_one(store.con, "SELECT role FROM annotators WHERE name = ?", [name])
+    """The role of an existing, enabled account, or None."""
+    row = fetch_one(
+        store.con, "SELECT role FROM annotators WHERE name = ? AND disabled_at IS NULL", [name]
+    )
     return row[0] if row else None
 
 
 def list_users(store: Store) -> list[Account]:
     """Every account, by name."""
     rows = store.con.execute(
-        "SELECT name, role, strftime(created, '%Y-%m-%d %H:%M') FROM annotators ORDER BY name"
+        "SELECT name, role, strftime(created, '%Y-%m-%d %H:%M'), disabled_at IS NOT NULL "
+        "FROM annotators ORDER BY name"
     ).fetchall()
     return [Account(*row) for row in rows]
 

@@ -244,3 +244,9 @@ def judge_registry(con: duckdb.DuckDBPyConnection) -> None:
         QUALIFY row_number() OVER (PARTITION BY pair_id, judge_key ORDER BY id DESC) = 1;
         """
     )
+
+
+@migration(5)
+def account_disabling(con: duckdb.DuckDBPyConnection) -> None:
+    """Accounts can be disabled (kept, so their labels stay attributed, but unable to log in)."""
+    con.execute("ALTER TABLE annotators ADD COLUMN disabled_at TIMESTAMPTZ")

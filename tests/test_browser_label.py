@@ -102,6 +102,14 @@ def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     assert votes[0][0] in ("a", "b")
 
 
+def page_request_me(page, server):
+    """GET /api/v1/me as ann, through the page's request context."""
+    credentials = base64.b64encode(b"ann:ann-password").decode()
+    return page.request.get(
+        server.url + "/api/v1/me", headers={"Authorization": f"Basic {credentials}"}
+    )
+
+
 def test_annotator_cannot_reach_admin(browser, tmp_path):
     db_path = tmp_path / "store.duckdb"
     data = tmp_path / "p.jsonl"
@@ -131,6 +139,16 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
         admin.click("#guidelines-save")
         admin.wait_for_selector("text=Guidelines saved")
         screenshot(admin, "admin_tab")
+        admin.click("#account-pick input")
+        admin.fill("#account-pick input", "ann")
+        admin.keyboard.press("Enter")
+        admin.click("#account-disable")
+        admin.wait_for_selector("text=Disabled ann.")
+        me = page_request_me(admin, server)
+        assert me.status == 401  # disabled: the API refuses the same password at once
+        admin.click("#account-enable")
+        admin.wait_for_selector("text=Enabled ann.")
+        assert page_request_me(admin, server).status == 200
         admin.close()
         annotator = log_in(browser, server, "ann")  # a new page shows the new guidelines
         annotator.get_by_text("Guidelines", exact=True).click()

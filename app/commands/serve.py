@@ -1,17 +1,16 @@
-"""Commands that run the web app: serve, demo, and account management (user add)."""
+"""Commands that run the web app: serve and demo."""
 
 from __future__ import annotations
 
 import secrets
 import shutil
-import sys
 from pathlib import Path
 
 import click
 
 from app.commands.base import store_command
 from curation import PrefstudioError, Store, import_paths
-from curation.accounts import ROLES, add_user
+from curation.accounts import add_user
 from curation.guidelines import set_guidelines
 
 DEFAULT_HOST = "127.0.0.1"
@@ -106,20 +105,4 @@ def demo(host: str, port: int, folder: Path | None) -> None:
         _run_server(store, host, port)
 
 
-@click.group()
-def user() -> None:
-    """Manage annotator accounts."""
-
-
-@user.command(name="add")
-@click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), default="annotator", show_default=True)
-@store_command
-def user_add(store: Store, name: str, role: str) -> tuple[dict, str]:
-    """Create an account; the password is read from stdin (first line)."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    account = add_user(store, name, role, password)
-    return {"name": account.name, "role": account.role}, f"added {account.role} {account.name}"
-
-
-COMMANDS = [serve, demo, user]
+COMMANDS = [serve, demo]

@@ -1,5 +1,5 @@
-"""The Admin tab: annotators and their counts, labels over time, accounts, import, export,
-overlap and the guidelines annotators see."""
+"""The Admin tab: annotators and their counts, labels over time, import, export, overlap, the
+guidelines annotators see, and accounts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import gradio as gr
 
 from app.context import AppContext, role_allows
+from app.tabs.accounts import create_accounts_panel
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
-from curation.accounts import ROLES, add_user
 from curation.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.label_stats import annotator_counts, labels_over_time
 from curation.queue import MAX_OVERLAP, get_overlap, set_overlap
@@ -48,19 +48,15 @@ def create_admin_tab(ctx: AppContext) -> None:
             )
             overlap_button = gr.Button("Save overlap", elem_id="overlap-save")
         with gr.Column():
-            gr.Markdown("### New account")
-            new_name = gr.Textbox(label="Name")
-            new_role = gr.Radio(list(ROLES), value="annotator", label="Role")
-            new_password = gr.Textbox(label="Password (8+ characters)", type="password")
-            add_button = gr.Button("Add account")
-    gr.Markdown("### Guidelines for annotators")
-    guidelines = gr.Textbox(
-        label=f"Markdown, shown atop the Label tab (up to {MAX_GUIDELINES:,} characters)",
-        lines=6,
-        max_lines=20,
-        elem_id="guidelines-text",
-    )
-    guidelines_button = gr.Button("Save guidelines", elem_id="guidelines-save")
+            gr.Markdown("### Guidelines for annotators")
+            guidelines = gr.Textbox(
+                label=f"Markdown, shown atop the Label tab (up to {MAX_GUIDELINES:,} characters)",
+                lines=6,
+                max_lines=20,
+                elem_id="guidelines-text",
+            )
+            guidelines_button = gr.Button("Save guidelines", elem_id="guidelines-save")
+    create_accounts_panel(ctx)
 
     def overview(request: gr.Request) -> list:
         ctx.require_user(request, "admin")
@@ -112,12 +108,6 @@ def create_admin_tab(ctx: AppContext) -> None:
         gr.Info("Guidelines saved." if saved else "Guidelines removed.")
         return saved
 
-    def create_account(name: str, role: str, password: str, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        add_user(ctx.store, name.strip(), role, password)
-        gr.Info(f"Added {role} {name.strip()}.")
-        return ["", "", *overview(request)]
-
     def overview_for_admins(request: gr.Request) -> list:
         if not role_allows(ctx.role_of(request.username or ""), "admin"):
             return [gr.skip()] * len(overview_outputs)
@@ -130,8 +120,3 @@ def create_admin_tab(ctx: AppContext) -> None:
     export_button.click(run_export, [export_format, export_type], export_file)
     overlap_button.click(save_overlap, overlap, None)
     guidelines_button.click(save_guidelines, guidelines, guidelines)
-    add_button.click(
-        create_account,
-        [new_name, new_role, new_password],
-        [new_name, new_password, *overview_outputs],
-    )
