@@ -22,6 +22,8 @@ MIN_PASSWORD_LENGTH = 8
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 # scrypt cost: about 50 ms and 16 MiB per check, so guessing passwords offline is slow.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+# An Account's fields, in order, from the annotators table.
+_ACCOUNT_COLUMNS = "name, role, strftime(created, '%Y-%m-%d %H:%M'), disabled_at IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -81,41 +83,50 @@ def add_user(store: Store, name: str, role: str, password: str) -> Account:
             "INSERT INTO annotators (name, role, password_hash) VALUES (?, ?, ?)",
             [name, role, password_hash],
         )
-    return Account(name, role, "")
+        return _account(con, name)
 
 
-def set_password(store: Store, name: str, password: str) -> None:
-    """Give `name` a new password; raise AccountError for an unknown name or short password."""
-    password_hash = _new_password_hash(name, password)
-    with store.transaction() as con:
-        _require_account(con, name)
-        con.execute("UPDATE annotators SET password_hash = ? WHERE name = ?", [password_hash, name])
+def update_account(
+    store: Store,
+    name: str,
+    *,
+    role: str | None = None,
+    password: str | None = None,
+    disabled: bool | None = None,
+) -> Account:
+    """Change an account's role, password or disabled state (those given), all or nothing.
 
-
-def set_role(store: Store, name: str, role: str) -> None:
-    """Change `name`'s role; the last admin who can log in stays an admin."""
-    _check_role(role)
-    with store.transaction() as con:
-        _require_account(con, name)
-        if role != "admin":
-            _keep_an_admin(con, name, f"make {name} an {role}")
-        con.execute("UPDATE annotators SET role = ? WHERE name = ?", [role, name])
-
-
-def set_disabled(store: Store, name: str, disabled: bool) -> None:
-    """Disable `name` (no more logins; labels stay theirs) or enable it again.
-
-    The last admin who can log in cannot be disabled.
+    A disabled account keeps its name and labels but cannot log in. The last admin who can
+    log in can be neither demoted nor disabled. Raises AccountError naming what is wrong.
     """
+    if role is not None:
+        _check_role(role)
+    password_hash = _new_password_hash(name, password) if password is not None else None
     with store.transaction() as con:
         _require_account(con, name)
-        if disabled:
-            _keep_an_admin(con, name, f"disable {name}")
-        con.execute(
-            "UPDATE annotators SET disabled_at = CASE WHEN ? THEN coalesce(disabled_at, now()) "
-            "END WHERE name = ?",
-            [disabled, name],
-        )
+        if password_hash is not None:
+            con.execute(
+                "UPDATE annotators SET password_hash = ? WHERE name = ?", [password_hash, name]
+            )
+        if role is not None:
+            if role != "admin":
+                _keep_an_admin(con, name, f"make {name} an {role}")
+            con.execute("UPDATE annotators SET role = ? WHERE name = ?", [role, name])
+        if disabled is not None:
+            if disabled:
+                _keep_an_admin(con, name, f"disable {name}")
+            con.execute(
+                "UPDATE annotators SET disabled_at = CASE WHEN ? THEN coalesce(disabled_at, now()) "
+                "END WHERE name = ?",
+                [disabled, name],
+            )
+        return _account(con, name)
+
+
+def _account(con: duckdb.DuckDBPyConnection, name: str) -> Account:
+    return Account(
+        *fetch_one(con, f"SELECT {_ACCOUNT_COLUMNS} FROM annotators WHERE name = ?", [name])
+    )
 
 
 def _check_role(role: str) -> None:
@@ -177,10 +188,7 @@ def user_role(store: Store, name: str) -> str | None:
 
 def list_users(store: Store) -> list[Account]:
     """Every account, by name."""
-    rows = store.con.execute(
-        "SELECT name, role, strftime(created, '%Y-%m-%d %H:%M'), disabled_at IS NOT NULL "
-        "FROM annotators ORDER BY name"
-    ).fetchall()
+    rows = store.con.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM annotators ORDER BY name").fetchall()
     return [Account(*row) for row in rows]
 
 

@@ -10,9 +10,7 @@ from curation.accounts import (
     hash_password,
     list_users,
     password_matches,
-    set_disabled,
-    set_password,
-    set_role,
+    update_account,
     user_role,
     verify_password,
 )
@@ -78,24 +76,24 @@ def test_credential_cache_remembers_only_right_passwords(store):
 def test_a_new_password_replaces_the_old_one(store):
     add_user(store, "ann", "annotator", "password1")
     with pytest.raises(AccountError, match="too short"):
-        set_password(store, "ann", "short")
-    set_password(store, "ann", "password2")
+        update_account(store, "ann", password="short")
+    update_account(store, "ann", password="password2")
     assert verify_password(store, "ann", "password1") is None
     assert verify_password(store, "ann", "password2") == "annotator"
     with pytest.raises(AccountError, match="no user 'bob'"):
-        set_password(store, "bob", "password3")
+        update_account(store, "bob", password="password3")
 
 
 def test_a_disabled_account_cannot_log_in_and_keeps_its_place(store):
     add_user(store, "root", "admin", "password0")
     add_user(store, "ann", "annotator", "password1")
-    set_disabled(store, "ann", True)
+    update_account(store, "ann", disabled=True)
     assert verify_password(store, "ann", "password1") is None
     assert user_role(store, "ann") is None  # open sessions lose their rights at once
     assert [(a.name, a.disabled) for a in list_users(store)] == [("ann", True), ("root", False)]
     with pytest.raises(AccountError, match="already exists"):  # the name stays taken
         add_user(store, "ann", "annotator", "password2")
-    set_disabled(store, "ann", False)
+    update_account(store, "ann", disabled=False)
     assert verify_password(store, "ann", "password1") == "annotator"
 
 
@@ -103,13 +101,13 @@ def test_the_last_admin_who_can_log_in_stays_one(store):
     add_user(store, "root", "admin", "password0")
     add_user(store, "ann", "annotator", "password1")
     with pytest.raises(AccountError, match="cannot make root an annotator: it is the last admin"):
-        set_role(store, "root", "annotator")
+        update_account(store, "root", role="annotator")
     with pytest.raises(AccountError, match="cannot disable root"):
-        set_disabled(store, "root", True)
-    set_role(store, "ann", "admin")
-    set_disabled(store, "ann", True)  # a disabled admin does not count
+        update_account(store, "root", disabled=True)
+    update_account(store, "ann", role="admin")
+    update_account(store, "ann", disabled=True)  # a disabled admin does not count
     with pytest.raises(AccountError, match="last admin"):
-        set_role(store, "root", "annotator")
-    set_disabled(store, "ann", False)
-    set_role(store, "root", "annotator")
+        update_account(store, "root", role="annotator")
+    update_account(store, "ann", disabled=False)
+    update_account(store, "root", role="annotator")
     assert (user_role(store, "root"), user_role(store, "ann")) == ("annotator", "admin")

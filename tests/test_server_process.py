@@ -77,6 +77,28 @@ def test_cli_curate_and_snapshots_go_through_the_server(server, tmp_path):
     assert refused.returncode == 1 and "min_votes" in assert_one_error_line(refused.stderr)
 
 
+def test_cli_user_commands_go_through_the_server(server):
+    db = str(server.db_path)
+    added = subprocess.run(
+        [sys.executable, "-m", "app.cli", "user", "add", "remote-ann", "--db", db],
+        input="remote-password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "remote-ann: added as annotator\n"
+    me = httpx.get(f"{server.url}/api/v1/me", auth=("remote-ann", "remote-password"))
+    assert me.status_code == 200
+    assert cli("user", "disable", "remote-ann", "--db", db).stdout == "remote-ann: disabled\n"
+    me = httpx.get(f"{server.url}/api/v1/me", auth=("remote-ann", "remote-password"))
+    assert me.status_code == 401
+    listed = json.loads(cli("user", "list", "--db", db, "--json").stdout)["users"]
+    assert {"name": "remote-ann", "disabled": True}.items() <= next(
+        u for u in listed if u["name"] == "remote-ann"
+    ).items()
+
+
 def test_other_commands_say_a_server_holds_the_store(server):
     result = cli("init", "--db", str(server.db_path))
     assert result.returncode == 1

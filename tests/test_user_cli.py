@@ -20,10 +20,12 @@ def user(db_path, *args: str, password: str | None = None):
 
 def test_accounts_are_added_changed_disabled_and_listed(db_path):
     assert user(db_path, "add", "root", "--role", "admin", password="root-password").exit_code == 0
-    assert user(db_path, "add", "ann", password="ann-password").stdout == "added annotator ann\n"
+    assert (
+        user(db_path, "add", "ann", password="ann-password").stdout == "ann: added as annotator\n"
+    )
     assert user(db_path, "passwd", "ann", password="ann-new-password").exit_code == 0
-    assert user(db_path, "role", "ann", "admin").stdout == "ann is now an admin\n"
-    assert user(db_path, "disable", "root").stdout == "disabled root\n"
+    assert user(db_path, "role", "ann", "admin").stdout == "ann: now admin\n"
+    assert user(db_path, "disable", "root").stdout == "root: disabled\n"
     listed = json.loads(user(db_path, "list", "--json").stdout)["users"]
     assert [(u["name"], u["role"], u["disabled"]) for u in listed] == [
         ("ann", "admin", False),
@@ -32,7 +34,7 @@ def test_accounts_are_added_changed_disabled_and_listed(db_path):
     with Store(db_path) as store:
         assert verify_password(store, "ann", "ann-new-password") == "admin"
         assert verify_password(store, "root", "root-password") is None
-    assert user(db_path, "enable", "root").stdout == "enabled root\n"
+    assert user(db_path, "enable", "root").stdout == "root: enabled\n"
 
 
 def test_refused_changes_are_one_error_line(db_path):

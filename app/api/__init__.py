@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.api import arena, curation, labels, runs
+from app.api import arena, curation, labels, runs, users
 from curation.errors import PrefstudioError
 
-AREA_ROUTERS = [labels.router, curation.router, runs.router, arena.router]
+AREA_ROUTERS = [labels.router, curation.router, runs.router, arena.router, users.router]
 
 
 def api_router() -> APIRouter:

@@ -173,6 +173,39 @@ def remote_snapshot_show(server: ServerInfo, name: str) -> tuple[dict, str]:
         return shown_snapshot(_checked(client.get(f"/snapshots/{quote(name, safe='')}")).json())
 
 
+def remote_user_add(server: ServerInfo, name: str, role: str) -> tuple[dict, str]:
+    """`user add` through the server (the password from stdin)."""
+    from app.commands.users import password_from_stdin, updated
+
+    body = {"name": name, "role": role, "password": password_from_stdin()}
+    with _client(server) as client:
+        return updated(_checked(client.post("/users", json=body)).json(), f"added as {role}")
+
+
+def remote_user_list(server: ServerInfo) -> tuple[dict, str]:
+    """`user list` through the server."""
+    from app.commands.users import listed
+
+    with _client(server) as client:
+        return listed(_checked(client.get("/users")).json()["users"])
+
+
+def _remote_user_change(server: ServerInfo, name: str, change: dict, what: str) -> tuple[dict, str]:
+    """A `user` change through the server."""
+    from app.commands.users import updated
+
+    with _client(server) as client:
+        response = client.patch(f"/users/{quote(name, safe='')}", json=change)
+        return updated(_checked(response).json(), what)
+
+
+def remote_user_passwd(server: ServerInfo, name: str) -> tuple[dict, str]:
+    """`user passwd` through the server (the password from stdin)."""
+    from app.commands.users import password_from_stdin
+
+    return _remote_user_change(server, name, {"password": password_from_stdin()}, "new password")
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
@@ -183,6 +216,18 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "snapshot_create": remote_snapshot_create,
     "snapshot_list": remote_snapshot_list,
     "snapshot_show": remote_snapshot_show,
+    "user_add": remote_user_add,
+    "user_list": remote_user_list,
+    "user_passwd": remote_user_passwd,
+    "user_set_role": lambda server, name, role: _remote_user_change(
+        server, name, {"role": role}, f"now {role}"
+    ),
+    "user_disable": lambda server, name: _remote_user_change(
+        server, name, {"disabled": True}, "disabled"
+    ),
+    "user_enable": lambda server, name: _remote_user_change(
+        server, name, {"disabled": False}, "enabled"
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """`prefstudio user`: create, list, change, disable and enable accounts.
 
-Passwords are read from standard input (the first line), never from the command line.
+Passwords are read from standard input (the first line), never from the command line. While a
+server holds the store, these commands go through its API.
 """
 
 from __future__ import annotations
@@ -11,18 +12,27 @@ import click
 
 from app.commands.base import store_command
 from curation import Store
-from curation.accounts import (
-    ROLES,
-    add_user,
-    list_users,
-    set_disabled,
-    set_password,
-    set_role,
-)
+from curation.accounts import ROLES, add_user, list_users, update_account
 
 
-def _password_from_stdin() -> str:
+def password_from_stdin() -> str:
+    """The first line of standard input."""
     return sys.stdin.readline().rstrip("\r\n")
+
+
+def listed(users: list[dict]) -> tuple[dict, str]:
+    """What `user list` prints for accounts as dicts."""
+    lines = [
+        f"{u['name']:<20} {u['role']:<10} {u['created']}"
+        + ("  (disabled)" if u["disabled"] else "")
+        for u in users
+    ]
+    return {"users": users}, "\n".join(lines) or "no accounts yet"
+
+
+def updated(account: dict, what: str) -> tuple[dict, str]:
+    """What a command that added or changed an account prints: the account, and `what`."""
+    return account, f"{account['name']}: {what}"
 
 
 @click.group()
@@ -36,20 +46,14 @@ def user() -> None:
 @store_command
 def user_add(store: Store, name: str, role: str) -> tuple[dict, str]:
     """Create an account; the password is read from stdin (first line)."""
-    account = add_user(store, name, role, _password_from_stdin())
-    return {"name": account.name, "role": account.role}, f"added {account.role} {account.name}"
+    return updated(vars(add_user(store, name, role, password_from_stdin())), f"added as {role}")
 
 
 @user.command(name="list")
 @store_command
 def user_list(store: Store) -> tuple[dict, str]:
     """List accounts: name, role, created, and whether disabled."""
-    accounts = list_users(store)
-    lines = [
-        f"{a.name:<20} {a.role:<10} {a.created}" + ("  (disabled)" if a.disabled else "")
-        for a in accounts
-    ]
-    return {"users": [vars(a) for a in accounts]}, "\n".join(lines) or "no accounts yet"
+    return listed([vars(a) for a in list_users(store)])
 
 
 @user.command(name="passwd")
@@ -57,8 +61,9 @@ def user_list(store: Store) -> tuple[dict, str]:
 @store_command
 def user_passwd(store: Store, name: str) -> tuple[dict, str]:
     """Set NAME's password to the first line of stdin."""
-    set_password(store, name, _password_from_stdin())
-    return {"name": name}, f"new password set for {name}"
+    return updated(
+        vars(update_account(store, name, password=password_from_stdin())), "new password"
+    )
 
 
 @user.command(name="role")
@@ -67,16 +72,14 @@ def user_passwd(store: Store, name: str) -> tuple[dict, str]:
 @store_command
 def user_set_role(store: Store, name: str, role: str) -> tuple[dict, str]:
     """Give NAME the ROLE (the last admin who can log in stays one)."""
-    set_role(store, name, role)
-    return {"name": name, "role": role}, f"{name} is now an {role}"
+    return updated(vars(update_account(store, name, role=role)), f"now {role}")
 
 
 def _switch_command(command: str, disabled: bool, help_text: str) -> None:
     """Add `user disable` or `user enable`."""
 
     def switch(store: Store, name: str) -> tuple[dict, str]:
-        set_disabled(store, name, disabled)
-        return {"name": name, "disabled": disabled}, f"{command}d {name}"
+        return updated(vars(update_account(store, name, disabled=disabled)), f"{command}d")
 
     switch.__name__ = f"user_{command}"
     user.command(name=command, help=help_text)(click.argument("name")(store_command(switch)))

@@ -6,7 +6,7 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext, role_allows
-from curation.accounts import ROLES, add_user, list_users, set_disabled, set_password, set_role
+from curation.accounts import ROLES, add_user, list_users, update_account
 
 
 def create_accounts_panel(ctx: AppContext) -> None:
@@ -57,18 +57,18 @@ def create_accounts_panel(ctx: AppContext) -> None:
 
     def change_role(name: str | None, chosen_role: str, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
-        set_role(ctx.store, chosen(name), chosen_role)
+        update_account(ctx.store, chosen(name), role=chosen_role)
         return changed(f"{name} is now an {chosen_role}.")
 
     def change_password(name: str | None, secret: str, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
-        set_password(ctx.store, chosen(name), secret)
+        update_account(ctx.store, chosen(name), password=secret)
         return ["", *changed(f"New password set for {name}.")]
 
     def disable_or_enable(disabled: bool):
         def handler(name: str | None, request: gr.Request) -> list:
             ctx.require_user(request, "admin")
-            set_disabled(ctx.store, chosen(name), disabled)
+            update_account(ctx.store, chosen(name), disabled=disabled)
             return changed(f"{'Disabled' if disabled else 'Enabled'} {name}.")
 
         return handler
