@@ -17,6 +17,7 @@ Length control follows AlpacaEval's length-controlled win rate: the same regress
 term gamma * tanh((len_A - len_B) / sd), and a model's length-controlled win rate is its predicted
 win rate against the opponents it met, with that term at zero (answers of equal length). A
 model that only writes longer gains on the raw board and not on the length-controlled one.
+Length-controlled ratings get bootstrap intervals the same way as the raw ones.
 """
 
 from __future__ import annotations
@@ -94,11 +95,13 @@ class ModelStanding:
     ties: float
     win_rate: float
     lc_rating: float
+    lc_interval: tuple[float, float]
     lc_win_rate: float
 
     def to_dict(self) -> dict:
         row = dict(vars(self))
         row["interval"] = list(self.interval)
+        row["lc_interval"] = list(self.lc_interval)
         return row
 
 
@@ -240,24 +243,34 @@ def bradley_terry(
     return theta[0], theta[1:]
 
 
-def length_controlled(games: Games, *, prior: float = 1.0) -> tuple[np.ndarray, float]:
-    """Strengths theta (centred) with a length term held at zero, and the length coefficient gamma.
+def length_controlled(
+    games: Games, *, prior: float = 1.0, bootstrap: int = 0, seed: int = 0
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Strengths theta (centred) with a length term held at zero, the length coefficient gamma,
+    and a (bootstrap, models) array of strengths refitted on resampled games.
 
     gamma has a Gaussian prior of the same strength as the ratings' (an L2 penalty `prior`),
     so that where length alone separates the models (few games, one model always longer) the
     effect is shared between the length term and the ratings instead of running off to infinity.
+    Games are grouped by outcome and length feature (rounded to 0.01) so that resampling them
+    is one vectorised fit, as for the raw ratings.
     """
     k = len(games.models)
     difference = games.len_a - games.len_b
     spread = float(difference.std()) or 1.0
-    length_feature = np.tanh(difference / spread)[:, None]
-    design = np.hstack([_pairwise_design(games.a, games.b, k), length_feature])
-    design, target = _with_prior(design, games.score, k, prior)
-    weights = np.concatenate([np.ones(len(games)), np.full(k, prior)])[None, :]
+    length_feature = np.round(np.tanh(difference / spread), 2)
+    keys = np.stack([games.a, games.b, games.score * 2, length_feature * 100], axis=1)
+    cells, counts = np.unique(np.round(keys).astype(np.int64), axis=0, return_counts=True)
+    design = np.hstack([_pairwise_design(cells[:, 0], cells[:, 1], k), cells[:, 3:4] / 100.0])
+    design, target = _with_prior(design, cells[:, 2] / 2.0, k, prior)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(len(games), counts / counts.sum(), size=bootstrap)
+    weights = np.vstack([counts, draws]).astype(np.float64)
+    weights = np.hstack([weights, np.full((len(weights), k), prior)])
     ridge = np.append(np.full(k, _RIDGE), max(prior, _RIDGE))
-    coefficients = fit_logistic(design, target, weights, ridge)[0]
-    theta = coefficients[:k] - coefficients[:k].mean()
-    return theta, float(coefficients[k])
+    coefficients = fit_logistic(design, target, weights, ridge)
+    theta = coefficients[:, :k] - coefficients[:, :k].mean(axis=1, keepdims=True)
+    return theta[0], float(coefficients[0, k]), theta[1:]
 
 
 def to_elo(theta: np.ndarray) -> np.ndarray:
@@ -311,7 +324,13 @@ def rank_models(
         low, high = np.quantile(to_elo(resampled), [tail, 1.0 - tail], axis=0)
     else:
         low, high = ratings, ratings
-    lc_theta, gamma = length_controlled(games, prior=prior)
+    lc_theta, gamma, lc_resampled = length_controlled(
+        games, prior=prior, bootstrap=bootstrap, seed=seed + 1
+    )
+    if bootstrap:
+        lc_low, lc_high = np.quantile(to_elo(lc_resampled), [tail, 1.0 - tail], axis=0)
+    else:
+        lc_low = lc_high = to_elo(lc_theta)
     points, played = _record(games)
     with np.errstate(invalid="ignore", divide="ignore"):
         win_rates = points / played
@@ -334,6 +353,7 @@ def rank_models(
             ties=float(ties[i]),
             win_rate=float(points_per_model[i] / games_per_model[i]),
             lc_rating=float(to_elo(lc_theta)[i]),
+            lc_interval=(float(lc_low[i]), float(lc_high[i])),
             lc_win_rate=float(lc_win_rate[i]),
         )
         for i in range(k)

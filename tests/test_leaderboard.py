@@ -85,6 +85,22 @@ def test_a_model_that_only_writes_longer_tops_the_raw_board_but_not_the_length_c
     assert board.length_coefficient == pytest.approx(1.5, abs=0.3)
 
 
+def test_length_controlled_intervals_hold_their_rating_and_narrow_with_more_games():
+    rng = np.random.default_rng(5)
+    widths = []
+    for count in (300, 6000):
+        games = tournament(
+            [0.4, 0.0, -0.4], count, rng, lengths=[100.0, 300.0, 100.0], length_bias=1.0
+        )
+        board = rank_models(games, bootstrap=200)
+        for standing in board.standings:
+            low, high = standing.lc_interval
+            assert low <= standing.lc_rating <= high
+        widths.append(np.mean([s.lc_interval[1] - s.lc_interval[0] for s in board.standings]))
+    assert widths[1] < widths[0] / 3
+    assert board.to_dict()["models"][0]["lc_interval"] == list(board.standings[0].lc_interval)
+
+
 def test_ties_count_half_a_win_for_each_side():
     games = Games.from_named(["x"] * 10, ["y"] * 10, [0.5] * 8 + [1.0, 0.0])
     board = rank_models(games, bootstrap=50)

@@ -14,11 +14,15 @@ def leaderboard_text(board: Leaderboard) -> str:
     if not board.standings:
         return "no games yet: label pairs whose responses come from two different models"
     pct = round(board.confidence * 100)
-    header = f"{'rank':>4}  {'model':<28} {'rating':>7}  {f'{pct}% interval':>15}  {'games':>6}  {'win rate':>8}  {'LC win rate':>11}"
+    header = (
+        f"{'rank':>4}  {'model':<28} {'rating':>7}  {f'{pct}% interval':>15}  {'games':>6}  "
+        f"{'win rate':>8}  {'LC win rate':>11}  {'LC rating':>9}  {'LC interval':>11}"
+    )
     rows = [
         f"{s.rank:>4}  {s.model[:28]:<28} {s.rating:>7.0f}  "
         f"{f'{s.interval[0]:.0f}-{s.interval[1]:.0f}':>15}  {s.games:>6}  "
-        f"{s.win_rate:>8.1%}  {s.lc_win_rate:>11.1%}"
+        f"{s.win_rate:>8.1%}  {s.lc_win_rate:>11.1%}  {s.lc_rating:>9.0f}  "
+        f"{f'{s.lc_interval[0]:.0f}-{s.lc_interval[1]:.0f}':>11}"
         for s in board.standings
     ]
     return "\n".join([header, *rows, f"{board.total_games} games; ties count half a win each"])

@@ -21,6 +21,8 @@ TABLE_COLUMNS = [
     "win rate",
     "LC win rate",
     "LC rating",
+    "LC low",
+    "LC high",
 ]
 
 
@@ -37,6 +39,8 @@ def standings_table(board: Leaderboard) -> pd.DataFrame:
             "win rate": round(s.win_rate, 3),
             "LC win rate": round(s.lc_win_rate, 3),
             "LC rating": round(s.lc_rating),
+            "LC low": round(s.lc_interval[0]),
+            "LC high": round(s.lc_interval[1]),
         }
         for s in board.standings
     ]
@@ -57,13 +61,19 @@ def ratings_figure(board: Leaderboard) -> Any:
         [s.interval[1] - s.rating for s in standings],
     ]
     axes.errorbar(ratings, y, xerr=errors, fmt="o", capsize=4, label="rating, interval")
-    axes.scatter(
+    lc_errors = [
+        [s.lc_rating - s.lc_interval[0] for s in standings],
+        [s.lc_interval[1] - s.lc_rating for s in standings],
+    ]
+    axes.errorbar(
         [s.lc_rating for s in standings],
-        y,
-        marker="D",
-        facecolors="none",
-        edgecolors="C1",
-        label="length-controlled",
+        [i - 0.2 for i in y],  # just below the raw rating, so both intervals show
+        xerr=lc_errors,
+        fmt="D",
+        mfc="none",
+        color="C1",
+        capsize=3,
+        label="length-controlled, interval",
     )
     axes.set_yticks(list(y), [s.model for s in standings])
     axes.set_ylim(-0.7, len(standings) - 0.3)
