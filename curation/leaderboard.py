@@ -223,6 +223,17 @@ def _with_prior(design: np.ndarray, target: np.ndarray, n_models: int, prior: fl
     return np.vstack([design, anchor]), np.concatenate([target, np.full(n_models, 0.5)])
 
 
+def _resampled_weights(
+    counts: np.ndarray, n_models: int, prior: float, bootstrap: int, seed: int
+) -> np.ndarray:
+    """Row weights of one fit per row: the observed counts of each outcome cell, then
+    `bootstrap` multinomial resamples of the games; the prior's rows weigh `prior` in all."""
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=bootstrap)
+    weights = np.vstack([counts, draws]).astype(np.float64)
+    return np.hstack([weights, np.full((len(weights), n_models), prior)])
+
+
 def bradley_terry(
     games: Games,
     *,
@@ -234,10 +245,7 @@ def bradley_terry(
     k = len(games.models)
     a, b, score, counts = _outcome_cells(games)
     design, target = _with_prior(_pairwise_design(a, b, k), score, k, prior)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(games), counts / counts.sum(), size=bootstrap)
-    weights = np.vstack([counts, draws]).astype(np.float64)
-    weights = np.hstack([weights, np.full((len(weights), k), prior)])
+    weights = _resampled_weights(counts, k, prior, bootstrap, seed)
     theta = fit_logistic(design, target, weights)
     theta -= theta.mean(axis=1, keepdims=True)
     return theta[0], theta[1:]
@@ -263,10 +271,7 @@ def length_controlled(
     cells, counts = np.unique(np.round(keys).astype(np.int64), axis=0, return_counts=True)
     design = np.hstack([_pairwise_design(cells[:, 0], cells[:, 1], k), cells[:, 3:4] / 100.0])
     design, target = _with_prior(design, cells[:, 2] / 2.0, k, prior)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(games), counts / counts.sum(), size=bootstrap)
-    weights = np.vstack([counts, draws]).astype(np.float64)
-    weights = np.hstack([weights, np.full((len(weights), k), prior)])
+    weights = _resampled_weights(counts, k, prior, bootstrap, seed)
     ridge = np.append(np.full(k, _RIDGE), max(prior, _RIDGE))
     coefficients = fit_logistic(design, target, weights, ridge)
     theta = coefficients[:, :k] - coefficients[:, :k].mean(axis=1, keepdims=True)
