@@ -161,8 +161,9 @@ class LogitJudge(LocalLMJudge):
         every = [ids for _, sequences in batches for ids in sequences]
         prefix = shared_prefix(every) if self.share_prefix else []
         cache = self._prefix_cache(prefix)
+        skip = cache.length if cache else 0
         for positions, sequences in batches:
-            logits = self._last_logits([ids[len(prefix) :] for ids in sequences], cache)
+            logits = self._last_logits([ids[skip:] for ids in sequences], cache)
             self.forward_passes += 1
             log_probs = torch.log_softmax(logits, dim=-1)
             lp_first = torch.logsumexp(log_probs[:, first_ids], dim=-1)
@@ -175,7 +176,8 @@ class LogitJudge(LocalLMJudge):
         return [scores[i] for i in range(len(shown))]
 
     def _prefix_cache(self, prefix: list[int]) -> PrefixCache | None:
-        """The model's cache after reading `prefix` (None for no prefix)."""
+        """The model's cache after reading `prefix`; None for no prefix, or for a model whose
+        cache cannot be copied per batch (then every batch reads its prompts whole)."""
         import torch
 
         if not prefix:
@@ -183,9 +185,10 @@ class LogitJudge(LocalLMJudge):
         model, _ = self.lm
         with torch.inference_mode():
             input_ids = torch.tensor([prefix], dtype=torch.long, device=model.device)
-            return PrefixCache(
-                len(prefix), model(input_ids=input_ids, use_cache=True).past_key_values
-            )
+            past = model(input_ids=input_ids, use_cache=True).past_key_values
+        if not hasattr(past, "batch_repeat_interleave"):
+            return None
+        return PrefixCache(len(prefix), past)
 
     def _last_logits(self, suffixes: list[list[int]], cache: PrefixCache | None) -> Any:
         """Next-token logits after each sequence: the prefix (if cached), then its suffix.
