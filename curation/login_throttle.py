@@ -67,6 +67,8 @@ class LoginThrottle:
             if len(self._failures) > _MAX_NAMES:  # names that failed long ago go first
                 stale = now - self.window - self.lock
                 self._failures = {n: f for n, f in self._failures.items() if f[-1] > stale}
+                if len(self._failures) > _MAX_NAMES:  # a flood of names: memory comes first
+                    self._failures.clear()
             recent = self._failures.setdefault(name, deque(maxlen=self.max_failures))
             recent.append(now)
 
