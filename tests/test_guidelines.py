@@ -47,6 +47,11 @@ def test_cli_sets_shows_and_refuses_a_file_that_is_not_utf8(db_path, tmp_path):
     refused = runner.invoke(main, ["guidelines", "set", str(bad), "--db", str(db_path)])
     assert refused.exit_code == 1
     assert "bad.md: not UTF-8 text (byte 8)" in assert_one_error_line(refused.stderr)
+    missing = runner.invoke(
+        main, ["guidelines", "set", str(tmp_path / "nope.md"), "--db", str(db_path)]
+    )
+    assert missing.exit_code == 1
+    assert "nope.md: cannot read it: No such file" in assert_one_error_line(missing.stderr)
     piped = runner.invoke(main, ["guidelines", "set", "-", "--db", str(db_path)], input="")
     assert "removed the guidelines" in piped.stdout
 

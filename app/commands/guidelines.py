@@ -14,13 +14,16 @@ from curation.guidelines import get_guidelines, set_guidelines
 
 
 def read_guidelines_file(path: Path) -> str:
-    """The text of a guidelines file (`-`: standard input); BadInput if it is not UTF-8."""
+    """The text of a guidelines file (`-`: standard input); BadInput if it cannot be read or is
+    not UTF-8."""
     if str(path) == "-":
         return sys.stdin.read()
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise BadInput(path, f"not UTF-8 text (byte {error.start + 1})") from None
+    except OSError as error:
+        raise BadInput(path, f"cannot read it: {error.strerror or error}") from None
 
 
 def shown(text: str) -> tuple[dict, str]:
@@ -49,9 +52,7 @@ def guidelines_show(store: Store) -> tuple[dict, str]:
 
 
 @guidelines.command(name="set")
-@click.argument(
-    "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
-)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @store_command
 def guidelines_set(store: Store, file: Path) -> tuple[dict, str]:
     """Replace the guidelines with the text of FILE (`-`: standard input; empty removes them)."""
