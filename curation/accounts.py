@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from curation.annotation_errors import AccountError
+from curation.annotation_errors import AccountError, AccountNotFound
 from curation.login_throttle import LoginThrottle
 from curation.store import Store, fetch_one
 
@@ -145,7 +145,7 @@ def _new_password_hash(name: str, password: str) -> str:
 
 def _require_account(con: duckdb.DuckDBPyConnection, name: str) -> None:
     if fetch_one(con, "SELECT 1 FROM annotators WHERE name = ?", [name]) is None:
-        raise AccountError(f"no user {name!r}")
+        raise AccountNotFound(f"no user {name!r}")
 
 
 def _keep_an_admin(con: duckdb.DuckDBPyConnection, name: str, action: str) -> None:

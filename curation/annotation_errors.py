@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from curation.errors import PrefstudioError
+from curation.errors import NotFound, PrefstudioError
 
 
 class AccountError(PrefstudioError):
     """An account cannot be created or changed as asked (bad name, role or password)."""
+
+
+class AccountNotFound(AccountError, NotFound):
+    """No account has the name asked for."""
 
 
 class LabelError(PrefstudioError):

@@ -9,6 +9,10 @@ class PrefstudioError(Exception):
     """Base class for every error caused by the user's input or environment, not by a bug."""
 
 
+class NotFound(PrefstudioError):
+    """What a request names (a run, a snapshot, an account) does not exist."""
+
+
 class StoreError(PrefstudioError):
     """The store cannot be opened or is not a prefstudio store."""
 

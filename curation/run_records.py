@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from curation.errors import PrefstudioError
+from curation.errors import NotFound
 from curation.store import Store, fetch_value
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -24,7 +24,7 @@ _COLUMNS = (
 _JSON_COLUMNS = ("config", "command", "metrics", "eval")
 
 
-class RunNotFound(PrefstudioError):
+class RunNotFound(NotFound):
     """No run has the id asked for."""
 
 

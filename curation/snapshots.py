@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from curation.dedupe import GROUP_TABLES, create_group_table, drop_group_tables
-from curation.errors import ExportError, PrefstudioError
+from curation.errors import ExportError, NotFound, PrefstudioError
 from curation.exporter import (
     ExportReport,
     check_file_type,
@@ -56,6 +56,10 @@ _SOURCES = {
 
 class SnapshotError(PrefstudioError):
     """A snapshot cannot be created, found or read as asked."""
+
+
+class SnapshotNotFound(SnapshotError, NotFound):
+    """No snapshot has the name asked for."""
 
 
 @dataclass
@@ -301,7 +305,7 @@ def create_snapshot(store: Store, name: str, policy: SnapshotPolicy | None = Non
 
 
 def get_snapshot(store: Store, name: str) -> SnapshotInfo:
-    """The row of snapshot `name`; SnapshotError when there is none."""
+    """The row of snapshot `name`; SnapshotNotFound when there is none."""
     row = fetch_one(
         store.con,
         "SELECT name, strftime(created, '%Y-%m-%dT%H:%M:%S'), policy, counts, sha256, path "
@@ -310,7 +314,7 @@ def get_snapshot(store: Store, name: str) -> SnapshotInfo:
     )
     if row is None:
         known = ", ".join(s.name for s in list_snapshots(store)) or "none yet"
-        raise SnapshotError(f"no snapshot named {name!r} (snapshots: {known})")
+        raise SnapshotNotFound(f"no snapshot named {name!r} (snapshots: {known})")
     name, created, policy, counts, sha256, path = row
     return SnapshotInfo(name, created, json.loads(policy), json.loads(counts), sha256, path)
 

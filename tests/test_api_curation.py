@@ -53,13 +53,16 @@ def test_bad_bodies_are_422(client, path, body):
     assert client.post(path, json=body, auth=ADMIN).status_code == 422
 
 
-def test_a_bad_policy_or_name_is_400_naming_it(client):
+def test_a_bad_policy_or_name_is_400_and_a_missing_snapshot_404(client):
     bad_policy = {"name": "s1", "policy": {"min_votes": 0}}
     response = client.post("/api/v1/snapshots", json=bad_policy, auth=ADMIN)
     assert response.status_code == 400 and "min_votes" in response.json()["detail"]
     response = client.post("/api/v1/snapshots", json={"name": "../up"}, auth=ADMIN)
     assert response.status_code == 400 and "not valid" in response.json()["detail"]
-    assert client.get("/api/v1/snapshots/none-such", auth=ADMIN).status_code == 400
+    missing = client.get("/api/v1/snapshots/none-such", auth=ADMIN)
+    assert (
+        missing.status_code == 404 and "no snapshot named 'none-such'" in missing.json()["detail"]
+    )
 
 
 def test_curate_then_snapshot_list_and_show(client):

@@ -67,3 +67,5 @@ def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path):
     cancelled = client.post(f"/api/v1/runs/{record.id}/cancel", auth=ADMIN).json()
     assert cancelled["status"] == "cancelled"
     assert client.post(f"/api/v1/runs/{record.id}/cancel", auth=ADMIN).status_code == 400
+    missing = client.get(f"/api/v1/runs/{record.id + 100}", auth=ADMIN)
+    assert missing.status_code == 404 and "no run with id" in missing.json()["detail"]

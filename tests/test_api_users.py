@@ -60,5 +60,7 @@ def test_create_change_and_disable_take_effect_at_the_next_request(client):
     assert last.status_code == 200  # ann is an admin too, so root may go
     refused = client.patch("/api/v1/users/ann", json={"role": "annotator"}, auth=ANN)
     assert refused.status_code == 400 and "last admin" in refused.json()["detail"]
+    missing = client.patch("/api/v1/users/nobody", json={"disabled": True}, auth=ANN)
+    assert missing.status_code == 404 and "no user 'nobody'" in missing.json()["detail"]
     names = [u["name"] for u in client.get("/api/v1/users", auth=ANN).json()["users"]]
     assert names == ["ann", "bob", "root"]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api import arena, curation, labels, runs, users
-from curation.errors import PrefstudioError
+from curation.errors import NotFound, PrefstudioError
 
 AREA_ROUTERS = [labels.router, curation.router, runs.router, arena.router, users.router]
 
@@ -20,9 +20,14 @@ def api_router() -> APIRouter:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer a prefstudio error (bad input, a refused label...) with 400 and its one line."""
+    """Answer a prefstudio error with its one line: 404 when what the request names does not
+    exist, else 400 (bad input, a refused label...)."""
+
+    async def not_found(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
 
     async def bad_request(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
 
+    app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(PrefstudioError, bad_request)
