@@ -47,16 +47,25 @@ class AppContext:
         """The logged-in user's name; raise gr.Error when not logged in or the role is too low."""
         import gradio as gr
 
-        username = getattr(request, "username", None) if request is not None else None
+        username = _username(request)
         if not username:
             raise gr.Error("Log in first.")
         if not role_allows(self.role_of(username), role):
             raise gr.Error(f"This needs the {role} role; {username} does not have it.")
         return username
 
+    def is_admin(self, request: gr.Request | None) -> bool:
+        """Whether the logged-in user is an admin (for what admin tabs show on a page load)."""
+        return role_allows(self.role_of(_username(request) or ""), "admin")
+
     def on_page_load(self, fn: Callable, inputs: Any, outputs: Any) -> None:
         """Run `fn` (a Gradio handler) each time a page opens, like `Blocks.load`."""
         self.page_loads.append((fn, inputs, outputs))
+
+
+def _username(request: gr.Request | None) -> str | None:
+    """Who is logged in on a Gradio request, if anyone."""
+    return getattr(request, "username", None) if request is not None else None
 
 
 def role_allows(actual: str | None, required: str) -> bool:

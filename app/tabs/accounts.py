@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from app.context import AppContext, role_allows
+from app.context import AppContext
 from curation.accounts import ROLES, add_user, list_users, update_account
 
 
@@ -74,7 +74,7 @@ def create_accounts_panel(ctx: AppContext) -> None:
         return handler
 
     def listing_for_admins(request: gr.Request) -> list:
-        if not role_allows(ctx.role_of(request.username or ""), "admin"):
+        if not ctx.is_admin(request):
             return [gr.skip(), gr.skip()]
         return listing()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.context import AppContext, role_allows
+from app.context import AppContext
 from app.tabs.accounts import create_accounts_panel
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
@@ -109,7 +109,7 @@ def create_admin_tab(ctx: AppContext) -> None:
         return saved
 
     def overview_for_admins(request: gr.Request) -> list:
-        if not role_allows(ctx.role_of(request.username or ""), "admin"):
+        if not ctx.is_admin(request):
             return [gr.skip()] * len(overview_outputs)
         return overview(request)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from app.context import AppContext, role_allows
+from app.context import AppContext
 from curation.errors import PrefstudioError
 from curation.judgments import get_suggestions, list_judges, set_suggestions
 from judges.registry import JUDGE_KINDS, LastJudge
@@ -118,7 +118,7 @@ def create_judge_tab(ctx: AppContext) -> None:
         gr.Info(f"{prioritize_uncertain_pairs(ctx.store)} unlabelled pairs moved up the queue.")
 
     def overview_for_admins(request: gr.Request) -> list:
-        if not role_allows(ctx.role_of(request.username or ""), "admin"):
+        if not ctx.is_admin(request):
             return [gr.skip()] * len(overview_outputs)
         return overview(request)
 

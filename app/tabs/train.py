@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import yaml
 
-from app.context import AppContext, role_allows
+from app.context import AppContext
 from curation.errors import PrefstudioError
 from curation.run_records import RunRecord, get_run, list_runs
 from curation.snapshots import create_snapshot, latest_snapshot, list_snapshots
@@ -123,11 +123,8 @@ def create_train_tab(ctx: AppContext) -> None:
         view = followed_view(record)
         return [view["status"], view["log"], *view["plots"], runs_table(list_runs(ctx.store))]
 
-    def is_admin(request: gr.Request) -> bool:
-        return role_allows(ctx.role_of(request.username or ""), "admin")
-
     def on_load(chosen_model: str, chosen_preset: str, request: gr.Request) -> list:
-        if not is_admin(request):  # the tab is hidden from annotators: nothing to show
+        if not ctx.is_admin(request):  # the tab is hidden from annotators: nothing to show
             return [gr.skip()] * (3 + len(live))
         records = refresh_active_runs(ctx.store) or list_runs(ctx.store)[:1]
         run_id = records[0].id if records else None
@@ -209,7 +206,7 @@ def create_train_tab(ctx: AppContext) -> None:
         return [run_id, *live_outputs(run_id)]
 
     def tick(run_id: int | None, request: gr.Request) -> list:
-        if not is_admin(request):
+        if not ctx.is_admin(request):
             return [gr.skip()] * len(live)
         return live_outputs(run_id)
 
