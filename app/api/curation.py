@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
+from app.commands.curate import flag_rules
 from curation.curate import curate
 from curation.flags import FlagRules
 from curation.minhash import DEFAULT_THRESHOLD
@@ -40,16 +41,7 @@ class SnapshotBody(BaseModel):
 @router.post("/curate")
 def post_curate(body: CurateBody, user: AdminUser, ctx: Context) -> dict:
     """Recompute duplicate clusters and flags; the report of `prefstudio curate --json`."""
-    count_tokens = None
-    if body.tokenizer:
-        from training.models import token_counter
-
-        count_tokens = token_counter(body.tokenizer)
-    rules = FlagRules(
-        max_tokens=body.max_tokens,
-        truncation_tokens=body.truncation_tokens,
-        count_tokens=count_tokens,
-    )
+    rules = flag_rules(body.max_tokens, body.truncation_tokens, body.tokenizer)
     return curate(ctx.store, near_dup_threshold=body.near_dup_threshold, rules=rules).to_dict()
 
 

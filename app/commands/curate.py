@@ -54,21 +54,26 @@ def curate_command(
     """Find exact and near duplicates and flag pairs with defects (dismissed flags stay dismissed)."""
     from tqdm import tqdm
 
+    report = curate(
+        store,
+        near_dup_threshold=near_dup_threshold,
+        rules=flag_rules(max_tokens, truncation_tokens, tokenizer),
+        progress=lambda steps: tqdm(steps, desc="curate", unit="step"),
+    )
+    return curated(report.to_dict())
+
+
+def flag_rules(max_tokens: int, truncation_tokens: int, tokenizer: str | None) -> FlagRules:
+    """The flag rules a curation pass is asked for; tokens are counted with `tokenizer` (a
+    model name) when given, else estimated from characters."""
     count_tokens = None
     if tokenizer:
         from training.models import token_counter
 
         count_tokens = token_counter(tokenizer)
-    rules = FlagRules(
+    return FlagRules(
         max_tokens=max_tokens, truncation_tokens=truncation_tokens, count_tokens=count_tokens
     )
-    report = curate(
-        store,
-        near_dup_threshold=near_dup_threshold,
-        rules=rules,
-        progress=lambda steps: tqdm(steps, desc="curate", unit="step"),
-    )
-    return curated(report.to_dict())
 
 
 def curated(data: dict) -> tuple[dict, str]:
