@@ -150,15 +150,12 @@ def _require_account(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def _keep_an_admin(con: duckdb.DuckDBPyConnection, name: str, action: str) -> None:
     """Raise AccountError if `name` is the last admin who can log in."""
-    others = fetch_one(
+    is_admin, others = fetch_one(
         con,
-        "SELECT count(*) FROM annotators WHERE role = 'admin' AND disabled_at IS NULL "
-        "AND name <> ?",
-        [name],
-    )[0]
-    is_admin = fetch_one(
-        con, "SELECT role = 'admin' AND disabled_at IS NULL FROM annotators WHERE name = ?", [name]
-    )[0]
+        "SELECT coalesce(bool_or(name = $name), false), count(*) FILTER (WHERE name <> $name) "
+        "FROM annotators WHERE role = 'admin' AND disabled_at IS NULL",
+        {"name": name},
+    )
     if is_admin and others == 0:
         raise AccountError(f"cannot {action}: it is the last admin who can log in")
 
