@@ -1,7 +1,7 @@
 """`prefstudio user`: create, list, change, disable and enable accounts.
 
-Passwords are read from standard input (the first line), never from the command line. While a
-server holds the store, these commands go through its API.
+Passwords are read from standard input (the first line; at a terminal, a hidden prompt), never
+from the command line. While a server holds the store, these commands go through its API.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from curation.accounts import ROLES, add_user, list_users, update_account
 
 
 def password_from_stdin() -> str:
-    """The first line of standard input."""
+    """The first line of standard input; at a terminal, asked for twice without echo."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
     return sys.stdin.readline().rstrip("\r\n")
 
 
