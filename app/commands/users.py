@@ -18,7 +18,7 @@ from curation.accounts import ROLES, add_user, list_users, update_account
 def password_from_stdin() -> str:
     """The first line of standard input; at a terminal, asked for twice without echo."""
     if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     return sys.stdin.readline().rstrip("\r\n")
 
 
