@@ -81,7 +81,9 @@ def format_query(fmt: str, winners: str = LABELLED_WINNERS, extra_examples: str 
     `extra_examples` adds unpaired (response_id, label) rows to `kto`.
     """
     if fmt not in _TEXT_COLUMNS:
-        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+        raise ExportError(
+            f"unknown training format {fmt!r}; choose from {', '.join(_TEXT_COLUMNS)}"
+        )
     if fmt in ("dpo", "rm"):
         return f"WITH winners AS ({winners}) {_PREFERENCE}"
     if fmt == "kto":
@@ -149,6 +151,8 @@ def export_dataset(
     The file appears whole or not at all (written aside, then renamed into place).
     """
     check_file_type(file_type)
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
     if fmt == "labels":
         sql, conversational = _LABELS, True
     else:
