@@ -149,6 +149,10 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
         admin.click("#account-enable")
         admin.wait_for_selector("text=Enabled ann.")
         assert page_request_me(admin, server).status == 200
+        admin.fill("#account-pick input", "root")
+        admin.keyboard.press("Enter")
+        admin.click("#account-disable")  # the last admin: refused, and the page says why
+        admin.wait_for_selector("text=cannot disable root: it is the last admin who can log in")
         admin.close()
         annotator = log_in(browser, server, "ann")  # a new page shows the new guidelines
         annotator.get_by_text("Guidelines", exact=True).click()
