@@ -33,7 +33,7 @@ class Account:
     name: str
     role: str
     created: str
-    disabled: bool = False
+    disabled: bool
 
 
 def hash_password(password: str) -> str:
