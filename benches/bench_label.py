@@ -29,11 +29,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation import Store, import_paths
-from curation.accounts import add_user
+from curation.accounts import add_user, list_users
 from curation.queue import sync_queue
 from tests.server_helpers import Server
 
 PASSWORD = "bench-password"
+# The read-only phases: the authenticated no-op, and the framework's floor (no login, no store).
+READS = {"noop": "/me", "health": "/health"}
 
 
 def build_store(path: Path, pairs: int) -> None:
@@ -61,7 +63,7 @@ def build_store(path: Path, pairs: int) -> None:
 def add_annotators(path: Path, annotators: int) -> None:
     """Accounts bench0..bench{annotators-1}, those a kept store lacks."""
     with Store(path) as store:
-        have = {name for (name,) in store.con.execute("SELECT name FROM annotators").fetchall()}
+        have = {account.name for account in list_users(store)}
         for name in (f"bench{n}" for n in range(annotators)):
             if name not in have:
                 add_user(store, name, "annotator", PASSWORD)
@@ -73,7 +75,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_clients(url: str, annotators: int, seconds: float, action: str) -> list[float]:
-    """Latencies (ms) of `action` ('noop' or 'vote') by all annotators for `seconds`."""
+    """Latencies (ms) of `action` (a GET of READS, or 'vote') by all annotators for `seconds`."""
     latencies: list[float] = []
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -100,8 +102,8 @@ def run_clients(url: str, annotators: int, seconds: float, action: str) -> list[
             until = time.perf_counter() + seconds
             while time.perf_counter() < until:
                 t0 = time.perf_counter()
-                if action in ("noop", "health"):
-                    client.get("/me" if action == "noop" else "/health").raise_for_status()
+                if action in READS:
+                    client.get(READS[action]).raise_for_status()
                 else:
                     reply = client.post(
                         "/labels",
