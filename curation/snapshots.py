@@ -380,6 +380,10 @@ def export_snapshot(
         raise ExportError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     check_file_type(file_type)
     source_fmt = "dpo" if fmt == "rm" else fmt
+    if fmt == "labels":
+        raise ExportError(
+            "a snapshot holds training rows, not labels; export labels without --snapshot"
+        )
     if source_fmt not in SNAPSHOT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose from dpo, rm, kto, sft")
     path = quote_literal(snapshot_files(store, name)[source_fmt][split])

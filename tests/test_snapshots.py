@@ -13,6 +13,7 @@ from conftest import PREFERENCES, assert_one_error_line
 from app.cli import main
 from curation import import_paths
 from curation.curate import curate
+from curation.errors import ExportError
 from curation.snapshot_policy import PolicyError, SnapshotPolicy
 from curation.snapshots import (
     SnapshotError,
@@ -257,6 +258,8 @@ def test_export_from_a_snapshot_split(labelled, tmp_path):
     assert report.rows == 2 and set(exported[0]) == {"prompt", "chosen", "rejected"}
     with pytest.raises(Exception, match="no test rows"):
         export_snapshot(labelled, "v1", "dpo", tmp_path / "t.jsonl", split="test")
+    with pytest.raises(ExportError, match="not labels; export labels without --snapshot"):
+        export_snapshot(labelled, "v1", "labels", tmp_path / "l.jsonl")
 
 
 def test_snapshot_cli_create_list_show_and_export(labelled, db_path, tmp_path):
