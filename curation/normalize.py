@@ -23,7 +23,8 @@ from curation.transcripts import split_hh_pair, split_implicit_messages, split_i
 
 ROLES = "('system', 'user', 'assistant', 'tool')"
 # JSON values arrive minified, so the first character tells a string ('"') or a list ('[')
-# without parsing the (possibly long) value again.
+# without parsing the (possibly long) value again. A CASE, unlike OR, evaluates its second
+# branch only for the rows the first did not settle, so the common string case parses nothing.
 MACROS = f"""
 CREATE OR REPLACE TEMP MACRO ps_kind(x) AS CASE json_type(x)
     WHEN 'VARCHAR' THEN 'a string' WHEN 'ARRAY' THEN 'a list' WHEN 'OBJECT' THEN 'an object'
@@ -35,10 +36,10 @@ CREATE OR REPLACE TEMP MACRO ps_is_msgs(x) AS coalesce(
         json_extract(x, '$[*]'), lambda m: coalesce(json_type(m, '$.role') = 'VARCHAR'
             AND json_type(m, '$.content') = 'VARCHAR' AND json_extract_string(m, '$.role') IN {ROLES}, false))),
     false);
-CREATE OR REPLACE TEMP MACRO ps_is_str_or_msgs(x) AS ps_is_str(x) OR ps_is_msgs(x);
-CREATE OR REPLACE TEMP MACRO ps_is_reply(x) AS ps_is_str(x) OR coalesce(
+CREATE OR REPLACE TEMP MACRO ps_is_str_or_msgs(x) AS CASE WHEN ps_is_str(x) THEN true ELSE ps_is_msgs(x) END;
+CREATE OR REPLACE TEMP MACRO ps_is_reply(x) AS CASE WHEN ps_is_str(x) THEN true ELSE coalesce(
     ps_is_msgs(x) AND json_array_length(x) = 1 AND json_extract_string(x, '$[0].role') = 'assistant',
-    false);
+    false) END;
 CREATE OR REPLACE TEMP MACRO ps_is_strs(x) AS coalesce(
     ps_is_list(x) AND json_array_length(x) > 0
     AND list_bool_and(list_transform(json_extract(x, '$[*]'), lambda e: ps_is_str(e))), false);
