@@ -253,7 +253,7 @@ def stage_source(
     """Check every record of `source` as `format_name`, write its staging `table` and return
     how many records it has.
 
-    The table also gets `messages_json` (canonical JSON of the prompt), `pid` (its hash) and
+    The prompt is kept only as `messages_json` (its canonical JSON), with `pid` (its hash) and
     `rids` (the hash of each response with its prompt). Raises BadInput for the first bad
     record or a file DuckDB cannot read.
     """
@@ -291,7 +291,7 @@ def _create_stage(
         )
     con.execute(
         f"""CREATE TEMP TABLE {table} AS
-        SELECT *, list_transform(texts, lambda t: md5(pid || chr(31) || t)) AS rids
+        SELECT * EXCLUDE (messages), list_transform(texts, lambda t: md5(pid || chr(31) || t)) AS rids
         FROM (SELECT *, md5(messages_json) AS pid
               FROM (SELECT *, to_json(messages) AS messages_json FROM ({converted})))"""
     )
