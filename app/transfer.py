@@ -11,7 +11,7 @@ from typing import BinaryIO
 from curation import Store, export_dataset, import_paths
 from curation.errors import BadInput
 from curation.exporter import ExportReport
-from curation.importer import ImportReport
+from curation.importer import ImportProgress, ImportReport
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -39,6 +39,7 @@ def import_uploads(
     *,
     format: str = "auto",
     source: str | None = None,
+    progress: ImportProgress | None = None,
 ) -> ImportReport:
     """Import uploaded files (client's file name, readable content) in one transaction.
 
@@ -57,7 +58,7 @@ def import_uploads(
             with target.open("wb") as out:
                 shutil.copyfileobj(received, out)
             paths.append(target)
-        return import_paths(store, paths, format=format, source=source)
+        return import_paths(store, paths, format=format, source=source, progress=progress)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

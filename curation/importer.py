@@ -21,7 +21,11 @@ from curation.sql import quote_literal
 from curation.store import Store, drop_temp_tables
 
 IMPORT_FORMATS = ("auto", *FORMATS)
+LOAD_STEPS = ("prompts", "responses", "pairs", "labels", "commit")
 _call_ids = itertools.count()
+
+ImportProgress = Callable[[int, int, str], None]
+"""Told of each step of an import as it starts: (steps done, steps in all, the step's name)."""
 
 
 @dataclass
@@ -55,13 +59,14 @@ def import_paths(
     *,
     format: str = "auto",
     source: str | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None,
+    progress: ImportProgress | None = None,
     list_prompts: bool = False,
 ) -> ImportReport:
     """Import files and folders (every supported file inside) as one transaction.
 
     `format` forces a format for every file; `source` names where the data came from
     (default: each file's stem). Imported preferences become labels by `import:<source>`.
+    `progress` hears of each step: reading each file, then LOAD_STEPS, then (total, total, "done").
     `list_prompts` fills the report's `prompt_ids`.
     Raises BadInput naming the file, record and field of the first problem; stores nothing then.
     """
@@ -75,9 +80,11 @@ def import_paths(
     con = store.con
     install_macros(con)
     stages: list[tuple[str, str]] = []
+    steps = _Steps(len(files) + len(LOAD_STEPS), progress)
     try:
         with store.transaction():
-            for index, path in enumerate(progress(files) if progress else files):
+            for index, path in enumerate(files):
+                steps.start(f"reading {path.name}")
                 name = source or (path.stem if path.is_file() else path.name)
                 for raw in read_sources(con, path, f"{prefix}_raw{index}"):
                     fmt = _resolve_format(raw, format)
@@ -85,7 +92,7 @@ def import_paths(
                     records = stage_source(con, raw, fmt, stage)
                     stages.append((stage, name))
                     report.files.append(FileImport(str(path), fmt, records, name))
-            report.added = _load_staged(con, prefix, stages)
+            report.added = _load_staged(con, prefix, stages, steps)
             if list_prompts:
                 report.prompt_ids = [
                     pid
@@ -93,9 +100,24 @@ def import_paths(
                         f"SELECT pid FROM {prefix}_items ORDER BY part, rec"
                     ).fetchall()
                 ]
+            steps.start("commit")
     finally:
         drop_temp_tables(con, prefix)
+    steps.start("done")
     return report
+
+
+class _Steps:
+    """Counts an import's steps for its ImportProgress, if it has one."""
+
+    def __init__(self, total: int, progress: ImportProgress | None) -> None:
+        self.total, self.progress, self.done = total, progress, -1
+
+    def start(self, name: str) -> None:
+        """The step `name` begins (the one before it is done)."""
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total, name)
 
 
 def _resolve_format(raw: RawSource, forced: str) -> str:
@@ -116,7 +138,7 @@ def _resolve_format(raw: RawSource, forced: str) -> str:
 
 
 def _load_staged(
-    con: duckdb.DuckDBPyConnection, prefix: str, stages: list[tuple[str, str]]
+    con: duckdb.DuckDBPyConnection, prefix: str, stages: list[tuple[str, str]], steps: _Steps
 ) -> dict[str, int]:
     """Insert the staged records into the store tables; return how many rows each gained.
 
@@ -147,6 +169,7 @@ def _load_staged(
           ON a.part = b.part AND a.rec = b.rec AND a.slot < b.slot"""
     )
     added = {}
+    steps.start("prompts")
     added["prompts"] = _count(
         con.execute(
             f"""INSERT INTO prompts (id, messages, is_chat, source)
@@ -155,6 +178,7 @@ def _load_staged(
                                   WHERE pid NOT IN (SELECT id FROM prompts) GROUP BY pid)"""
         )
     )
+    steps.start("responses")
     added["responses"] = _count(
         con.execute(
             f"""INSERT INTO responses (id, prompt_id, text, source, is_reference)
@@ -170,6 +194,7 @@ def _load_staged(
         f"""UPDATE responses SET is_reference = true
         WHERE NOT is_reference AND id IN (SELECT rid FROM {prefix}_resp WHERE reference)"""
     )
+    steps.start("pairs")
     added["pairs"] = _count(
         con.execute(
             f"""INSERT INTO pairs (id, prompt_id, response_a, response_b, origin)
@@ -177,6 +202,7 @@ def _load_staged(
         WHERE pair_id NOT IN (SELECT id FROM pairs)"""
         )
     )
+    steps.start("labels")
     added["labels"] = _count(
         con.execute(
             f"""INSERT INTO labels (pair_id, annotator, choice)

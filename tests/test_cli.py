@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import struct
 import subprocess
+import termios
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,13 +117,46 @@ def test_import_of_sample_folder_reports_each_of_its_files(
     assert report["added"]["prompts"] > 0
 
 
-def test_json_stdout_is_one_object_while_progress_goes_to_stderr(
+def test_piped_import_prints_one_json_object_and_no_progress_bar(
     imported: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     _, result = imported
-    assert "import" in result.stderr  # the progress bar of a six-file import
+    assert result.stderr == ""  # logs and pipes get no progress bar
     assert len(result.stdout.strip().splitlines()) == 1
     only_json(result.stdout)
+
+
+def test_import_in_a_terminal_shows_each_step_on_stderr(
+    tmp_path: Path, write_jsonl: Callable[[str, list[dict]], Path]
+) -> None:
+    path = write_jsonl("prefs.jsonl", [{"prompt": "Q", "chosen": "A", "rejected": "B"}])
+    command = ["prefstudio", "import", str(path), "--json", "--db", str(tmp_path / "s.duckdb")]
+    stdout, stderr = run_with_terminal_stderr(command)
+    for step in ("reading prefs.jsonl", "prompts", "responses", "pairs", "labels", "commit"):
+        assert f"import: {step}" in stderr
+    assert only_json(stdout)["added"]["labels"] == 1
+
+
+def run_with_terminal_stderr(command: list[str]) -> tuple[str, str]:
+    """Run `command` with stderr on a 24x120 pseudo-terminal; return its stdout and stderr."""
+    terminal, child_end = os.openpty()
+    # A terminal of no size gets empty progress bars.
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=child_end, text=True)
+    os.close(child_end)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(terminal)
+    stdout, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, b"".join(chunks)
+    return stdout, b"".join(chunks).decode()
 
 
 def test_stats_json_after_sample_import_has_every_count(

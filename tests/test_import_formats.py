@@ -136,6 +136,23 @@ def test_reimport_is_a_no_op(store, write_jsonl):
     assert table_counts(store) == before
 
 
+def test_progress_hears_each_file_then_each_load_step(store, write_jsonl):
+    first = write_jsonl("a.jsonl", PREFERENCES)
+    second = write_jsonl("b.jsonl", THUMBS)
+    heard: list[tuple[int, int, str]] = []
+    import_paths(store, [first, second], progress=lambda *step: heard.append(step))
+    names = ["reading a.jsonl", "reading b.jsonl", "prompts", "responses", "pairs", "labels"]
+    assert heard == [(i, 7, name) for i, name in enumerate([*names, "commit", "done"])]
+
+
+def test_progress_never_hears_done_when_the_import_fails(store, write_jsonl):
+    bad = write_jsonl("bad.jsonl", [{"prompt": "Q", "chosen": 3, "rejected": "B"}])
+    heard: list[tuple[int, int, str]] = []
+    with pytest.raises(BadInput):
+        import_paths(store, [bad], progress=lambda *step: heard.append(step))
+    assert heard == [(0, 6, "reading bad.jsonl")]
+
+
 def test_swapped_duplicate_pair_is_one_pair_with_two_labels(store, write_jsonl):
     first = write_jsonl("one.jsonl", [{"prompt": "Q", "chosen": "A", "rejected": "B"}])
     second = write_jsonl("two.jsonl", [{"prompt": "Q", "chosen": "B", "rejected": "A"}])

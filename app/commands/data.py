@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,7 +18,11 @@ from curation import (
     store_stats,
 )
 from curation.exporter import EXPORT_FILE_TYPES
+from curation.importer import ImportProgress
 from curation.snapshots import export_snapshot
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @click.command()
@@ -51,16 +56,22 @@ def import_command(
     """Import files or folders (JSONL, JSON, CSV, Parquet, datasets folders) in one transaction."""
     from tqdm import tqdm
 
-    report = import_paths(
-        store,
-        paths,
-        format=fmt,
-        source=source,
-        progress=lambda files: tqdm(files, desc="import", unit="file", disable=len(files) < 2),
-    )
+    # In a terminal only, and gone once the import ends, so errors stay one line.
+    with tqdm(desc="import", unit="step", disable=None, leave=False) as bar:
+        report = import_paths(store, paths, format=fmt, source=source, progress=_steps_on(bar))
     lines = [f"{f.path}: {f.records} records as {f.format}" for f in report.files]
     lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report.added.items()))
     return report.to_dict(), "\n".join(lines)
+
+
+def _steps_on(bar: tqdm) -> ImportProgress:
+    """An import's progress shown on `bar`: the step under way, and how many are done."""
+
+    def show(done: int, total: int, step: str) -> None:
+        bar.total, bar.n = total, done
+        bar.set_description(f"import: {step}")  # redraws the bar
+
+    return show
 
 
 @click.command()

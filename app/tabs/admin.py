@@ -76,13 +76,13 @@ def create_admin_tab(ctx: AppContext) -> None:
         ctx.require_user(request, "admin")
         if not files:
             raise gr.Error("Choose one or more files to import.")
-        progress(0, desc="importing")
         handles = [open(path, "rb") for path in files]  # noqa: SIM115 (closed below)
         try:
             report = import_uploads(
                 ctx.store,
                 [(Path(p).name, h) for p, h in zip(files, handles, strict=True)],
                 format=fmt,
+                progress=lambda done, total, step: progress(done / total, desc=f"import: {step}"),
             )
         finally:
             for handle in handles:
