@@ -63,6 +63,7 @@ def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path):
     assert [(r["id"], r["status"]) for r in listed] == [(record.id, "queued")]
     shown = client.get(f"/api/v1/runs/{record.id}", auth=ADMIN).json()
     assert shown["command"][-1] == record.out_dir and shown["progress"] == {}
+    assert shown["log"] == ""  # nothing logged before the run starts
 
     cancelled = client.post(f"/api/v1/runs/{record.id}/cancel", auth=ADMIN).json()
     assert cancelled["status"] == "cancelled"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from app.cli import main
 from curation import Store
 from tests.conftest import assert_one_error_line
 from tests.models import build_tiny_causal_lm
+from tests.server_helpers import Server
 from tests.training_helpers import TINY, make_snapshot
 
 
@@ -107,3 +110,35 @@ def test_export_run_writes_a_folder_from_pretrained_loads(trained, tmp_path, mer
     assert model.config.vocab_size > 0
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and "already exists" in again.stderr
+
+
+def test_train_and_runs_go_through_a_running_server(trained, tmp_path):
+    config = tmp_path / "dpo.yaml"
+    config.write_text(json.dumps({k: v for k, v in TINY.items() if k != "max_steps"}))
+    db = str(trained["db"])
+    server = Server(trained["db"])
+    try:
+        args = ["--snapshot", "s1", "--method", "dpo", "--model", str(trained["model"])]
+        result = cli("train", "--db", db, *args, "--config", str(config), "--max-steps", "2")
+        assert result.returncode == 0, result.stderr
+        run = json.loads(result.stdout)
+        assert run["status"] == "succeeded" and run["eval"]["train_steps"] == 2
+        assert f"run {run['id']}: " in result.stderr  # the command, before the progress bar
+
+        listed = json.loads(cli("runs", "--db", db).stdout)["runs"]
+        assert listed[0]["id"] == run["id"] and listed[0]["status"] == "succeeded"
+        log = json.loads(cli("runs", "--log", str(run["id"]), "--db", db).stdout)
+        assert log["id"] == run["id"] and log["log"].strip()
+
+        refused = cli("train", "--db", db, "--method", "dpo")
+        assert refused.returncode == 1 and "--snapshot" in assert_one_error_line(refused.stderr)
+        missing = cli("runs", "--log", "999", "--db", db)
+        assert "no run with id 999" in assert_one_error_line(missing.stderr)
+    finally:
+        server.stop()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """The installed CLI as a separate process, printing JSON."""
+    command = [sys.executable, "-m", "app.cli", *args, "--json"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)

@@ -319,6 +319,11 @@ def run_progress(record: RunRecord) -> dict[str, Any]:
     return read_json(Path(record.out_dir) / files.PROGRESS_FILE) or {}
 
 
+def run_view(record: RunRecord) -> dict[str, Any]:
+    """A run's fields as plain values and its latest progress, as the API and the CLI show it."""
+    return {**record.to_dict(), "progress": run_progress(record)}
+
+
 def log_tail(record: RunRecord, lines: int = 40) -> str:
     """The last lines of a run's log.txt."""
     try:

@@ -8,15 +8,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.run_records import RunRecord, list_runs
+from curation.run_records import list_runs
 from training.methods import METHODS
 from training.runs import (
     cancel_run,
+    log_tail,
     plan_run,
     refresh_active_runs,
     refresh_run,
     resume_run,
-    run_progress,
+    run_view,
     start_run,
 )
 
@@ -35,11 +36,6 @@ class RunBody(BaseModel):
     max_steps: int | None = Field(default=None, ge=1)
 
 
-def _run_view(record: RunRecord) -> dict:
-    """A run's fields and its latest progress (phase, step, max_steps)."""
-    return {**record.to_dict(), "progress": run_progress(record)}
-
-
 @router.post("/runs")
 def post_run(body: RunBody, user: AdminUser, ctx: Context) -> dict:
     """Start a training run; it keeps going whatever the client does next."""
@@ -51,29 +47,30 @@ def post_run(body: RunBody, user: AdminUser, ctx: Context) -> dict:
         settings=body.settings,
         max_steps=body.max_steps,
     )
-    return _run_view(start_run(ctx.store, spec))
+    return run_view(start_run(ctx.store, spec))
 
 
 @router.get("/runs")
 def get_runs(user: AdminUser, ctx: Context) -> dict:
     """Every run, newest first, brought up to date with its process."""
     refresh_active_runs(ctx.store)
-    return {"runs": [_run_view(r) for r in list_runs(ctx.store)]}
+    return {"runs": [run_view(r) for r in list_runs(ctx.store)]}
 
 
 @router.get("/runs/{run_id}")
 def get_one_run(run_id: int, user: AdminUser, ctx: Context) -> dict:
-    """One run with its status, metrics, eval and progress."""
-    return _run_view(refresh_run(ctx.store, run_id))
+    """One run with its status, metrics, eval, progress and the last lines of its log."""
+    record = refresh_run(ctx.store, run_id)
+    return {**run_view(record), "log": log_tail(record)}
 
 
 @router.post("/runs/{run_id}/cancel")
 def post_cancel(run_id: int, user: AdminUser, ctx: Context) -> dict:
     """End a running run's process tree."""
-    return _run_view(cancel_run(ctx.store, run_id))
+    return run_view(cancel_run(ctx.store, run_id))
 
 
 @router.post("/runs/{run_id}/resume")
 def post_resume(run_id: int, user: AdminUser, ctx: Context) -> dict:
     """Start a failed or cancelled run again from its last checkpoint."""
-    return _run_view(resume_run(ctx.store, run_id))
+    return run_view(resume_run(ctx.store, run_id))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from app.commands.train import finished_run, follow_run, new_run_request, run_table
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
+from curation.run_records import ACTIVE_STATUSES
 
 
 def _client(server: ServerInfo) -> httpx.Client:
@@ -206,6 +210,39 @@ def remote_user_passwd(server: ServerInfo, name: str) -> tuple[dict, str]:
     return _remote_user_change(server, name, {"password": password_from_stdin()}, "new password")
 
 
+def remote_train(server: ServerInfo, resume_id: int | None, **options: Any) -> tuple[dict, str]:
+    """`train` through the server: the run starts there, and this follows it until it ends.
+
+    `options` are the other command options, as new_run_request takes them.
+    """
+    with _client(server) as client:
+        if resume_id is not None:
+            run = _checked(client.post(f"/runs/{resume_id}/resume")).json()
+        else:
+            run = _checked(client.post("/runs", json=new_run_request(**options))).json()
+        path = f"/runs/{run['id']}"
+
+        def wait(on_poll: Callable[[dict], None]) -> dict:
+            while True:
+                current = _checked(client.get(path)).json()
+                on_poll(current)
+                if current["status"] not in ACTIVE_STATUSES:
+                    return current
+                time.sleep(1.0)
+
+        run = follow_run(run, wait, lambda: _checked(client.post(f"{path}/cancel")).json())
+    return finished_run(run)
+
+
+def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
+    """`runs` through the server."""
+    with _client(server) as client:
+        if log_id is not None:
+            log = _checked(client.get(f"/runs/{log_id}")).json()["log"]
+            return {"id": log_id, "log": log}, log
+        return run_table(_checked(client.get("/runs")).json()["runs"])
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
@@ -216,6 +253,8 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "snapshot_create": remote_snapshot_create,
     "snapshot_list": remote_snapshot_list,
     "snapshot_show": remote_snapshot_show,
+    "train": remote_train,
+    "runs": remote_runs,
     "user_add": remote_user_add,
     "user_list": remote_user_list,
     "user_passwd": remote_user_passwd,

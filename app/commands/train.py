@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from app.commands.base import store_command
-from curation.run_records import RunRecord, list_runs
+from curation.run_records import list_runs
 from curation.store import Store
 from training.methods import METHODS
 from training.presets import PRESETS, preset_settings
@@ -20,36 +22,49 @@ from training.runs import (
     plan_run,
     refresh_active_runs,
     resume_run,
-    run_progress,
+    run_view,
     start_run,
     wait_for_run,
 )
 
+RunWait = Callable[[Callable[[dict], None]], dict]
+"""Polls a run until it ends, showing each view to the callback; returns the last view."""
 
-def run_summary(record: RunRecord) -> dict:
-    """What `train --json` prints for a finished run."""
+
+def new_run_request(
+    snapshot: str | None,
+    method: str | None,
+    model: str | None,
+    config_file: Path | None,
+    preset: str,
+    max_steps: int | None,
+) -> dict:
+    """What to start a run with (plan_run's arguments, the runs API's body), from the options."""
+    if not snapshot or not method:
+        raise RunError("name --snapshot and --method (or --resume a run)")
+    try:
+        overrides = read_settings_file(config_file) if config_file else {}
+    except ValueError as error:
+        raise RunError(f"bad config file: {error}") from None
+    settings = {**preset_settings(model or DEFAULT_MODEL, preset), **overrides}
     return {
-        "id": record.id,
-        "status": record.status,
-        "method": record.method,
-        "snapshot": record.snapshot,
-        "model": record.model,
-        "metrics": record.metrics or {},
-        "eval": record.eval or {},
-        "error": record.error,
-        "out_dir": record.out_dir,
-        "command": record.command,
+        "snapshot": snapshot,
+        "method": method,
+        "model": model,
+        "settings": settings,
+        "max_steps": max_steps,
     }
 
 
-def follow_run(store: Store, record: RunRecord) -> RunRecord:
-    """Wait for a run with a progress bar over its steps; Ctrl-C cancels it."""
+def follow_run(run: dict, wait: RunWait, cancel: Callable[[], dict]) -> dict:
+    """Wait for a run (a run view) with a progress bar over its steps; Ctrl-C cancels it."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=f"run {record.id} ({record.method})", unit="step", leave=True)
+    click.echo(f"run {run['id']}: {' '.join(run['command'])}", err=True)
+    bar = tqdm(desc=f"run {run['id']} ({run['method']})", unit="step", leave=True)
 
-    def show(current: RunRecord) -> None:
-        progress = run_progress(current)
+    def show(current: dict) -> None:
+        progress = current["progress"]
         if progress.get("max_steps"):
             bar.total = progress["max_steps"]
         bar.set_postfix_str(progress.get("phase", "starting"), refresh=False)
@@ -57,12 +72,43 @@ def follow_run(store: Store, record: RunRecord) -> RunRecord:
         bar.refresh()
 
     try:
-        return wait_for_run(store, record.id, on_poll=show)
+        return wait(show)
     except KeyboardInterrupt:
-        bar.write(f"cancelling run {record.id}")
-        return cancel_run(store, record.id)
+        bar.write(f"cancelling run {run['id']}")
+        return cancel()
     finally:
         bar.close()
+
+
+def finished_run(run: dict) -> tuple[dict, str]:
+    """What `train` prints for a run that ended; a one-line error if it failed or was cancelled."""
+    if run["status"] == "failed":
+        raise RunError(f"run {run['id']} failed: {run['error']} (log: {run['out_dir']}/log.txt)")
+    if run["status"] == "cancelled":
+        raise RunError(
+            f"run {run['id']} cancelled; `prefstudio train --resume {run['id']}` resumes it"
+        )
+    results = run["eval"] or {}
+    text = (
+        f"run {run['id']} {run['status']}: held-out accuracy "
+        f"{results.get('heldout_accuracy_before')} -> {results.get('heldout_accuracy_after')}; "
+        f"output in {run['out_dir']}"
+    )
+    summary_keys = ("id", "status", "method", "snapshot", "model", "error", "out_dir", "command")
+    summary = {key: run[key] for key in summary_keys}
+    return {**summary, "metrics": run["metrics"] or {}, "eval": results}, text
+
+
+def run_table(runs: list[dict]) -> tuple[dict, str]:
+    """What `runs` prints: every run (as plain values), newest first, a line each."""
+    lines = [
+        f"{r['id']:>4}  {r['status']:<9}  {r['method']:<3}  {r['snapshot']}  {r['model']}  "
+        f"acc {(r['eval'] or {}).get('heldout_accuracy_before')} -> "
+        f"{(r['eval'] or {}).get('heldout_accuracy_after')}"
+        + (f"  error: {r['error']}" if r["error"] else "")
+        for r in runs
+    ]
+    return {"runs": runs}, "\n".join(lines) or "no runs yet"
 
 
 @click.command()
@@ -103,55 +149,23 @@ def follow_run(store: Store, record: RunRecord) -> RunRecord:
     help="Resume a failed or cancelled run (by id) from its last checkpoint instead.",
 )
 @store_command
-def train(
-    store: Store,
-    snapshot: str | None,
-    method: str | None,
-    model: str | None,
-    config_file: Path | None,
-    preset: str,
-    max_steps: int | None,
-    resume_id: int | None,
-) -> tuple[dict, str]:
+def train(store: Store, resume_id: int | None, **options: Any) -> tuple[dict, str]:
     """Train on a snapshot with TRL (LoRA by default) and wait for the run to finish.
 
     The run is a subprocess with its own folder (config.yaml, log.txt, metrics.jsonl, model,
-    eval.json); Ctrl-C cancels it. Exits 1 when the run fails.
+    eval.json); Ctrl-C cancels it. Exits 1 when the run fails. `options` are the other
+    command options, as new_run_request takes them.
     """
     if resume_id is not None:
         record = resume_run(store, resume_id)
     else:
-        if not snapshot or not method:
-            raise RunError("name --snapshot and --method (or --resume a run)")
-        try:
-            overrides = read_settings_file(config_file) if config_file else {}
-        except ValueError as error:
-            raise RunError(f"bad config file: {error}") from None
-        settings = {**preset_settings(model or DEFAULT_MODEL, preset), **overrides}
-        spec = plan_run(
-            store,
-            snapshot=snapshot,
-            method=method,
-            model=model,
-            settings=settings,
-            max_steps=max_steps,
-        )
-        record = start_run(store, spec)
-    click.echo(f"run {record.id}: {' '.join(record.command)}", err=True)
-    record = follow_run(store, record)
-    if record.status == "failed":
-        raise RunError(f"run {record.id} failed: {record.error} (log: {record.out_dir}/log.txt)")
-    if record.status == "cancelled":
-        raise RunError(
-            f"run {record.id} cancelled; `prefstudio train --resume {record.id}` resumes it"
-        )
-    results = record.eval or {}
-    text = (
-        f"run {record.id} {record.status}: held-out accuracy "
-        f"{results.get('heldout_accuracy_before')} -> {results.get('heldout_accuracy_after')}; "
-        f"output in {record.out_dir}"
-    )
-    return run_summary(record), text
+        record = start_run(store, plan_run(store, **new_run_request(**options)))
+
+    def wait(on_poll: Callable[[dict], None]) -> dict:
+        return run_view(wait_for_run(store, record.id, on_poll=lambda r: on_poll(run_view(r))))
+
+    run = follow_run(run_view(record), wait, lambda: run_view(cancel_run(store, record.id)))
+    return finished_run(run)
 
 
 @click.command()
@@ -166,14 +180,7 @@ def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
         if not chosen:
             raise RunError(f"no run with id {log_id}")
         return {"id": log_id, "log": log_tail(chosen[0])}, log_tail(chosen[0])
-    lines = [
-        f"{r.id:>4}  {r.status:<9}  {r.method:<3}  {r.snapshot}  {r.model}  "
-        f"acc {(r.eval or {}).get('heldout_accuracy_before')} -> "
-        f"{(r.eval or {}).get('heldout_accuracy_after')}"
-        + (f"  error: {r.error}" if r.error else "")
-        for r in records
-    ]
-    return {"runs": [r.to_dict() for r in records]}, "\n".join(lines) or "no runs yet"
+    return run_table([r.to_dict() for r in records])
 
 
 @click.command(name="export-run")
