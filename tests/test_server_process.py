@@ -10,9 +10,10 @@ import time
 import httpx
 import pytest
 
-from curation import Store
+from curation import Store, import_paths
+from curation.candidates import GeneratedResponse, add_generated_responses
 from tests.conftest import PREFERENCES, REPO, assert_one_error_line
-from tests.server_helpers import USERS, Server, free_port, make_store
+from tests.server_helpers import USERS, Server, add_users, free_port, make_store
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -97,6 +98,52 @@ def test_cli_user_commands_go_through_the_server(server):
     assert {"name": "remote-ann", "disabled": True}.items() <= next(
         u for u in listed if u["name"] == "remote-ann"
     ).items()
+
+
+def test_cli_pair_and_leaderboard_go_through_the_server(tmp_path, write_jsonl):
+    db = tmp_path / "arena.duckdb"
+    questions = ["Name a prime number.", "Name a colour.", "Name a river."]
+    with Store(db) as store:
+        add_users(store)
+        import_paths(store, [write_jsonl("prompts.jsonl", [{"prompt": q} for q in questions])])
+        prompt_ids = [pid for (pid,) in store.con.execute("SELECT id FROM prompts").fetchall()]
+        answers = [
+            GeneratedResponse(pid, f"{model} answers {n}", model)
+            for n, pid in enumerate(prompt_ids)
+            for model in ("model-a", "model-b")
+        ]
+        add_generated_responses(store, answers)
+    server = Server(db)
+    try:
+        paired = cli(
+            "pair",
+            "--strategy",
+            "across",
+            "--model",
+            "model-a",
+            "--model",
+            "model-b",
+            "--db",
+            str(db),
+            "--json",
+        )
+        assert paired.returncode == 0, paired.stderr
+        assert json.loads(paired.stdout)["added"] == len(questions)
+        admin = ("root", USERS["root"][1])
+        for _ in questions:  # model-a's answer wins every game
+            pair = httpx.get(f"{server.url}/api/v1/next", auth=admin).json()
+            choice = "a" if pair["a"].startswith("model-a") else "b"
+            body = {"pair_id": pair["pair_id"], "choice": choice}
+            assert httpx.post(f"{server.url}/api/v1/labels", auth=admin, json=body).is_success
+        board = cli("leaderboard", "--bootstrap", "20", "--db", str(db))
+        assert board.returncode == 0, board.stderr
+        first, second = board.stdout.splitlines()[1:3]
+        assert "model-a" in first and "model-b" in second
+        assert board.stdout.rstrip().endswith("3 games; ties count half a win each")
+        refused = cli("pair", "--strategy", "across", "--model", "model-a", "--db", str(db))
+        assert "the server refused" in assert_one_error_line(refused.stderr)
+    finally:
+        server.stop()
 
 
 def test_other_commands_say_a_server_holds_the_store(server):

@@ -30,9 +30,12 @@ def leaderboard(
     judges: bool = False,
     bootstrap: int = Query(default=DEFAULT_BOOTSTRAP, ge=0, le=10_000),
     confidence: float = Query(default=0.95, gt=0, lt=1),
+    seed: int = 0,
 ) -> dict:
     """Models ranked by Bradley-Terry rating, with intervals, games and length control."""
-    board = store_leaderboard(ctx.store, judges=judges, bootstrap=bootstrap, confidence=confidence)
+    board = store_leaderboard(
+        ctx.store, judges=judges, bootstrap=bootstrap, confidence=confidence, seed=seed
+    )
     return board.to_dict()
 
 

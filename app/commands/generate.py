@@ -140,9 +140,14 @@ def pair(
 ) -> tuple[dict, str]:
     """Pair candidate responses for labelling and put the new pairs in the queue."""
     report = pair_responses(store, strategy, list(models), per_prompt=per_prompt, priority=priority)
-    return report.to_dict(), (
-        f"{report.added} new {strategy} pairs queued; "
-        f"{report.identical_skipped} identical candidates left out"
+    return pairing_result(report.to_dict())
+
+
+def pairing_result(report: dict) -> tuple[dict, str]:
+    """What `pair` prints for a pairing report (as PairingReport.to_dict gives it)."""
+    return report, (
+        f"{report['added']} new {report['strategy']} pairs queued; "
+        f"{report['identical_skipped']} identical candidates left out"
     )
 
 

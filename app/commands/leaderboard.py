@@ -5,27 +5,33 @@ from __future__ import annotations
 import click
 
 from app.commands.base import store_command
-from curation.leaderboard import DEFAULT_BOOTSTRAP, Leaderboard, store_leaderboard
+from curation.leaderboard import DEFAULT_BOOTSTRAP, store_leaderboard
 from curation.store import Store
 
 
-def leaderboard_text(board: Leaderboard) -> str:
-    """The board as an aligned text table, best first."""
-    if not board.standings:
+def leaderboard_text(board: dict) -> str:
+    """The board (as Leaderboard.to_dict gives it) as an aligned text table, best first."""
+    if not board["models"]:
         return "no games yet: label pairs whose responses come from two different models"
-    pct = round(board.confidence * 100)
+    pct = round(board["confidence"] * 100)
     header = (
         f"{'rank':>4}  {'model':<28} {'rating':>7}  {f'{pct}% interval':>15}  {'games':>6}  "
         f"{'win rate':>8}  {'LC win rate':>11}  {'LC rating':>9}  {'LC interval':>11}"
     )
     rows = [
-        f"{s.rank:>4}  {s.model[:28]:<28} {s.rating:>7.0f}  "
-        f"{f'{s.interval[0]:.0f}-{s.interval[1]:.0f}':>15}  {s.games:>6}  "
-        f"{s.win_rate:>8.1%}  {s.lc_win_rate:>11.1%}  {s.lc_rating:>9.0f}  "
-        f"{f'{s.lc_interval[0]:.0f}-{s.lc_interval[1]:.0f}':>11}"
-        for s in board.standings
+        f"{s['rank']:>4}  {s['model'][:28]:<28} {s['rating']:>7.0f}  "
+        f"{_span(s['interval']):>15}  {s['games']:>6}  "
+        f"{s['win_rate']:>8.1%}  {s['lc_win_rate']:>11.1%}  {s['lc_rating']:>9.0f}  "
+        f"{_span(s['lc_interval']):>11}"
+        for s in board["models"]
     ]
-    return "\n".join([header, *rows, f"{board.total_games} games; ties count half a win each"])
+    games = f"{board['total_games']} games; ties count half a win each"
+    return "\n".join([header, *rows, games])
+
+
+def _span(interval: list[float]) -> str:
+    """An interval of ratings, rounded: `1480-1520`."""
+    return f"{interval[0]:.0f}-{interval[1]:.0f}"
 
 
 @click.command()
@@ -54,8 +60,8 @@ def leaderboard(
     """Rank models by Bradley-Terry ratings from labels, with raw and length-controlled win rates."""
     board = store_leaderboard(
         store, judges=judges, bootstrap=bootstrap, confidence=confidence, seed=seed
-    )
-    return board.to_dict(), leaderboard_text(board)
+    ).to_dict()
+    return board, leaderboard_text(board)
 
 
 COMMANDS = [leaderboard]

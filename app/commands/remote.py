@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import httpx
 
+from app.commands.generate import pairing_result
+from app.commands.leaderboard import leaderboard_text
 from app.commands.train import finished_run, follow_run, new_run_request, run_table
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
@@ -243,6 +245,22 @@ def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
         return run_table(_checked(client.get("/runs")).json()["runs"])
 
 
+def remote_leaderboard(server: ServerInfo, **options: Any) -> tuple[dict, str]:
+    """`leaderboard` through the server (`options`: judges, bootstrap, confidence, seed)."""
+    with _client(server) as client:
+        board = _checked(client.get("/leaderboard", params=options)).json()
+    return board, leaderboard_text(board)
+
+
+def remote_pair(
+    server: ServerInfo, strategy: str, models: tuple[str, ...], **options: Any
+) -> tuple[dict, str]:
+    """`pair` through the server (`options`: per_prompt, priority)."""
+    body = {"strategy": strategy, "models": list(models), **options}
+    with _client(server) as client:
+        return pairing_result(_checked(client.post("/pairs", json=body)).json())
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
@@ -253,6 +271,8 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "snapshot_create": remote_snapshot_create,
     "snapshot_list": remote_snapshot_list,
     "snapshot_show": remote_snapshot_show,
+    "leaderboard": remote_leaderboard,
+    "pair": remote_pair,
     "train": remote_train,
     "runs": remote_runs,
     "user_add": remote_user_add,
