@@ -112,7 +112,7 @@ def test_export_run_writes_a_folder_from_pretrained_loads(trained, tmp_path, mer
     assert again.exit_code == 1 and "already exists" in again.stderr
 
 
-def test_train_and_runs_go_through_a_running_server(trained, tmp_path):
+def test_train_runs_and_export_run_go_through_a_running_server(trained, tmp_path):
     config = tmp_path / "dpo.yaml"
     config.write_text(json.dumps({k: v for k, v in TINY.items() if k != "max_steps"}))
     db = str(trained["db"])
@@ -129,6 +129,10 @@ def test_train_and_runs_go_through_a_running_server(trained, tmp_path):
         assert listed[0]["id"] == run["id"] and listed[0]["status"] == "succeeded"
         log = json.loads(cli("runs", "--log", str(run["id"]), "--db", db).stdout)
         assert log["id"] == run["id"] and log["log"].strip()
+        out = tmp_path / "exported"
+        exported = cli("export-run", str(run["id"]), "--out", str(out), "--db", db)
+        assert exported.returncode == 0, exported.stderr
+        assert (out / "adapter_config.json").is_file()
 
         refused = cli("train", "--db", db, "--method", "dpo")
         assert refused.returncode == 1 and "--snapshot" in assert_one_error_line(refused.stderr)

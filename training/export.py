@@ -10,23 +10,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from curation.run_records import get_run
-from curation.store import Store
 from training import run_spec as files
 from training.methods import get_method
 from training.models import adapter_base
 from training.runs import RunError
 
 
-def export_run_model(store: Store, run_id: int, out: str | Path, *, merged: bool = False) -> Path:
-    """Write run `run_id`'s model to the new folder `out`; return it.
+def export_run_model(run: dict, out: str | Path, *, merged: bool = False) -> Path:
+    """Write the model of `run` (its fields, as RunRecord.to_dict or the runs API give them) to
+    the new folder `out`; return it.
 
     `merged` folds a LoRA adapter into a copy of the base weights (a full model folder).
     """
-    record = get_run(store, run_id)
-    if record.status != "succeeded":
-        raise RunError(f"run {run_id} is {record.status}; only a succeeded run has a model")
-    source = Path(record.out_dir) / files.MODEL_DIR
+    if run["status"] != "succeeded":
+        raise RunError(f"run {run['id']} is {run['status']}; only a succeeded run has a model")
+    source = Path(run["out_dir"]) / files.MODEL_DIR
     out = Path(out)
     if out.exists():
         raise RunError(f"{out} already exists; choose a new folder")
@@ -34,7 +32,7 @@ def export_run_model(store: Store, run_id: int, out: str | Path, *, merged: bool
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         if merged and adapter_base(str(source)):
-            _write_merged(source, staging, get_method(record.method).model_kind)
+            _write_merged(source, staging, get_method(run["method"]).model_kind)
         else:
             shutil.copytree(source, staging, dirs_exist_ok=True)
         (staging / "training_args.bin").unlink(missing_ok=True)

@@ -13,7 +13,13 @@ import httpx
 
 from app.commands.generate import pairing_result
 from app.commands.leaderboard import leaderboard_text
-from app.commands.train import finished_run, follow_run, new_run_request, run_table
+from app.commands.train import (
+    exported_run,
+    finished_run,
+    follow_run,
+    new_run_request,
+    run_table,
+)
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
 from curation.run_records import ACTIVE_STATUSES
@@ -261,6 +267,13 @@ def remote_pair(
         return pairing_result(_checked(client.post("/pairs", json=body)).json())
 
 
+def remote_export_run(server: ServerInfo, run_id: int, out: Path, merged: bool) -> tuple[dict, str]:
+    """`export-run` with the run looked up through the server (its folder is on this machine)."""
+    with _client(server) as client:
+        run = _checked(client.get(f"/runs/{run_id}")).json()
+    return exported_run(run, out, merged)
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
@@ -275,6 +288,7 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "pair": remote_pair,
     "train": remote_train,
     "runs": remote_runs,
+    "export_run": remote_export_run,
     "user_add": remote_user_add,
     "user_list": remote_user_list,
     "user_passwd": remote_user_passwd,

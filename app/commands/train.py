@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from app.commands.base import store_command
-from curation.run_records import list_runs
+from curation.run_records import get_run, list_runs
 from curation.store import Store
 from training.methods import METHODS
 from training.presets import PRESETS, preset_settings
@@ -192,15 +192,17 @@ def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
 @store_command
 def export_run(store: Store, run_id: int, out: Path, merged: bool) -> tuple[dict, str]:
     """Write a succeeded run's model (adapter, or merged model) ready for from_pretrained."""
+    return exported_run(get_run(store, run_id).to_dict(), out, merged)
+
+
+def exported_run(run: dict, out: Path, merged: bool) -> tuple[dict, str]:
+    """Export `run`'s model (see export-run) and say where it went."""
     from training.export import export_run_model
 
-    folder = export_run_model(store, run_id, out, merged=merged)
+    folder = export_run_model(run, out, merged=merged)
     kind = "merged model" if merged else "model"
-    return {
-        "id": run_id,
-        "out": str(folder),
-        "merged": merged,
-    }, f"wrote run {run_id}'s {kind} to {folder}"
+    data = {"id": run["id"], "out": str(folder), "merged": merged}
+    return data, f"wrote run {run['id']}'s {kind} to {folder}"
 
 
 COMMANDS = [train, runs, export_run]
