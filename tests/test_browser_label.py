@@ -135,6 +135,12 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
         admin = log_in(browser, server, "root")
         admin.get_by_role("tab", name="Admin").click()
         admin.wait_for_selector("#export-button", state="visible")
+        upload = tmp_path / "more.jsonl"
+        upload.write_text(json.dumps({"prompt": "Q?", "chosen": "Yes.", "rejected": "No."}) + "\n")
+        admin.set_input_files("#import-files input[type=file]", str(upload))
+        admin.click("#import-button")
+        admin.wait_for_selector("text=more.jsonl: 1 records as preference")
+        admin.wait_for_selector("text=1 prompts, 2 responses, 1 pairs, 1 labels")
         admin.fill("#guidelines-text textarea", "Prefer answers that **explain** why.")
         admin.click("#guidelines-save")
         admin.wait_for_selector("text=Guidelines saved")
