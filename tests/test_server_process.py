@@ -146,6 +146,33 @@ def test_cli_pair_and_leaderboard_go_through_the_server(tmp_path, write_jsonl):
         server.stop()
 
 
+def test_cli_judge_report_priorities_and_suggestions_go_through_the_server(tmp_path):
+    db = tmp_path / "judged.duckdb"
+    make_store(db, [REPO / "data" / "preferences.jsonl"])
+    judged = cli("judge", "--judge", "length", "--pairs", "all", "--db", str(db))
+    assert judged.returncode == 0, judged.stderr  # before the server holds the store
+    server = Server(db)
+    try:
+        report = cli("judge", "report", "--db", str(db), "--json")
+        assert report.returncode == 0, report.stderr
+        judges = json.loads(report.stdout)["judges"]
+        assert judges["longer"]["n"] > 0 and judges["longer"]["agreement_n"] > 0
+        table = cli("judge", "report", "--db", str(db)).stdout
+        assert table.startswith("judge ") and "\nlonger " in table
+        prioritized = cli("judge", "prioritize", "--db", str(db), "--json")
+        assert isinstance(json.loads(prioritized.stdout)["prioritized"], int)
+        key = judges["longer"]["judge_key"]
+        on = cli("judge", "suggestions", "--on", key, "--db", str(db))
+        assert on.stdout == f"suggestions on, from judge {key}\n"
+        shown = cli("judge", "suggestions", "--db", str(db), "--json")
+        assert json.loads(shown.stdout) == {"enabled": True, "judge_key": key}
+        assert cli("judge", "suggestions", "--off", "--db", str(db)).stdout == "suggestions off\n"
+        refused = cli("judge", "--judge", "length", "--db", str(db))
+        assert "cannot run through it" in assert_one_error_line(refused.stderr)
+    finally:
+        server.stop()
+
+
 def test_other_commands_say_a_server_holds_the_store(server):
     result = cli("init", "--db", str(server.db_path))
     assert result.returncode == 1

@@ -5,10 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.api import arena, curation, labels, runs, users
+from app.api import arena, curation, judges, labels, runs, users
 from curation.errors import NotFound, PrefstudioError
 
-AREA_ROUTERS = [labels.router, curation.router, runs.router, arena.router, users.router]
+AREA_ROUTERS = [
+    labels.router,
+    curation.router,
+    runs.router,
+    arena.router,
+    judges.router,
+    users.router,
+]
 
 
 def api_router() -> APIRouter:

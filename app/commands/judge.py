@@ -140,9 +140,15 @@ def run(
 @store_command
 def report(store: Store, no_baselines: bool) -> tuple[dict, str]:
     """Per judge: agreement with human labels, Cohen's kappa, position and length bias."""
-    from judges.report import REPORT_COLUMNS, judge_report, report_table
+    from judges.report import judge_report
 
-    result = judge_report(store, baselines=not no_baselines)
+    return report_result(judge_report(store, baselines=not no_baselines))
+
+
+def report_result(result: dict) -> tuple[dict, str]:
+    """What `judge report` prints for a report (as judge_report gives it): an aligned table."""
+    from judges.report import REPORT_COLUMNS, report_table
+
     rows = report_table(result)
     if not rows:
         return result, "no judgments yet; run `prefstudio judge --judge ...` first"
@@ -160,8 +166,14 @@ def prioritize(store: Store, include_rules: bool) -> tuple[dict, str]:
     """Put first in the labelling queue the pairs judges are least sure of or disagree on."""
     from judges.priorities import prioritize_uncertain_pairs
 
-    count = prioritize_uncertain_pairs(store, include_rules=include_rules)
-    return {"prioritized": count}, f"gave {count} unlabelled pairs a queue priority"
+    return prioritized_result(
+        {"prioritized": prioritize_uncertain_pairs(store, include_rules=include_rules)}
+    )
+
+
+def prioritized_result(result: dict) -> tuple[dict, str]:
+    """What `judge prioritize` prints."""
+    return result, f"gave {result['prioritized']} unlabelled pairs a queue priority"
 
 
 @judge.command()
@@ -172,18 +184,23 @@ def prioritize(store: Store, include_rules: bool) -> tuple[dict, str]:
 @store_command
 def suggestions(store: Store, judge_key: str | None, off: bool) -> tuple[dict, str]:
     """Show or set whether annotators see a judge's verdicts as suggestions (off by default)."""
+    check_suggestion_options(judge_key, off)
+    if judge_key or off:
+        return suggestions_result(set_suggestions(store, not off, judge_key))
+    return suggestions_result(get_suggestions(store))
+
+
+def check_suggestion_options(judge_key: str | None, off: bool) -> None:
+    """`--on KEY` and `--off` exclude each other."""
     if judge_key and off:
         raise click.UsageError("use either --on KEY or --off")
-    if judge_key or off:
-        setting = set_suggestions(store, not off, judge_key)
-    else:
-        setting = get_suggestions(store)
-    text = (
-        f"suggestions on, from judge {setting['judge_key']}"
-        if setting["enabled"]
-        else "suggestions off"
-    )
-    return setting, text
+
+
+def suggestions_result(setting: dict) -> tuple[dict, str]:
+    """What `judge suggestions` prints for the setting."""
+    if setting["enabled"]:
+        return setting, f"suggestions on, from judge {setting['judge_key']}"
+    return setting, "suggestions off"
 
 
 COMMANDS = [judge]

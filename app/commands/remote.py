@@ -12,6 +12,12 @@ from urllib.parse import quote
 import httpx
 
 from app.commands.generate import pairing_result
+from app.commands.judge import (
+    check_suggestion_options,
+    prioritized_result,
+    report_result,
+    suggestions_result,
+)
 from app.commands.leaderboard import leaderboard_text
 from app.commands.train import (
     exported_run,
@@ -274,6 +280,34 @@ def remote_export_run(server: ServerInfo, run_id: int, out: Path, merged: bool) 
     return exported_run(run, out, merged)
 
 
+def remote_judge_report(server: ServerInfo, no_baselines: bool) -> tuple[dict, str]:
+    """`judge report` through the server."""
+    with _client(server) as client:
+        result = _checked(client.post("/judges/report", json={"baselines": not no_baselines}))
+    return report_result(result.json())
+
+
+def remote_judge_prioritize(server: ServerInfo, include_rules: bool) -> tuple[dict, str]:
+    """`judge prioritize` through the server."""
+    body = {"include_rules": include_rules}
+    with _client(server) as client:
+        return prioritized_result(_checked(client.post("/judges/prioritize", json=body)).json())
+
+
+def remote_judge_suggestions(
+    server: ServerInfo, judge_key: str | None, off: bool
+) -> tuple[dict, str]:
+    """`judge suggestions` through the server."""
+    check_suggestion_options(judge_key, off)
+    with _client(server) as client:
+        if judge_key or off:
+            body = {"enabled": not off, "judge_key": judge_key}
+            response = client.put("/judges/suggestions", json=body)
+        else:
+            response = client.get("/judges/suggestions")
+    return suggestions_result(_checked(response).json())
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
@@ -285,6 +319,9 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "snapshot_list": remote_snapshot_list,
     "snapshot_show": remote_snapshot_show,
     "leaderboard": remote_leaderboard,
+    "report": remote_judge_report,
+    "prioritize": remote_judge_prioritize,
+    "suggestions": remote_judge_suggestions,
     "pair": remote_pair,
     "train": remote_train,
     "runs": remote_runs,

@@ -1,0 +1,65 @@
+"""API routes for judges (admin): their agreement report, queue priorities from their
+uncertainty, and whether annotators see a judge's verdicts as suggestions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import AdminUser, Context
+from curation.judgments import get_suggestions, set_suggestions
+
+router = APIRouter()
+
+
+class ReportBody(BaseModel):
+    """Whether to run the rule baselines on the judged pairs first (as the CLI does)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baselines: bool = True
+
+
+class PrioritizeBody(BaseModel):
+    """Whether the rule baselines' verdicts count when finding uncertain pairs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include_rules: bool = False
+
+
+class SuggestionsBody(BaseModel):
+    """Suggestions on (from the judge with this key) or off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+    judge_key: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/judges/report")
+def post_report(body: ReportBody, user: AdminUser, ctx: Context) -> dict:
+    """Per judge: agreement with human labels, Cohen's kappa, position and length bias."""
+    from judges.report import judge_report
+
+    return judge_report(ctx.store, baselines=body.baselines)
+
+
+@router.post("/judges/prioritize")
+def post_prioritize(body: PrioritizeBody, user: AdminUser, ctx: Context) -> dict:
+    """Put first in the labelling queue the unlabelled pairs judges are least sure of."""
+    from judges.priorities import prioritize_uncertain_pairs
+
+    return {"prioritized": prioritize_uncertain_pairs(ctx.store, include_rules=body.include_rules)}
+
+
+@router.get("/judges/suggestions")
+def get_suggestion_setting(user: AdminUser, ctx: Context) -> dict:
+    """Whether annotators see a judge's verdicts as suggestions, and whose."""
+    return get_suggestions(ctx.store)
+
+
+@router.put("/judges/suggestions")
+def put_suggestion_setting(body: SuggestionsBody, user: AdminUser, ctx: Context) -> dict:
+    """Turn suggestions on (naming a judge that has run on this store) or off."""
+    return set_suggestions(ctx.store, body.enabled, body.judge_key)
