@@ -100,7 +100,7 @@ def finished_run(run: dict) -> tuple[dict, str]:
 
 
 def run_table(runs: list[dict]) -> tuple[dict, str]:
-    """What `runs` prints: every run (as plain values), newest first, a line each."""
+    """What `runs` prints: every run (run views: fields and progress), newest first, a line each."""
     lines = [
         f"{r['id']:>4}  {r['status']:<9}  {r['method']:<3}  {r['snapshot']}  {r['model']}  "
         f"acc {(r['eval'] or {}).get('heldout_accuracy_before')} -> "
@@ -180,7 +180,7 @@ def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
         if not chosen:
             raise RunError(f"no run with id {log_id}")
         return {"id": log_id, "log": log_tail(chosen[0])}, log_tail(chosen[0])
-    return run_table([r.to_dict() for r in records])
+    return run_table([run_view(r) for r in records])
 
 
 @click.command(name="export-run")
