@@ -28,7 +28,10 @@ def client(tmp_path_factory) -> TestClient:
     store.close()
 
 
-@pytest.mark.parametrize(("method", "path"), [("get", "/api/v1/runs"), ("post", "/api/v1/runs")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/runs"), ("post", "/api/v1/runs"), ("get", "/api/v1/runs/1/log")],
+)
 def test_runs_need_an_admin(client, method, path):
     assert getattr(client, method)(path).status_code == 401
     assert getattr(client, method)(path, auth=ANN).status_code == 403
@@ -63,7 +66,8 @@ def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path):
     assert [(r["id"], r["status"]) for r in listed] == [(record.id, "queued")]
     shown = client.get(f"/api/v1/runs/{record.id}", auth=ADMIN).json()
     assert shown["command"][-1] == record.out_dir and shown["progress"] == {}
-    assert shown["log"] == ""  # nothing logged before the run starts
+    log = client.get(f"/api/v1/runs/{record.id}/log", auth=ADMIN).json()
+    assert log == {"id": record.id, "log": ""}  # nothing logged before the run starts
 
     cancelled = client.post(f"/api/v1/runs/{record.id}/cancel", auth=ADMIN).json()
     assert cancelled["status"] == "cancelled"

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.run_records import list_runs
+from curation.run_records import get_run, list_runs
 from training.methods import METHODS
 from training.runs import (
     cancel_run,
@@ -59,9 +59,14 @@ def get_runs(user: AdminUser, ctx: Context) -> dict:
 
 @router.get("/runs/{run_id}")
 def get_one_run(run_id: int, user: AdminUser, ctx: Context) -> dict:
-    """One run with its status, metrics, eval, progress and the last lines of its log."""
-    record = refresh_run(ctx.store, run_id)
-    return {**run_view(record), "log": log_tail(record)}
+    """One run with its status, metrics, eval and progress."""
+    return run_view(refresh_run(ctx.store, run_id))
+
+
+@router.get("/runs/{run_id}/log")
+def get_run_log(run_id: int, user: AdminUser, ctx: Context) -> dict:
+    """The last lines of a run's log."""
+    return {"id": run_id, "log": log_tail(get_run(ctx.store, run_id))}
 
 
 @router.post("/runs/{run_id}/cancel")

@@ -252,8 +252,8 @@ def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
     """`runs` through the server."""
     with _client(server) as client:
         if log_id is not None:
-            log = _checked(client.get(f"/runs/{log_id}")).json()["log"]
-            return {"id": log_id, "log": log}, log
+            log = _checked(client.get(f"/runs/{log_id}/log")).json()
+            return log, log["log"]
         return run_table(_checked(client.get("/runs")).json()["runs"])
 
 
