@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
+from app.commands import curate, guidelines, users
 from app.commands.generate import pairing_result
 from app.commands.judge import (
     check_suggestion_options,
@@ -29,6 +30,7 @@ from app.commands.train import (
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
 from curation.run_records import ACTIVE_STATUSES
+from curation.snapshot_policy import SnapshotPolicy
 
 
 def _client(server: ServerInfo) -> httpx.Client:
@@ -127,19 +129,15 @@ def remote_export(
 
 def remote_guidelines_show(server: ServerInfo) -> tuple[dict, str]:
     """`guidelines show` through the server."""
-    from app.commands.guidelines import shown
-
     with _client(server) as client:
-        return shown(_checked(client.get("/guidelines")).json()["guidelines"])
+        return guidelines.shown(_checked(client.get("/guidelines")).json()["guidelines"])
 
 
 def remote_guidelines_set(server: ServerInfo, file: Path) -> tuple[dict, str]:
     """`guidelines set` through the server."""
-    from app.commands.guidelines import read_guidelines_file, saved
-
-    body = {"guidelines": read_guidelines_file(file)}
+    body = {"guidelines": guidelines.read_guidelines_file(file)}
     with _client(server) as client:
-        return saved(_checked(client.put("/guidelines", json=body)).json()["guidelines"])
+        return guidelines.saved(_checked(client.put("/guidelines", json=body)).json()["guidelines"])
 
 
 def remote_curate(
@@ -150,8 +148,6 @@ def remote_curate(
     tokenizer: str | None,
 ) -> tuple[dict, str]:
     """`curate` through the server (the tokenizer, if any, is loaded there)."""
-    from app.commands.curate import curated
-
     body = {
         "near_dup_threshold": near_dup_threshold,
         "max_tokens": max_tokens,
@@ -159,69 +155,58 @@ def remote_curate(
         "tokenizer": tokenizer,
     }
     with _client(server) as client:
-        return curated(_checked(client.post("/curate", json=body)).json())
+        return curate.curated(_checked(client.post("/curate", json=body)).json())
 
 
 def remote_snapshot_create(
     server: ServerInfo, name: str, policy_file: Path | None
 ) -> tuple[dict, str]:
     """`snapshot create` through the server; the policy file is read and checked here."""
-    from app.commands.curate import created
-    from curation.snapshot_policy import SnapshotPolicy
-
     policy = SnapshotPolicy.from_file(policy_file) if policy_file else SnapshotPolicy()
     body = {"name": name, "policy": policy.to_dict()}
     with _client(server) as client:
-        return created(_checked(client.post("/snapshots", json=body)).json())
+        return curate.created(_checked(client.post("/snapshots", json=body)).json())
 
 
 def remote_snapshot_list(server: ServerInfo) -> tuple[dict, str]:
     """`snapshot list` through the server."""
-    from app.commands.curate import listed
-
     with _client(server) as client:
-        return listed(_checked(client.get("/snapshots")).json()["snapshots"])
+        return curate.listed(_checked(client.get("/snapshots")).json()["snapshots"])
 
 
 def remote_snapshot_show(server: ServerInfo, name: str) -> tuple[dict, str]:
     """`snapshot show` through the server."""
-    from app.commands.curate import shown_snapshot
-
     with _client(server) as client:
-        return shown_snapshot(_checked(client.get(f"/snapshots/{quote(name, safe='')}")).json())
+        return curate.shown_snapshot(
+            _checked(client.get(f"/snapshots/{quote(name, safe='')}")).json()
+        )
 
 
 def remote_user_add(server: ServerInfo, name: str, role: str) -> tuple[dict, str]:
     """`user add` through the server (the password from stdin)."""
-    from app.commands.users import password_from_stdin, updated
-
-    body = {"name": name, "role": role, "password": password_from_stdin()}
+    body = {"name": name, "role": role, "password": users.password_from_stdin()}
     with _client(server) as client:
-        return updated(_checked(client.post("/users", json=body)).json(), f"added as {role}")
+        return users.updated(_checked(client.post("/users", json=body)).json(), f"added as {role}")
 
 
 def remote_user_list(server: ServerInfo) -> tuple[dict, str]:
     """`user list` through the server."""
-    from app.commands.users import listed
-
     with _client(server) as client:
-        return listed(_checked(client.get("/users")).json()["users"])
+        return users.listed(_checked(client.get("/users")).json()["users"])
 
 
 def _remote_user_change(server: ServerInfo, name: str, change: dict, what: str) -> tuple[dict, str]:
     """A `user` change through the server."""
-    from app.commands.users import updated
-
     with _client(server) as client:
         response = client.patch(f"/users/{quote(name, safe='')}", json=change)
-        return updated(_checked(response).json(), what)
+        return users.updated(_checked(response).json(), what)
 
 
 def remote_user_passwd(server: ServerInfo, name: str) -> tuple[dict, str]:
     """`user passwd` through the server (the password from stdin)."""
-    from app.commands.users import password_from_stdin
-
-    return _remote_user_change(server, name, {"password": password_from_stdin()}, "new password")
+    return _remote_user_change(
+        server, name, {"password": users.password_from_stdin()}, "new password"
+    )
 
 
 def remote_train(server: ServerInfo, resume_id: int | None, **options: Any) -> tuple[dict, str]:
