@@ -250,3 +250,21 @@ def judge_registry(con: duckdb.DuckDBPyConnection) -> None:
 def account_disabling(con: duckdb.DuckDBPyConnection) -> None:
     """Accounts can be disabled (kept, so their labels stay attributed, but unable to log in)."""
     con.execute("ALTER TABLE annotators ADD COLUMN disabled_at TIMESTAMPTZ")
+
+
+@migration(6)
+def gold_pairs(con: duckdb.DuckDBPyConnection) -> None:
+    """Gold pairs: pairs with a known answer, mixed into annotators' queues to score them.
+
+    `answer` is relative to the pair's response_a/response_b, as `labels.choice` is.
+    """
+    con.execute(
+        """
+        CREATE TABLE gold_pairs (
+            pair_id VARCHAR PRIMARY KEY,
+            answer VARCHAR NOT NULL CHECK (answer IN ('a', 'b', 'tie', 'both_bad')),
+            marked_by VARCHAR NOT NULL,      -- the admin, or import:<source>
+            created TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        """
+    )
