@@ -1,45 +1,23 @@
 """The API judge: an OpenAI-compatible chat endpoint answers the pairwise template in both orders.
 
 The answer letter's log-probabilities give `p_first` when the server returns them; otherwise
-the letter the model wrote counts as certain. Requests are rate limited and retried with
-exponential backoff on connection errors, 429 and 5xx; what still fails is a failed order.
+the letter the model wrote counts as certain. Requests go through the shared
+OpenAI-compatible client (rate limit, retries with backoff); what still fails is a failed order.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from curation.openai_client import EndpointError, EndpointRefused, OpenAIClient, RequestFailed
 from judges.base import BothOrdersJudge, JudgeError, OrderScore
 from judges.templates import DEFAULT_TEMPLATE, load_template
 
-RETRIED_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 Shown = tuple[list[dict[str, str]], str, str]
-
-
-class RateLimiter:
-    """Spaces request starts at least `1 / per_second` seconds apart, across threads."""
-
-    def __init__(self, per_second: float) -> None:
-        if per_second <= 0:
-            raise JudgeError(f"rate limit must be positive, got {per_second}")
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until the next request may start."""
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        time.sleep(max(0.0, start - now))
 
 
 class ApiJudge(BothOrdersJudge):
@@ -67,21 +45,26 @@ class ApiJudge(BothOrdersJudge):
         tie_margin: float = 0.0,
     ) -> None:
         super().__init__(tie_margin=tie_margin)
-        if not base_url.startswith(("http://", "https://")):
-            raise JudgeError(f"base URL must start with http:// or https://, got {base_url!r}")
-        if concurrency < 1 or max_retries < 0:
-            raise JudgeError("concurrency must be positive and retries not negative")
+        if concurrency < 1:
+            raise JudgeError(f"concurrency must be positive, got {concurrency}")
+        try:
+            self.client = OpenAIClient(
+                base_url,
+                api_key_env=api_key_env,
+                requests_per_second=requests_per_second,
+                max_retries=max_retries,
+                backoff_s=backoff_s,
+                timeout_s=timeout_s,
+                connections=concurrency,
+            )
+        except EndpointError as error:
+            raise JudgeError(str(error)) from None
         self.model = model
-        self.base_url = base_url.rstrip("/")
-        self.api_key_env = api_key_env
+        self.base_url = self.client.shown_url
         self.template = template
         self.prompt_template = load_template(template)
         self.logprobs = logprobs
-        self.limiter = RateLimiter(requests_per_second)
         self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.timeout_s = timeout_s
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "base_url": self.base_url, "logprobs": self.logprobs}
@@ -102,47 +85,17 @@ class ApiJudge(BothOrdersJudge):
         return body
 
     def score_orders(self, shown: Sequence[Shown]) -> list[OrderScore]:
-        import httpx
+        with self.client, ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(self._score_one, shown))
 
-        headers = {}
-        key = os.environ.get(self.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        with (
-            httpx.Client(base_url=self.base_url, headers=headers, timeout=self.timeout_s) as client,
-            ThreadPoolExecutor(self.concurrency) as pool,
-        ):
-            return list(pool.map(lambda triple: self._score_one(client, triple), shown))
-
-    def _score_one(self, client: Any, triple: Shown) -> OrderScore:
-        """Ask for one order, retrying what may pass on a second try."""
-        import httpx
-
-        body = self.request_body(*triple)
-        error = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            self.limiter.wait()
-            try:
-                response = client.post("/chat/completions", json=body)
-            except httpx.TransportError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code in RETRIED_STATUSES:
-                error = f"HTTP {response.status_code}"
-                continue
-            if response.status_code in (401, 403, 404):
-                raise JudgeError(
-                    f"{self.base_url} refused the request (HTTP {response.status_code}): "
-                    f"check the base URL, the model name and ${self.api_key_env}"
-                )
-            if response.status_code >= 400:
-                return OrderScore(
-                    None, {"error": f"HTTP {response.status_code}: {response.text[:300]}"}
-                )
-            return self.read_answer(response.json())
-        return OrderScore(None, {"error": f"gave up after {self.max_retries + 1} tries: {error}"})
+    def _score_one(self, triple: Shown) -> OrderScore:
+        """Ask for one order; a request that fails for good is a failed order."""
+        try:
+            return self.read_answer(self.client.chat(self.request_body(*triple)))
+        except EndpointRefused as refused:
+            raise JudgeError(str(refused)) from None
+        except RequestFailed as failed:
+            return OrderScore(None, {"error": str(failed)})
 
     def read_answer(self, payload: dict) -> OrderScore:
         """`p_first` from a chat-completions response: letter log-probabilities, else the letter."""
