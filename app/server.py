@@ -6,11 +6,15 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 
+import uvicorn
 from fastapi import FastAPI
 
 from app.context import AppContext
 from curation.errors import PrefstudioError
+
+LOGIN_MESSAGE = "Log in with your prefstudio account."
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -29,7 +33,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         build_ui(ctx),
         path="",
         auth=ctx.check_login,
-        auth_message="Log in with your prefstudio account.",
+        auth_message=ctx.settings.get("login_message", LOGIN_MESSAGE),
         head=page_head(),
         footer_links=[],
         show_error=True,
@@ -56,10 +60,9 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def serve(ctx: AppContext, host: str, port: int) -> None:
-    """Run the server until interrupted, advertising it beside the store for the CLI."""
-    import uvicorn
-
+def serve(ctx: AppContext, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    """Run the server until interrupted, advertising it beside the store for the CLI;
+    `on_ready(url)` is called once it listens and answers requests."""
     from app.server_info import remove_server_file, write_server_file
 
     url = f"http://{host}:{port}"
@@ -71,7 +74,7 @@ def serve(ctx: AppContext, host: str, port: int) -> None:
     if threading.current_thread() is threading.main_thread():  # only it may set handlers
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(ctx),
             host=host,
             port=port,
@@ -79,5 +82,20 @@ def serve(ctx: AppContext, host: str, port: int) -> None:
             # An open browser tab keeps a stream open; do not wait for it forever on shutdown.
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
+        _AnnouncingServer(config, lambda: on_ready(url)).run()
     finally:
         remove_server_file(ctx.store.path, info)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, calling `announce` once its startup is done: the app loaded, its
+    startup hooks run and its socket listening, so a request from then on is answered."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.announce()

@@ -27,15 +27,22 @@ def _serve_options(fn):
     )(fn)
 
 
-def _run_server(store: Store, host: str, port: int) -> None:
-    """Serve the store until interrupted."""
+def _run_server(store: Store, host: str, port: int, settings: dict | None = None) -> None:
+    """Serve the store until interrupted; the address is printed once the server answers."""
     from app.context import AppContext
     from app.server import ensure_port_free
     from app.server import serve as run_server
 
     ensure_port_free(host, port)
-    click.echo(f"prefstudio serving {store.path} at http://{host}:{port} (Ctrl+C stops it)")
-    run_server(AppContext(store), host, port)
+    click.echo(f"starting prefstudio on {host}:{port} ...")
+    run_server(
+        AppContext(store, settings=dict(settings or {})),
+        host,
+        port,
+        on_ready=lambda url: click.echo(
+            f"prefstudio serving {store.path} at {url} (Ctrl+C stops it)"
+        ),
+    )
 
 
 @click.command()
@@ -56,6 +63,10 @@ def _sample_data() -> Path:
 
 
 DEMO_MARKER = ".prefstudio-demo"
+DEMO_LOGIN_MESSAGE = (
+    "Log in as admin or annotator: the passwords are printed in the terminal that "
+    "runs prefstudio demo."
+)
 
 
 def _fresh_demo_folder(folder: Path) -> Path:
@@ -102,7 +113,7 @@ def demo(host: str, port: int, folder: Path | None) -> None:
         click.echo(f"imported {report.added.get('pairs', 0)} pairs from the sample data")
         for name, password in accounts.items():
             click.echo(f"  log in as {name:<9} password {password}")
-        _run_server(store, host, port)
+        _run_server(store, host, port, {"login_message": DEMO_LOGIN_MESSAGE})
 
 
 COMMANDS = [serve, demo]
