@@ -2,18 +2,18 @@
 
 A snapshot `NAME` lives in `<store>.files/snapshots/NAME/`: `dpo/train.parquet`,
 `dpo/test.parquet` (prompt, chosen, rejected, with prompt_id and pair_id; also for reward
-models), `kto/...` (prompt, completion, label), `sft/...` (prompt, completion) and
-`manifest.json` (policy, counts per split and format, source hashes, each file's sha256).
+models), `kto/...` (prompt, completion, label), `sft/...` (prompt, completion), a dataset card
+`README.md` (see `curation.dataset_card`) and `manifest.json` (policy, counts per split and
+format, source hashes, each file's sha256).
 The rows are `curation.exporter`'s, from the winners the policy picks. Prompts split into
 train and test by prompt cluster (near-duplicate prompts share a split), by a hash of the
 cluster and the policy's seed, so the same data and policy always split the same way.
-Files are written to a scratch folder and renamed into place; a name is never reused and a
-snapshot's row and files are never changed.
+Files are written to a scratch folder, made read-only and renamed into place; a name is never
+reused and a snapshot's row and files are never changed (`verify_snapshot` checks the files).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from curation.agreement import annotator_agreement
+from curation.dataset_card import CardFacts, write_card
 from curation.dedupe import GROUP_TABLES, create_group_table, drop_group_tables
 from curation.errors import ExportError, NotFound, PrefstudioError
 from curation.exporter import (
@@ -33,7 +35,15 @@ from curation.exporter import (
     format_query,
     write_rows,
 )
+from curation.gold_scores import left_out_by_gold, policy_votes_sql
 from curation.snapshot_policy import SnapshotPolicy
+from curation.snapshot_verify import (
+    MANIFEST_FILE,
+    SnapshotCheck,
+    check_folder,
+    files_sha256,
+    hash_folder_files,
+)
 from curation.sql import quote_literal
 from curation.store import Store, fetch_one, fetch_value
 
@@ -105,7 +115,8 @@ def _outcomes_sql(policy: SnapshotPolicy) -> str:
     )
     human = f"""SELECT pair_id, CASE {top} WHEN votes_a THEN 'a' WHEN votes_b THEN 'b'
                                    WHEN ties THEN 'tie' ELSE 'both_bad' END AS outcome
-                FROM pair_votes WHERE votes >= {int(policy.min_votes)} AND {decided}"""
+                FROM {policy_votes_sql(policy)}
+                WHERE votes >= {int(policy.min_votes)} AND {decided}"""
     judge = "SELECT NULL AS pair_id, NULL AS outcome WHERE false"
     if policy.judge_key:
         judge = f"""SELECT pair_id, choice AS outcome FROM current_judgments
@@ -212,6 +223,7 @@ def preview_snapshot(store: Store, policy: SnapshotPolicy | None = None) -> dict
                     f"SELECT count(*) FROM ({query}) q WHERE {_in_split(split)}",
                 )
         counts["pairs"] = _pair_counts(con)
+        counts["left_out_by_gold"] = left_out_by_gold(con, policy)
         con.execute(f"DROP TABLE {_OUTCOMES}; DROP TABLE {_SPLIT}")
     return counts
 
@@ -219,15 +231,6 @@ def preview_snapshot(store: Store, policy: SnapshotPolicy | None = None) -> dict
 def _in_split(split: str) -> str:
     """SQL true for rows (`q.prompt_id`) whose prompt is in `split`."""
     return f"q.prompt_id IN (SELECT prompt_id FROM {_SPLIT} WHERE split = '{split}')"
-
-
-def _sha256(path: Path) -> str:
-    """The sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _source_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -238,6 +241,53 @@ def _source_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         )
         for name, sql in _SOURCES.items()
     }
+
+
+def _excluded_by_flag(con: duckdb.DuckDBPyConnection, policy: SnapshotPolicy) -> dict[str, int]:
+    """Per excluding flag kind, the decided pairs it kept out (a pair may count under two)."""
+    if not policy.exclude_flags:
+        return {}
+    rows = con.execute(
+        f"""SELECT f.kind, count(DISTINCT o.pair_id) FROM {_OUTCOMES} o
+            JOIN flags f ON f.subject = 'pair' AND f.subject_id = o.pair_id
+            WHERE o.excluded AND o.outcome IS NOT NULL AND f.dismissed_at IS NULL
+              AND f.kind IN (SELECT unnest($kinds))
+            GROUP BY f.kind ORDER BY f.kind""",
+        {"kinds": list(policy.exclude_flags)},
+    ).fetchall()
+    return dict(rows)
+
+
+def _prompt_sources(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per prompt source, the pairs that gave a preference row."""
+    rows = con.execute(
+        f"""SELECT coalesce(q.source, 'unknown') AS source, count(*) FROM ({_winners_sql()}) w
+            JOIN prompts q ON q.id = w.prompt_id GROUP BY source ORDER BY count(*) DESC, source"""
+    ).fetchall()
+    return dict(rows)
+
+
+def _write_card(
+    store: Store, con: duckdb.DuckDBPyConnection, policy: SnapshotPolicy, folder: Path, counts: dict
+) -> None:
+    """Write the snapshot's dataset card (while the outcome table exists)."""
+    files = {fmt: {split: f"{fmt}/{split}.parquet" for split in SPLITS} for fmt in SNAPSHOT_FORMATS}
+    facts = CardFacts(
+        files=files,
+        counts=counts,
+        policy=policy.to_dict(),
+        excluded_flags=_excluded_by_flag(con, policy),
+        sources=_prompt_sources(con),
+        agreement=annotator_agreement(store).to_dict(),
+    )
+    write_card(folder, facts)
+
+
+def _make_read_only(folder: Path) -> None:
+    """Every file under `folder` read-only (0444); folders stay the owner's to remove."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(0o444)
 
 
 def snapshots_dir(store: Store) -> Path:
@@ -269,13 +319,12 @@ def create_snapshot(store: Store, name: str, policy: SnapshotPolicy | None = Non
                     "and there are no thumbs or reference responses"
                 )
             counts["pairs"] = _pair_counts(con)
-            files = {
-                str(path.relative_to(scratch)): _sha256(path)
-                for path in sorted(scratch.rglob("*.parquet"))
-            }
-            overall = hashlib.sha256(
-                "".join(f"{path} {digest}\n" for path, digest in files.items()).encode()
-            ).hexdigest()
+            counts["left_out_by_gold"] = left_out_by_gold(con, policy)
+            _write_card(store, con, policy, scratch, counts)
+            files = hash_folder_files(
+                scratch, [str(p.relative_to(scratch)) for p in scratch.rglob("*") if p.is_file()]
+            )
+            overall = files_sha256(files)
             manifest = {
                 "name": name,
                 "policy": policy.to_dict(),
@@ -284,7 +333,8 @@ def create_snapshot(store: Store, name: str, policy: SnapshotPolicy | None = Non
                 "files": files,
                 "sha256": overall,
             }
-            (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+            (scratch / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+            _make_read_only(scratch)
             con.execute(f"DROP TABLE {_OUTCOMES}; DROP TABLE {_SPLIT}")
             os.rename(scratch, final)
             renamed = True
@@ -325,6 +375,17 @@ def list_snapshots(store: Store) -> list[SnapshotInfo]:
     return [get_snapshot(store, n) for (n,) in names]
 
 
+_TRAINING_SOURCES = ("labels", "ratings", "judgments", "flags")
+
+
+def changed_since(store: Store, name: str) -> list[str]:
+    """What decides training data (labels, ratings, judgments, flags and their dismissals) and
+    has changed since snapshot `name` was made: the names of those sources, empty if none."""
+    made_from = show_snapshot(store, name)["sources"]
+    now = _source_hashes(store.con)
+    return [source for source in _TRAINING_SOURCES if made_from.get(source) != now[source]]
+
+
 def latest_snapshot(store: Store) -> str | None:
     """The name of the newest snapshot, or None."""
     return fetch_value(store.con, "SELECT name FROM snapshots ORDER BY created DESC, name LIMIT 1")
@@ -344,10 +405,9 @@ def show_snapshot(store: Store, name: str) -> dict:
     """A snapshot's row with its manifest (source hashes, each file's sha256) and folder."""
     info = get_snapshot(store, name)
     folder = store.files_dir / info.path
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    except (OSError, ValueError) as error:
-        raise SnapshotError(f"cannot read the manifest of snapshot {name}: {error}") from None
+    manifest = _read_manifest(folder)
+    if manifest is None:
+        raise SnapshotError(f"cannot read the manifest of snapshot {name} in {folder}")
     return {
         **info.to_dict(),
         "folder": str(folder),
@@ -356,15 +416,23 @@ def show_snapshot(store: Store, name: str) -> dict:
     }
 
 
-def verify_snapshot(store: Store, name: str) -> list[str]:
-    """Files of snapshot `name` whose sha256 no longer matches its manifest (empty: intact)."""
-    shown = show_snapshot(store, name)
-    folder = Path(shown["folder"])
-    return [
-        path
-        for path, digest in shown["files"].items()
-        if not (folder / path).is_file() or _sha256(folder / path) != digest
-    ]
+def _read_manifest(folder: Path) -> dict | None:
+    """A snapshot folder's manifest, or None when it is missing or not a JSON object."""
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def verify_snapshot(store: Store, name: str) -> SnapshotCheck:
+    """Recompute the sha256 of every file of snapshot `name` and of the snapshot itself, and
+    name the files changed, missing or added since it was taken; SnapshotNotFound if unknown."""
+    info = get_snapshot(store, name)
+    folder = store.files_dir / info.path
+    if not folder.is_dir():
+        raise SnapshotError(f"snapshot {name} has no folder: {folder} is missing")
+    return check_folder(name, folder, info.to_dict(), _read_manifest(folder))
 
 
 def export_snapshot(

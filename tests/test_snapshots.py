@@ -1,4 +1,5 @@
-"""Snapshots: policy to rows, deterministic cluster-aware split, hashes, immutability, CLI."""
+"""Snapshots: policy to rows, deterministic cluster-aware split, hashes, immutability,
+verification, the dataset card, CLI and API."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import PREFERENCES, assert_one_error_line
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.cli import main
-from curation import import_paths
+from curation import Store, import_paths
 from curation.curate import curate
 from curation.errors import ExportError
 from curation.snapshot_policy import PolicyError, SnapshotPolicy
+from curation.snapshot_verify import file_sha256
 from curation.snapshots import (
     SnapshotError,
     create_snapshot,
@@ -97,7 +101,11 @@ def test_snapshot_writes_every_format_and_split_with_a_manifest(labelled):
     manifest = json.loads((snapshots_dir(labelled) / "v1" / "manifest.json").read_text())
     assert manifest["sha256"] == info.sha256 and manifest["policy"]["test_fraction"] == 0.0
     assert set(manifest["sources"]) >= {"prompts", "responses", "pairs", "labels", "judgments"}
-    assert len(manifest["files"]) == 6 and verify_snapshot(labelled, "v1") == []
+    assert set(manifest["files"]) == {
+        *(f"{fmt}/{split}.parquet" for fmt in files for split in ("train", "test")),
+        "README.md",
+    }
+    assert verify_snapshot(labelled, "v1").verified
 
 
 def test_names_are_never_reused_and_must_be_safe(labelled):
@@ -118,7 +126,7 @@ def test_a_snapshot_never_changes_when_the_store_does(labelled, write_jsonl):
     )
     second = create_snapshot(labelled, "v2")
     assert (
-        verify_snapshot(labelled, "v1") == []
+        verify_snapshot(labelled, "v1").verified
         and show_snapshot(labelled, "v1")["sha256"] == first.sha256
     )
     assert second.sha256 != first.sha256
@@ -242,10 +250,10 @@ def test_an_empty_snapshot_is_refused(store):
 def test_a_failed_snapshot_leaves_no_row_and_no_folder(labelled, monkeypatch):
     import curation.snapshots as snapshots
 
-    def broken(path):
+    def broken(folder, paths):
         raise OSError("disk full")
 
-    monkeypatch.setattr(snapshots, "_sha256", broken)
+    monkeypatch.setattr(snapshots, "hash_folder_files", broken)
     with pytest.raises(OSError, match="disk full"):
         create_snapshot(labelled, "v1")
     assert list_snapshots(labelled) == [] and list(snapshots_dir(labelled).iterdir()) == []
@@ -290,3 +298,202 @@ def test_snapshot_cli_create_list_show_and_export(labelled, db_path, tmp_path):
     assert missing.exit_code == 1 and "no snapshot named 'nope'" in assert_one_error_line(
         missing.stderr
     )
+
+
+def snapshot_folder(store, name: str) -> Path:
+    return snapshots_dir(store) / name
+
+
+def tamper(path: Path, change) -> None:
+    """Change a read-only snapshot file the way a user or a bad disk might."""
+    path.chmod(0o644)
+    path.write_bytes(change(path.read_bytes()))
+
+
+def flip_byte(data: bytes, offset: int = 0) -> bytes:
+    return data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :]
+
+
+def test_snapshot_files_are_read_only_and_folders_stay_the_owners(labelled):
+    create_snapshot(labelled, "v1")
+    folder = snapshot_folder(labelled, "v1")
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"manifest.json", "README.md", "train.parquet"}
+    assert all(p.stat().st_mode & 0o777 == 0o444 for p in files)
+    folders = [folder, *(p for p in folder.rglob("*") if p.is_dir())]
+    assert all(p.stat().st_mode & 0o700 == 0o700 for p in folders)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_any_changed_byte_in_any_file_is_named(data, tmp_path_factory):
+    folder_of_test = tmp_path_factory.mktemp("flip")
+    records = folder_of_test / "prefs.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in PREFERENCES))
+    with Store(folder_of_test / "store.duckdb") as store:
+        import_paths(store, [records])
+        create_snapshot(store, "v1", SnapshotPolicy(test_fraction=0.0))
+        folder = snapshot_folder(store, "v1")
+        paths = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        target = data.draw(st.sampled_from(paths), label="file")
+        size = (folder / target).stat().st_size
+        offset = data.draw(st.integers(0, size - 1), label="offset")
+        tamper(folder / target, lambda raw: flip_byte(raw, offset))
+        check = verify_snapshot(store, "v1")
+    assert not check.verified
+    assert check.changed == [target] and check.missing == [] and check.extra == []
+    if target != "manifest.json":
+        assert check.recomputed_sha256 != check.sha256
+
+
+def test_verify_names_changed_missing_and_extra_files(labelled):
+    create_snapshot(labelled, "v1", SnapshotPolicy(test_fraction=0.0))
+    folder = snapshot_folder(labelled, "v1")
+    intact = verify_snapshot(labelled, "v1")
+    assert intact.verified and intact.recomputed_sha256 == intact.sha256
+    tamper(folder / "kto" / "train.parquet", flip_byte)
+    (folder / "sft" / "test.parquet").unlink()
+    (folder / "dpo" / "extra.parquet").write_bytes(b"not part of it")
+    check = verify_snapshot(labelled, "v1").to_dict()
+    assert check["verified"] is False
+    assert (check["changed"], check["missing"], check["extra"]) == (
+        ["kto/train.parquet"],
+        ["sft/test.parquet"],
+        ["dpo/extra.parquet"],
+    )
+    assert check["problems"][0] == "kto/train.parquet changed"
+
+
+def test_a_manifest_rewritten_to_match_changed_files_does_not_verify(labelled):
+    create_snapshot(labelled, "v1", SnapshotPolicy(test_fraction=0.0))
+    folder = snapshot_folder(labelled, "v1")
+    tamper(folder / "dpo" / "train.parquet", flip_byte)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["dpo/train.parquet"] = file_sha256(folder / "dpo" / "train.parquet")
+    tamper(folder / "manifest.json", lambda _: json.dumps(manifest).encode())
+    check = verify_snapshot(labelled, "v1")
+    assert not check.verified and check.changed == ["manifest.json"]
+    assert check.recomputed_sha256 != check.sha256
+
+
+def test_snapshot_verify_cli_exits_1_naming_the_first_changed_file(labelled, db_path):
+    create_snapshot(labelled, "v1", SnapshotPolicy(test_fraction=0.0))
+    folder = snapshot_folder(labelled, "v1")
+    labelled.close()
+    runner = CliRunner()
+
+    def verify(*extra: str):
+        return runner.invoke(main, ["snapshot", "verify", "v1", "--db", str(db_path), *extra])
+
+    ok = verify("--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["verified"] is True
+    assert verify().stdout.startswith("snapshot v1 verifies: sha256 ")
+    tamper(folder / "dpo" / "train.parquet", flip_byte)
+    (folder / "README.md").unlink()
+    (folder / "notes.txt").write_text("hello")
+    failed = verify("--json")
+    assert failed.exit_code == 1
+    line = assert_one_error_line(failed.stderr)
+    assert line == "error: snapshot v1 does not verify: dpo/train.parquet changed (and 2 more)"
+    listed = json.loads(failed.stdout)
+    assert (listed["changed"], listed["missing"], listed["extra"]) == (
+        ["dpo/train.parquet"],
+        ["README.md"],
+        ["notes.txt"],
+    )
+    text = verify()
+    assert text.exit_code == 1 and text.stdout == ""
+    missing = runner.invoke(main, ["snapshot", "verify", "nope", "--db", str(db_path)])
+    assert missing.exit_code == 1
+    assert "no snapshot named 'nope'" in assert_one_error_line(missing.stderr)
+
+
+def test_the_dataset_card_loads_and_load_dataset_reads_every_config(store, write_jsonl, tmp_path):
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    records = [
+        {"prompt": f"Question {n}?", "chosen": f"Answer {n}.", "rejected": f"Wrong {n}!"}
+        for n in range(30)
+    ]
+    records.append({"prompt": "Same?", "chosen": "Yes.", "rejected": "yes."})  # flagged
+    import_paths(store, [write_jsonl("prefs.jsonl", records)])
+    curate(store)
+    info = create_snapshot(store, "v1", SnapshotPolicy(test_fraction=0.3))
+    assert info.counts["test"]["dpo"] > 0 and info.counts["pairs"]["excluded_by_flags"] == 1
+    folder = snapshot_folder(store, "v1")
+    card = DatasetCard.load(folder / "README.md")
+    configs = {c["config_name"]: c for c in card.data.to_dict()["configs"]}
+    assert set(configs) == {"dpo", "kto", "sft"} and configs["dpo"]["default"] is True
+    assert configs["kto"]["data_files"] == [
+        {"split": "train", "path": "kto/train.parquet"},
+        {"split": "test", "path": "kto/test.parquet"},
+    ]
+    for text in (
+        "| dpo |",
+        f"| {info.counts['train']['dpo']} | {info.counts['test']['dpo']} |",
+        "| test_fraction | 0.3 |",
+        "| exclude_flags | identical, empty, duplicate, excluded |",
+        "| identical | 1 |",
+        "| prefs | 30 |",
+        "| import:prefs | 31 |",
+    ):
+        assert text in card.text, text
+    cache = str(tmp_path / "hf-cache")
+    dpo = datasets.load_dataset(str(folder), cache_dir=cache)
+    assert {split: len(rows) for split, rows in dpo.items()} == {
+        "train": info.counts["train"]["dpo"],
+        "test": info.counts["test"]["dpo"],
+    }
+    assert sorted(dpo["train"]["prompt"]) == sorted(
+        r["prompt"] for r in rows(folder / "dpo" / "train.parquet")
+    )
+    kto = datasets.load_dataset(str(folder), "kto", split="train", cache_dir=cache)
+    assert set(kto.column_names) == {"prompt", "completion", "label"}
+    assert len(kto) == info.counts["train"]["kto"]
+
+
+def test_a_card_lists_only_splits_with_rows_so_load_dataset_works(labelled, tmp_path):
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    create_snapshot(labelled, "v1", SnapshotPolicy(test_fraction=0.0))
+    folder = snapshot_folder(labelled, "v1")
+    configs = DatasetCard.load(folder / "README.md").data.to_dict()["configs"]
+    assert all(c["data_files"] == [c["data_files"][0]] for c in configs)
+    loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf-cache"))
+    assert list(loaded) == ["train"] and len(loaded["train"]) == 2
+
+
+def test_the_same_data_and_policy_give_the_same_card(labelled):
+    create_snapshot(labelled, "a")
+    create_snapshot(labelled, "b")
+    card = "README.md"
+    assert (snapshot_folder(labelled, "a") / card).read_text() == (
+        snapshot_folder(labelled, "b") / card
+    ).read_text()
+
+
+def test_snapshot_verify_route_is_admin_only_and_reports_changes(labelled):
+    from fastapi.testclient import TestClient
+
+    from app.context import AppContext
+    from app.server import create_app
+    from curation.accounts import add_user
+
+    create_snapshot(labelled, "v1")
+    add_user(labelled, "ann", "annotator", "ann-password")
+    add_user(labelled, "root", "admin", "root-password")
+    admin = ("root", "root-password")
+    with TestClient(create_app(AppContext(labelled))) as client:
+        path = "/api/v1/snapshots/v1/verify"
+        assert client.get(path).status_code == 401
+        assert client.get(path, auth=("ann", "ann-password")).status_code == 403
+        intact = client.get(path, auth=admin)
+        assert intact.status_code == 200 and intact.json()["verified"] is True
+        (snapshot_folder(labelled, "v1") / "sft" / "train.parquet").unlink()
+        broken = client.get(path, auth=admin).json()
+        assert broken["verified"] is False and broken["missing"] == ["sft/train.parquet"]
+        unknown = client.get("/api/v1/snapshots/nope/verify", auth=admin)
+        assert unknown.status_code == 404 and "no snapshot named 'nope'" in unknown.json()["detail"]

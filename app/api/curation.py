@@ -1,4 +1,5 @@
-"""API routes for curation (admin): a curation pass, and creating, listing and showing snapshots."""
+"""API routes for curation (admin): a curation pass, and creating, listing, showing and
+verifying snapshots."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from curation.curate import curate
 from curation.flags import FlagRules
 from curation.minhash import DEFAULT_THRESHOLD
 from curation.snapshot_policy import SnapshotPolicy
-from curation.snapshots import create_snapshot, list_snapshots, show_snapshot
+from curation.snapshots import create_snapshot, list_snapshots, show_snapshot, verify_snapshot
 
 router = APIRouter()
 
@@ -62,3 +63,10 @@ def get_snapshots(user: AdminUser, ctx: Context) -> dict:
 def get_one_snapshot(name: str, user: AdminUser, ctx: Context) -> dict:
     """One snapshot: policy, counts, source hashes and file sha256s."""
     return show_snapshot(ctx.store, name)
+
+
+@router.get("/snapshots/{name}/verify")
+def get_snapshot_verify(name: str, user: AdminUser, ctx: Context) -> dict:
+    """Recompute a snapshot's file hashes and sha256: `verified`, and the files changed,
+    missing or added (a snapshot that does not verify is still a 200 answer)."""
+    return verify_snapshot(ctx.store, name).to_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -12,7 +13,13 @@ from curation.curate import curate
 from curation.flags import FlagRules
 from curation.minhash import DEFAULT_THRESHOLD
 from curation.snapshot_policy import SnapshotPolicy
-from curation.snapshots import create_snapshot, list_snapshots, show_snapshot
+from curation.snapshot_verify import SnapshotUnverified
+from curation.snapshots import (
+    create_snapshot,
+    list_snapshots,
+    show_snapshot,
+    verify_snapshot,
+)
 
 
 @click.command(name="curate")
@@ -117,7 +124,7 @@ def agreement_lines(agreement: dict) -> list[str]:
 
 @click.group()
 def snapshot() -> None:
-    """Create, list and show immutable, hashed snapshots of the curated data."""
+    """Create, list, show and verify immutable, hashed snapshots of the curated data."""
 
 
 def _counts_line(counts: dict) -> str:
@@ -184,6 +191,29 @@ def shown_snapshot(shown: dict) -> tuple[dict, str]:
         *(f"  {path} {digest}" for path, digest in shown["files"].items()),
     ]
     return shown, "\n".join(lines)
+
+
+@snapshot.command(name="verify")
+@click.argument("name")
+@store_command
+def snapshot_verify(store: Store, name: str) -> tuple[dict, str]:
+    """Recompute the sha256 of every file of NAME and of the snapshot; exit 1 naming what changed."""
+    return verified_snapshot(verify_snapshot(store, name).to_dict())
+
+
+def verified_snapshot(check: dict) -> tuple[dict, str]:
+    """What `snapshot verify` prints for a SnapshotCheck's `to_dict()`.
+
+    A snapshot that does not verify raises SnapshotUnverified naming the first problem, after
+    printing the whole check when `--json` was asked for.
+    """
+    if not check["verified"]:
+        problems = check["problems"]
+        if click.get_current_context().params.get("as_json"):
+            click.echo(json.dumps(check))
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SnapshotUnverified(f"snapshot {check['name']} does not verify: {problems[0]}{more}")
+    return check, f"snapshot {check['name']} verifies: sha256 {check['sha256']}"
 
 
 COMMANDS = [curate_command, snapshot]
