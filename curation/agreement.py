@@ -129,7 +129,7 @@ def _cohen(votes: pd.DataFrame, first: str, second: str) -> PairKappa | None:
 def _others_majority(votes: pd.DataFrame) -> pd.Series:
     """Per vote, the strict majority choice of the other annotators of its pair (else NaN)."""
     counts = pd.crosstab(votes.pair_id, votes.choice).reindex(columns=list(CHOICES), fill_value=0)
-    others = counts.loc[votes.pair_id].to_numpy()
+    others = counts.loc[votes.pair_id].to_numpy(copy=True)  # writable under copy-on-write
     others[np.arange(len(votes)), [CHOICES.index(c) for c in votes.choice]] -= 1
     top = others.max(axis=1)
     unique_top = (others == top[:, None]).sum(axis=1) == 1
