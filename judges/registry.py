@@ -6,6 +6,8 @@ import inspect
 import threading
 from typing import Any
 
+from curation import Store
+from curation.judge_reads import judge_description
 from judges.base import Judge, JudgeError
 from judges.rules import LongerJudge, RefusalJudge, ShorterJudge
 
@@ -59,6 +61,42 @@ def _judge_class(kind: str) -> type[Judge]:
 
         return ApiJudge
     return {"longer": LongerJudge, "shorter": ShorterJudge, "refusal": RefusalJudge}[kind]
+
+
+def judge_from_key(store: Store, key: str) -> Judge:
+    """The judge that a key (or a prefix only one key has) of this store stands for, built
+    again from its recorded description: a learned judge, a reward model trained here, any
+    judge that has run. JudgeError when no judge has that key or it cannot be rebuilt.
+    """
+    found = judge_description(store, key)
+    if found is None:
+        raise JudgeError(
+            f"unknown judge {key!r}: not a kind ({', '.join(JUDGE_KINDS)}) "
+            "nor the key of a judge that has run on this store (see `prefstudio judge report`)"
+        )
+    if found["name"] == "learned":
+        from judges.learned import LearnedJudge
+
+        judge = LearnedJudge.from_settings(store.files_dir, found["model"], found["settings"])
+    elif found["name"] in JUDGE_KINDS:
+        accepted = inspect.signature(_judge_class(found["name"]).__init__).parameters
+        described = {**found["settings"], "template": found["template"]}
+        options = {k: v for k, v in described.items() if k in accepted and k != "loaded"}
+        judge = build_judge(found["name"], found["model"], **options)
+    else:
+        raise JudgeError(f"judge {found['label']} ({found['name']}) cannot be built by key")
+    if judge.key() != found["key"]:
+        raise JudgeError(f"judge {found['label']} cannot be rebuilt from its recorded settings")
+    return judge
+
+
+def judge_for(store: Store, kind_or_key: str, model: str | None = None, **options: Any) -> Judge:
+    """A judge by kind (as `build_judge`), or else by the key of a judge of this store."""
+    if KIND_ALIASES.get(kind_or_key, kind_or_key) in JUDGE_KINDS:
+        return build_judge(kind_or_key, model, **options)
+    if model is not None or any(value is not None for value in options.values()):
+        raise JudgeError("a judge named by its key takes no model or options")
+    return judge_from_key(store, kind_or_key)
 
 
 class LastJudge:
