@@ -30,35 +30,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Every tag `render` can write; attributes: `start` on `ol`, `class` on the outer `div`.
-SAFE_TAGS = frozenset(
-    [
-        "div",
-        "p",
-        "br",
-        "strong",
-        "em",
-        "s",
-        "code",
-        "pre",
-        "blockquote",
-        "ul",
-        "ol",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "hr",
-        "table",
-        "thead",
-        "tbody",
-        "tr",
-        "th",
-        "td",
-    ]
-)
+SAFE_TAGS = frozenset({
+    "div", "p", "br", "strong", "em", "s", "code", "pre", "blockquote", "ul", "ol", "li",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+})  # fmt: skip
 LONGEST_ADDRESS = 80  # longer image and link addresses are cut, ending in "…"
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, which Markdown may read
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from app.context import AppContext, role_allows
+from app.safe_text import literal, markdown_view, render
 from app.tabs.admin import create_admin_tab
 from app.tabs.curate import create_curate_tab
 from app.tabs.generate import create_generate_tab
@@ -33,7 +34,7 @@ def build_ui(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(title="prefstudio") as blocks:
         with gr.Row():
             gr.Markdown("## prefstudio")
-            who = gr.Markdown(elem_id="whoami")
+            who = markdown_view(elem_id="whoami")
             gr.Button("Log out", link="/logout", size="sm", scale=0)
         tabs = []
         for title, builder, role in TABS:
@@ -45,7 +46,8 @@ def build_ui(ctx: AppContext) -> gr.Blocks:
             """Who is logged in, and which tabs their role may see."""
             role = ctx.role_of(request.username or "")
             visible = [gr.Tab(visible=role_allows(role, needed)) for _, needed in tabs]
-            return [f"Logged in as **{request.username}** ({role})", *visible]
+            who_text = f"Logged in as **{literal(request.username)}** ({role})"
+            return [render(who_text), *visible]
 
         blocks.load(show_tabs_for, outputs=[who, *(tab for tab, _ in tabs)])
         for fn, inputs, outputs in ctx.page_loads:

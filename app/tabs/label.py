@@ -7,6 +7,7 @@ import time
 import gradio as gr
 
 from app.context import AppContext
+from app.safe_text import chat_view, error, literal, markdown_view, render, shows_errors
 from app.tabs.guidelines import create_guidelines_panel
 from curation.judgments import suggestion_for
 from curation.labelling import (
@@ -33,9 +34,9 @@ SHORTCUTS = {
     "y": ("thumb-up", "thumbs up (Thumbs mode)"),
     "n": ("thumb-down", "thumbs down (Thumbs mode)"),
 }
-# The prompt grows with its conversation, from one short turn up to a scrolling box; it can
-# be copied, not shared.
-PROMPT_VIEW = {"height": None, "min_height": 90, "max_height": 320, "buttons": ["copy"]}
+# The prompt grows with its conversation, from one short turn up to a scrolling box. Its text
+# can be selected and copied; no copy or share button (a copy button would copy the markup).
+PROMPT_VIEW = {"height": None, "min_height": 90, "max_height": 320, "buttons": []}
 SHORTCUT_HELP = "Keys: " + " · ".join(f"`{key}` {what}" for key, (_, what) in SHORTCUTS.items())
 # Keys press buttons unless the focus is in a text field; Ctrl/Alt/Meta combinations pass.
 KEYBOARD_JS = """
@@ -52,11 +53,13 @@ document.addEventListener("keydown", (event) => {
 
 
 def _chat(messages: list[dict]) -> list[dict]:
-    """A prompt's messages as the Chatbot shows them (system turns as user-visible notes)."""
+    """A prompt's messages as the Chatbot shows them, rendered safe (system turns as notes)."""
     return [
         {
             "role": "assistant" if m["role"] == "assistant" else "user",
-            "content": m["content"] if m["role"] != "system" else f"*System:* {m['content']}",
+            "content": render(
+                m["content"] if m["role"] != "system" else f"*System:* {m['content']}"
+            ),
         }
         for m in messages
     ]
@@ -84,7 +87,8 @@ def _suggestion_text(ctx: AppContext, pair: ServedPair) -> str:
     )
     p_left = 1 - suggestion["p_a"] if swapped else suggestion["p_a"]
     verdict = "a tie" if choice == "tie" else f"{choice.upper()} is better"
-    return f"*Suggestion from judge {suggestion['judge']}:* {verdict} (P(A better) = {p_left:.2f})"
+    judge = literal(suggestion["judge"])
+    return render(f"*Suggestion from judge {judge}:* {verdict} (P(A better) = {p_left:.2f})")
 
 
 def create_label_tab(ctx: AppContext) -> None:
@@ -98,16 +102,17 @@ def create_label_tab(ctx: AppContext) -> None:
     with gr.Column(visible=True) as compare_view:
         pair_id = gr.State(None)
         side_ids = gr.State({})
-        prompt = gr.Chatbot(**PROMPT_VIEW, label="Prompt", elem_id="prompt")
-        suggestion = gr.Markdown(elem_id="suggestion")
+        side_texts = gr.State({})  # the responses as written, for the edit box
+        prompt = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="prompt")
+        suggestion = markdown_view(elem_id="suggestion")
         with gr.Row(equal_height=True):
             gr.Markdown("**Response A**")
             gr.Markdown("**Response B**")
         with gr.Row(equal_height=True):
-            left = gr.Markdown(
+            left = markdown_view(
                 label="Response A", max_height=420, elem_id="response-a", container=True
             )
-            right = gr.Markdown(
+            right = markdown_view(
                 label="Response B", max_height=420, elem_id="response-b", container=True
             )
         with gr.Row():
@@ -130,22 +135,25 @@ def create_label_tab(ctx: AppContext) -> None:
 
     with gr.Column(visible=False) as thumbs_view:
         thumb_id = gr.State(None)
-        thumb_prompt = gr.Chatbot(**PROMPT_VIEW, label="Prompt", elem_id="thumb-prompt")
-        thumb_text = gr.Markdown(label="Response", max_height=420, container=True)
+        thumb_prompt = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="thumb-prompt")
+        thumb_text = markdown_view(
+            label="Response", max_height=420, container=True, elem_id="thumb-text"
+        )
         with gr.Row():
             thumb_up = gr.Button("Good [y]", elem_id="thumb-up", variant="primary")
             thumb_down = gr.Button("Bad [n]", elem_id="thumb-down")
 
     with gr.Column(visible=False) as rank_view:
         rank_task = gr.State(None)
-        rank_prompt = gr.Chatbot(**PROMPT_VIEW, label="Prompt")
-        rank_list = gr.Markdown(max_height=500, container=True)
+        rank_prompt = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="rank-prompt")
+        rank_list = markdown_view(max_height=500, container=True, elem_id="rank-list")
         rank_order = gr.Textbox(label="Order, best first (e.g. 2,1,3)", elem_id="rank-order")
         rank_save = gr.Button("Save ranking", elem_id="rank-save", variant="primary")
 
     compare_outputs = [
         pair_id,
         side_ids,
+        side_texts,
         prompt,
         left,
         right,
@@ -159,17 +167,20 @@ def create_label_tab(ctx: AppContext) -> None:
         """Component values for a served pair (or the end of the queue)."""
         status = _progress_text(ctx, user, sess)
         if pair is None:
-            return [None, {}, [], "*Nothing left to label.*", "", None, "", status, ""]
+            return [None, {}, {}, [], "*Nothing left to label.*", "", None, "", status, ""]
         sides = {"A": pair.left_id, "B": pair.right_id}
+        texts = {"A": pair.left, "B": pair.right}
         messages = _chat(pair.messages)
         hint = _suggestion_text(ctx, pair)
-        return [pair.pair_id, sides, messages, pair.left, pair.right, None, "", status, hint]
+        left_right = [render(pair.left), render(pair.right)]
+        return [pair.pair_id, sides, texts, messages, *left_right, None, "", status, hint]
 
     def load_pair(sess: dict, request: gr.Request) -> list:
         user = ctx.require_user(request, "annotator")
         return show_pair(user, next_pair_for(ctx.store, user), sess)
 
     def vote(choice: str):
+        @shows_errors
         def handler(pid, how, why, sess, request: gr.Request) -> list:
             user = ctx.require_user(request, "annotator")
             if pid is None:
@@ -187,6 +198,7 @@ def create_label_tab(ctx: AppContext) -> None:
 
         return handler
 
+    @shows_errors
     def undo_label(sess: dict, request: gr.Request) -> list:
         user = ctx.require_user(request, "annotator")
         pair = undo_last(ctx.store, user)
@@ -197,10 +209,11 @@ def create_label_tab(ctx: AppContext) -> None:
             sess["count"] = max(sess["count"] - 1, 0)
         return [*show_pair(user, pair, sess), sess]
 
-    def open_edit(sides: dict, side: str, a_text: str, b_text: str, request: gr.Request) -> dict:
+    def open_edit(texts: dict, side: str, request: gr.Request) -> dict:
         ctx.require_user(request, "annotator")
-        return {edit_box: gr.Group(visible=True), edit_text: a_text if side == "A" else b_text}
+        return {edit_box: gr.Group(visible=True), edit_text: texts.get(side, "")}
 
+    @shows_errors
     def save_edit(sides: dict, side: str, text: str, request: gr.Request) -> dict:
         user = ctx.require_user(request, "annotator")
         if side not in sides:
@@ -220,8 +233,8 @@ def create_label_tab(ctx: AppContext) -> None:
             vote(choice), [pair_id, strength, rationale, session], [*compare_outputs, session]
         )
     undo.click(undo_label, [session], [*compare_outputs, session])
-    edit_open.click(open_edit, [side_ids, edit_side, left, right], [edit_box, edit_text])
-    edit_side.change(open_edit, [side_ids, edit_side, left, right], [edit_box, edit_text])
+    edit_open.click(open_edit, [side_texts, edit_side], [edit_box, edit_text])
+    edit_side.change(open_edit, [side_texts, edit_side], [edit_box, edit_text])
     edit_save.click(save_edit, [side_ids, edit_side, edit_text], [edit_box, edit_text])
 
     def show_thumb(user: str, sess: dict) -> list:
@@ -229,9 +242,10 @@ def create_label_tab(ctx: AppContext) -> None:
         status = _progress_text(ctx, user, sess)
         if task is None:
             return [None, [], "*Nothing left to rate.*", status]
-        return [task["response_id"], _chat(task["prompt"]), task["text"], status]
+        return [task["response_id"], _chat(task["prompt"]), render(task["text"]), status]
 
     def thumb(value: bool):
+        @shows_errors
         def handler(rid, sess, request: gr.Request) -> list:
             user = ctx.require_user(request, "annotator")
             if rid is None:
@@ -250,11 +264,13 @@ def create_label_tab(ctx: AppContext) -> None:
         task = next_prompt_to_rank(ctx.store, user)
         if task is None:
             return [None, [], "*No prompt with 3 or more responses is left to rank.*", ""]
-        listing = "\n\n---\n\n".join(
-            f"**{number}.** {r['text']}" for number, r in enumerate(task["responses"], 1)
+        listing = "<hr>".join(
+            render(f"**Response {number}**") + render(r["text"])
+            for number, r in enumerate(task["responses"], 1)
         )
         return [task, _chat(task["prompt"]), listing, ""]
 
+    @shows_errors
     def save_rank(task, order: str, sess: dict, request: gr.Request) -> list:
         user = ctx.require_user(request, "annotator")
         if task is None:
@@ -264,7 +280,7 @@ def create_label_tab(ctx: AppContext) -> None:
             ids = [task["responses"][n - 1]["response_id"] for n in numbers if n >= 1]
         except (ValueError, IndexError):
             message = f"Write the response numbers best first, like 2,1,3; got {order!r}."
-            raise gr.Error(message) from None
+            raise error(message) from None
         if len(ids) != len(task["responses"]):
             raise gr.Error(f"Rank all {len(task['responses'])} responses, each once.")
         record_ranking(ctx.store, user, task["prompt_id"], ids)
