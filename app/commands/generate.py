@@ -1,4 +1,7 @@
-"""Commands that make candidates to label: generate responses from models, and pair them."""
+"""Commands that make candidates to label: generate responses from models, and pair them.
+
+`generate` runs the models here, or, with `--base-url`, asks an OpenAI-compatible server.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,10 +17,44 @@ from app.commands.base import store_command
 from curation.pairing import STRATEGIES, pair_responses
 from curation.store import Store
 
+if TYPE_CHECKING:
+    from training.generate_remote import RemoteGenerateReport
+
+REMOTE_DEFAULTS = {
+    "api_key_env": "OPENAI_API_KEY",
+    "concurrency": 8,
+    "max_retries": 5,
+    "timeout": 120.0,
+}
+
+
+class PerSecond(click.ParamType):
+    """A rate in requests per second, written `5`, `0.5` or `5/s`."""
+
+    name = "R/s"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            rate = float(str(value).strip().removesuffix("/s"))
+        except ValueError:
+            rate = 0.0
+        if not 0 < rate < float("inf"):
+            self.fail(f"expected requests per second like 5 or 0.5/s, got {value!r}", param, ctx)
+        return rate
+
 
 def _setting(flag: str, kind: click.ParamType, default: object, help: str) -> Callable:
     """A typed option with a shown default."""
     return click.option(flag, type=kind, default=default, show_default=True, help=help)
+
+
+def _server_option(flag: str, kind: click.ParamType | type, help: str) -> Callable:
+    """An option for `--base-url` runs only: no value unless given, so that a stray one is caught."""
+    return click.option(flag, type=kind, default=None, help=f"With --base-url: {help}")
 
 
 @contextmanager
@@ -65,6 +103,28 @@ def _stop_on_interrupt() -> Iterator[threading.Event]:
 @_setting("--max-new-tokens", click.IntRange(min=1), 256, "Longest answer, in tokens.")
 @_setting("--batch-size", click.IntRange(min=1), 8, "Prompts per forward batch.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed for sampling.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="Ask this OpenAI-compatible server instead, like http://localhost:8000/v1; --model names its model.",
+)
+@_server_option(
+    "--api-key-env", str, "environment variable holding the API key (default OPENAI_API_KEY)."
+)
+@_server_option("--concurrency", click.IntRange(min=1), "requests at once (default 8).")
+@_server_option(
+    "--rate-limit", PerSecond(), "requests per second at most, like 5 or 5/s (default: no limit)."
+)
+@_server_option(
+    "--max-retries",
+    click.IntRange(min=0),
+    "retries of a request after 429, 5xx or a timeout (default 5).",
+)
+@_server_option(
+    "--timeout",
+    click.FloatRange(min=0, min_open=True),
+    "seconds to wait for one answer (default 120).",
+)
 @store_command
 def generate(
     store: Store,
@@ -77,40 +137,82 @@ def generate(
     max_new_tokens: int,
     batch_size: int,
     seed: int,
+    base_url: str | None,
+    **remote: object,
 ) -> tuple[dict, str]:
     """Generate candidate responses from one or more models and store them batch by batch.
 
-    Ctrl-C stops after the current batch and keeps everything generated so far.
+    With --base-url each sample is a request to that server; samples already stored (same
+    prompt, model and sample index) are skipped. Ctrl-C stops after the current batch (or the
+    requests in flight) and keeps everything generated so far.
     """
     from tqdm import tqdm
 
-    from training.generate import SamplingSettings, generate_candidates
+    from training.generate import GenerationError, SamplingSettings, generate_candidates
 
+    given = [f"--{name.replace('_', '-')}" for name, value in remote.items() if value is not None]
+    if given and not base_url:
+        raise GenerationError(f"{', '.join(given)} only apply with --base-url")
     settings = SamplingSettings(
         n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
     )
-    with _stop_on_interrupt() as stop, tqdm(desc="generate", unit="prompt") as bar:
+    unit = "sample" if base_url else "prompt"
+    with _stop_on_interrupt() as stop, tqdm(desc="generate", unit=unit, disable=None) as bar:
 
         def show(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        report = generate_candidates(
-            store,
-            list(models),
-            prompts=prompts,
-            limit=limit,
-            settings=settings,
-            batch_size=batch_size,
-            progress=show,
-            should_stop=stop.is_set,
+        run = dict(prompts=prompts, limit=limit, settings=settings, progress=show)
+        if base_url:
+            report = _generate_remote(store, models, base_url, remote, stop.is_set, run)
+        else:
+            report = generate_candidates(
+                store, list(models), batch_size=batch_size, should_stop=stop.is_set, **run
+            )
+    counted = "samples received" if base_url else "new responses"
+    lines = [f"{model}: {added} {counted}" for model, added in report.per_model.items()]
+    if base_url:
+        lines.append(
+            f"{report.endpoint}: {report.already_stored} samples already stored, "
+            f"{report.retries} requests retried"
         )
-    lines = [f"{model}: {added} new responses" for model, added in report.per_model.items()]
     lines.append(
         f"{report.prompts_done} of {report.prompts} prompts, {report.new_tokens} new tokens "
         f"in {report.seconds:.1f} s" + (" (stopped early)" if report.cancelled else "")
     )
     return report.to_dict(), "\n".join(lines)
+
+
+def _generate_remote(
+    store: Store,
+    models: tuple[str, ...],
+    base_url: str,
+    remote: dict,
+    should_stop: Callable[[], bool],
+    run: dict,
+) -> RemoteGenerateReport:
+    """`generate --base-url`: the client from the options, then the remote generation."""
+    from curation.openai_client import OpenAIClient
+    from training.generate_remote import generate_remote
+
+    options = {**REMOTE_DEFAULTS, **{k: v for k, v in remote.items() if v is not None}}
+    client = OpenAIClient(
+        base_url,
+        api_key_env=options["api_key_env"],
+        requests_per_second=options.get("rate_limit"),
+        max_retries=options["max_retries"],
+        timeout_s=options["timeout"],
+        connections=options["concurrency"],
+    )
+    return generate_remote(
+        store,
+        list(models),
+        client,
+        concurrency=options["concurrency"],
+        should_stop=should_stop,
+        **run,
+    )
 
 
 @click.command()
