@@ -90,7 +90,7 @@ class ChatServer:
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.host = f"127.0.0.1:{self.http.server_address[1]}"
         self.url = f"http://{self.host}/v1"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        threading.Thread(target=self.http.serve_forever, args=(0.05,), daemon=True).start()
 
     def client(self, **options: object) -> OpenAIClient:
         options.setdefault("backoff_s", 0.0)
@@ -198,7 +198,51 @@ def test_429_and_500_are_retried_honouring_retry_after(serve, store, write_jsonl
     assert (report.retries, report.responses_added, len(server.requests)) == (2, 1, 3)
 
 
-def test_retry_after_as_a_date_and_a_capped_wait() -> None:
+def test_a_request_without_an_answer_times_out_and_is_retried(serve, store, write_jsonl) -> None:
+    release = threading.Event()
+
+    def first_never_answers(body: dict, call: int) -> Reply:
+        if call == 1:
+            release.wait(timeout=60)  # no answer until the client has given up on it
+        return completion(body)
+
+    _add_prompts(store, write_jsonl, 1)
+    server = serve(first_never_answers)
+    try:
+        report = generate_remote(
+            store,
+            ["m"],
+            server.client(timeout_s=0.2),
+            settings=SamplingSettings(n=1, temperature=0),
+            concurrency=1,
+        )
+    finally:
+        release.set()
+    assert (report.retries, report.responses_added, len(server.requests)) == (1, 1, 2)
+
+
+def test_stopping_keeps_the_samples_already_received(serve, store, write_jsonl) -> None:
+    _add_prompts(store, write_jsonl, 4)
+    server = serve()
+    done: list[int] = []
+    report = generate_remote(
+        store,
+        ["m"],
+        server.client(),
+        settings=SAMPLED,
+        concurrency=1,
+        progress=lambda d, t: done.append(d),
+        should_stop=lambda: len(done) >= 3,
+    )
+    assert report.cancelled and report.samples == 3 and len(server.requests) == 3
+    assert table_counts(store)["responses"] == 3
+    rest = generate_remote(store, ["m"], server.client(), settings=SAMPLED)
+    # The prompt with both samples is not selected again; the one with one sample is completed.
+    assert (rest.prompts, rest.already_stored, rest.samples, rest.cancelled) == (3, 1, 5, False)
+    assert table_counts(store)["responses"] == 8
+
+
+def test_retry_after_as_a_date() -> None:
     now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("Wed, 01 Jan 2025 12:00:30 GMT", now) == 30.0
     assert retry_after_seconds("Wed, 01 Jan 2025 11:00:00 GMT", now) == 0.0
