@@ -371,7 +371,7 @@ def test_rate_limit_accepts_requests_per_second(serve, db_path, write_jsonl) -> 
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     url=st.text(min_size=1, max_size=30).filter(
