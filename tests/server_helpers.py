@@ -19,9 +19,10 @@ from curation.accounts import add_user
 USERS = {"ann": ("annotator", "ann-password"), "root": ("admin", "root-password")}
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium"
+    not CHROMIUM.exists(),
+    reason="BROWSER TEST NOT RUN: Debian's chromium is missing at /usr/bin/chromium "
+    "(apt-get install chromium)",
 )
 
 
@@ -113,7 +114,7 @@ def log_in(browser, server: Server, name: str, *, height: int = 1000):
     return page
 
 
-def screenshot(page, name: str) -> None:
-    """Save a full-page screenshot as tests/artifacts/<name>.png."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+def screenshot(page, folder: Path, name: str) -> None:
+    """Save a full-page screenshot as <folder>/<name>.png (a test's tmp_path: pytest keeps the
+    last runs' folders, and the checkout stays clean)."""
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

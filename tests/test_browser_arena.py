@@ -33,7 +33,7 @@ def set_number(page, selector: str, value: str) -> None:
     field.press("Enter")
 
 
-def test_admin_sees_the_leaderboard_with_intervals_and_plots(browser, server):
+def test_admin_sees_the_leaderboard_with_intervals_and_plots(browser, server, tmp_path):
     page = log_in(browser, server, "root", height=1200)
     page.get_by_role("tab", name="Leaderboard").click()
     page.click("#leaderboard-refresh")
@@ -45,11 +45,11 @@ def test_admin_sees_the_leaderboard_with_intervals_and_plots(browser, server):
     assert "LC win rate" in table
     for plot in ("#leaderboard-ratings", "#leaderboard-matrix"):
         page.wait_for_selector(f"{plot} img", timeout=30_000)
-    screenshot(page, "leaderboard")
+    screenshot(page, tmp_path, "leaderboard")
     page.close()
 
 
-def test_admin_generates_with_the_embedded_model_and_pairs_two_models(browser, server):
+def test_admin_generates_with_the_embedded_model_and_pairs_two_models(browser, server, tmp_path):
     page = log_in(browser, server, "root", height=1200)
     page.get_by_role("tab", name="Generate").click()
     set_number(page, "#generate-n", "1")
@@ -67,7 +67,7 @@ def test_admin_generates_with_the_embedded_model_and_pairs_two_models(browser, s
     page.click("#pair-start")
     page.wait_for_selector("#pair-report >> text=queued", timeout=60_000)
     assert "2 new across pairs" in page.locator("#pair-report").inner_text()
-    screenshot(page, "generate")
+    screenshot(page, tmp_path, "generate")
     page.close()
 
 

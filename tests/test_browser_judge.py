@@ -49,7 +49,7 @@ def test_admin_runs_a_judge_and_reads_the_report(tmp_path: Path, browser) -> Non
         report = page.locator("#judge-report").inner_text().split()
         n_failed_ties_agreement = report[report.index("longer") + 1 :][:4]
         assert n_failed_ties_agreement == ["3", "0", "0", "1"]
-        screenshot(page, "judge_tab")
+        screenshot(page, tmp_path, "judge_tab")
         page.close()
     finally:
         server.stop()

@@ -60,7 +60,7 @@ def press_and_wait(page, key: str, done: int) -> None:
     )
 
 
-def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
+def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server, tmp_path):
     page = log_in(browser, server, "ann")
     page.wait_for_selector("#progress >> text=assigned")
     page.wait_for_selector("text=Sure.")
@@ -71,7 +71,7 @@ def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     assert page.title() != "pwned"
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#response-a code, #response-b code").count() >= 1  # code block renders
-    screenshot(page, "label_tab_xss_pair")
+    screenshot(page, tmp_path, "label_tab_xss_pair")
 
     page.locator("body").click(position={"x": 5, "y": 5})
     for done, key in enumerate(["1", "2", "3"], start=1):
@@ -82,7 +82,7 @@ def test_label_by_keyboard_undo_edit_and_no_script_runs(browser, server):
     page.fill("#edit-text textarea", "A much better, edited answer.")
     page.click("#edit-save")
     page.wait_for_selector("text=Edit saved")
-    screenshot(page, "label_tab")
+    screenshot(page, tmp_path, "label_tab")
     page.close()
 
     server.stop()
@@ -144,7 +144,7 @@ def test_annotator_cannot_reach_admin(browser, tmp_path):
         admin.fill("#guidelines-text textarea", "Prefer answers that **explain** why.")
         admin.click("#guidelines-save")
         admin.wait_for_selector("text=Guidelines saved")
-        screenshot(admin, "admin_tab")
+        screenshot(admin, tmp_path, "admin_tab")
         admin.click("#account-pick input")
         admin.fill("#account-pick input", "ann")
         admin.keyboard.press("Enter")

@@ -31,7 +31,7 @@ def choose(page, selector: str, value: str) -> None:
     field.press("Enter")
 
 
-def test_admin_previews_launches_follows_and_reattaches_to_a_run(setup):
+def test_admin_previews_launches_follows_and_reattaches_to_a_run(setup, tmp_path):
     page = log_in(setup["browser"], setup["server"], "root", height=1400)
     page.get_by_role("tab", name="Train").click()
     choose(page, "#train-model", str(setup["model"]))
@@ -51,7 +51,7 @@ def test_admin_previews_launches_follows_and_reattaches_to_a_run(setup):
     assert "Held-out accuracy" in status and "→" in status
     assert "done in" in page.locator("#train-log textarea").input_value()
     assert "succeeded" in page.locator("#train-runs").inner_text()
-    screenshot(page, "train")
+    screenshot(page, tmp_path, "train")
 
     page.reload()  # a new page follows the newest run again
     page.wait_for_selector("#whoami >> text=Logged in as", timeout=60_000)
