@@ -44,10 +44,9 @@ HH_ASSISTANT = "\n\nAssistant:"
 
 
 def looks_like_hh(value: Any) -> bool:
-    """True for a string written as an Anthropic HH transcript."""
-    return isinstance(value, str) and (
-        value.lstrip("\n").startswith("Human:") and HH_ASSISTANT in value
-    )
+    """True for a string written as an Anthropic HH transcript: it opens with a `Human:` turn
+    (one without an `Assistant:` turn is a bad transcript, not a plain text)."""
+    return isinstance(value, str) and value.lstrip("\n").startswith("Human:")
 
 
 def detect_format(fields: list[str], first: dict[str, Any]) -> str | None:

@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
 
 from curation.sources import RawSource, read_error
-from curation.sql import quote_ident
+from curation.sql import quote_ident, quote_literal
 from curation.store import fetch_one
-from curation.transcripts import split_hh_pair, split_implicit_messages, split_implicit_text
+from curation.transcripts import (
+    TranscriptError,
+    split_hh_pair,
+    split_implicit_messages,
+    split_implicit_text,
+)
 
 ROLES = "('system', 'user', 'assistant', 'tool')"
 # JSON values arrive minified, so the first character tells a string ('"') or a list ('[')
@@ -46,6 +52,8 @@ CREATE OR REPLACE TEMP MACRO ps_is_strs(x) AS coalesce(
 CREATE OR REPLACE TEMP MACRO ps_is_nums(x, n) AS coalesce(
     ps_is_list(x) AND json_array_length(x) = n AND list_bool_and(list_transform(
         json_extract(x, '$[*]'), lambda e: json_type(e) IN ('BIGINT', 'UBIGINT', 'DOUBLE'))), false);
+CREATE OR REPLACE TEMP MACRO ps_all_finite(x) AS coalesce(list_bool_and(list_transform(
+    TRY_CAST(x AS DOUBLE[]), lambda e: isfinite(e))), false);
 CREATE OR REPLACE TEMP MACRO ps_msg_list(l) AS
     list_transform(l, lambda m: {{'role': json_extract_string(m, '$.role'), 'content': json_extract_string(m, '$.content')}});
 CREATE OR REPLACE TEMP MACRO ps_msgs(x) AS CASE WHEN ps_is_str(x)
@@ -65,8 +73,17 @@ STAGE_SCHEMA = pa.schema(
     ]
 )
 
-# (field, SQL true when the value is acceptable, what was expected)
-Check = tuple[str, str, str]
+
+class Check(NamedTuple):
+    """What one field must hold: SQL true when the value is acceptable, what was expected, and
+    the whole message when `problem` replaces "expected ..., got ..."."""
+
+    field: str
+    ok: str
+    expected: str
+    problem: str | None = None
+
+
 STRING_OR_MESSAGES = "a string or a list of {role, content} messages"
 REPLY = "a string or a list of one assistant message"
 
@@ -79,29 +96,34 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 def _checks(format_name: str, source: RawSource) -> list[Check]:
     """What each field of `format_name` must hold, as SQL over the raw JSON columns."""
     f = {name: quote_ident(name) for name in source.fields}
-    prompt = (
+    prompt = Check(
         "prompt",
         f"ps_is_str_or_msgs({f.get('prompt')})",
         STRING_OR_MESSAGES,
     )
     if format_name == "preference":
         if "prompt" in f:
-            return [prompt] + [(k, f"ps_is_reply({f[k]})", REPLY) for k in ("chosen", "rejected")]
+            return [prompt] + [
+                Check(k, f"ps_is_reply({f[k]})", REPLY) for k in ("chosen", "rejected")
+            ]
         return [
-            (k, f"ps_is_str_or_msgs({f[k]})", STRING_OR_MESSAGES) for k in ("chosen", "rejected")
+            Check(k, f"ps_is_str_or_msgs({f[k]})", STRING_OR_MESSAGES)
+            for k in ("chosen", "rejected")
         ]
     if format_name == "hh":
-        return [(k, f"ps_is_str({f[k]})", "a string") for k in ("chosen", "rejected")]
+        return [Check(k, f"ps_is_str({f[k]})", "a string") for k in ("chosen", "rejected")]
     if format_name == "unpaired":
         return [
             prompt,
-            ("completion", f"ps_is_reply({f['completion']})", REPLY),
-            ("label", f"coalesce(json_type({f['label']}) = 'BOOLEAN', false)", "true or false"),
+            Check("completion", f"ps_is_reply({f['completion']})", REPLY),
+            Check(
+                "label", f"coalesce(json_type({f['label']}) = 'BOOLEAN', false)", "true or false"
+            ),
         ]
     if format_name == "sft" and "messages" in f:
         m = f["messages"]
         return [
-            (
+            Check(
                 "messages",
                 f"ps_is_msgs({m}) AND json_array_length({m}) >= 2 "
                 f"AND coalesce(json_extract_string(json_extract({m}, '$[*]')[-1], '$.role') = 'assistant', false)",
@@ -109,17 +131,28 @@ def _checks(format_name: str, source: RawSource) -> list[Check]:
             )
         ]
     if format_name == "sft":
-        return [prompt, ("completion", f"ps_is_reply({f['completion']})", REPLY)]
+        return [prompt, Check("completion", f"ps_is_reply({f['completion']})", REPLY)]
     if format_name == "prompts":
         return [prompt]
-    checks = [prompt, ("responses", f"ps_is_strs({f['responses']})", "a non-empty list of strings")]
+    checks = [
+        prompt,
+        Check("responses", f"ps_is_strs({f['responses']})", "a non-empty list of strings"),
+    ]
     for key in ("scores", "ranks"):
         if key in f:
             checks.append(
-                (
+                Check(
                     key,
                     f"{f[key]} IS NULL OR ps_is_nums({f[key]}, json_array_length({f['responses']}))",
                     "a list of numbers, one per response",
+                )
+            )
+            checks.append(
+                Check(
+                    key,
+                    f"{f[key]} IS NULL OR ps_all_finite({f[key]})",
+                    "finite numbers",
+                    problem="expected finite numbers, got NaN or Infinity",
                 )
             )
     return checks
@@ -127,20 +160,27 @@ def _checks(format_name: str, source: RawSource) -> list[Check]:
 
 def _checked(checks: list[Check], relation: str) -> str:
     """`relation` with a boolean column `ok_<i>` per check, each check evaluated once."""
-    flags = ", ".join(f"({ok}) AS ok_{i}" for i, (_name, ok, _expected) in enumerate(checks))
+    flags = ", ".join(f"({check.ok}) AS ok_{i}" for i, check in enumerate(checks))
     return f"(SELECT *, {flags} FROM {relation})"
 
 
 def _problem_columns(checks: list[Check]) -> str:
     """SELECT items `problem_field` and `problem` over `_checked` columns: the first failed
     check of a record, else NULL."""
-    field_case = " ".join(f"WHEN NOT ok_{i} THEN '{name}'" for i, (name, _, _) in enumerate(checks))
+    field_case = " ".join(f"WHEN NOT ok_{i} THEN '{c.field}'" for i, c in enumerate(checks))
     message_case = " ".join(
-        f"WHEN NOT ok_{i} THEN CASE WHEN {quote_ident(name)} IS NULL THEN 'missing' "
-        f"ELSE 'expected {expected}, got ' || ps_kind({quote_ident(name)}) END"
-        for i, (name, _, expected) in enumerate(checks)
+        f"WHEN NOT ok_{i} THEN CASE WHEN {quote_ident(c.field)} IS NULL THEN 'missing' "
+        f"ELSE {_problem_sql(c)} END"
+        for i, c in enumerate(checks)
     )
     return f"CASE {field_case} END AS problem_field, CASE {message_case} END AS problem"
+
+
+def _problem_sql(check: Check) -> str:
+    """SQL for the message of a value that failed `check`."""
+    if check.problem:
+        return quote_literal(check.problem)
+    return f"'expected {check.expected}, got ' || ps_kind({quote_ident(check.field)})"
 
 
 def _raise_first_problem(
@@ -221,8 +261,8 @@ def _split_in_python(
         chosen, rejected = json.loads(chosen_json), json.loads(rejected_json)
         try:
             messages, chosen_text, rejected_text, is_chat = splitter(chosen, rejected)
-        except ValueError as error:
-            raise source.error(str(error), rec=rec, field="chosen") from None
+        except TranscriptError as error:
+            raise source.error(str(error), rec=rec, field=error.field) from None
         columns["messages"].append([{"role": m["role"], "content": m["content"]} for m in messages])
         columns["is_chat"].append(is_chat)
         columns["texts"].append([chosen_text, rejected_text])
@@ -244,7 +284,7 @@ def _split_implicit(chosen: object, rejected: object) -> tuple:
     if isinstance(chosen, list) and isinstance(rejected, list):
         messages, chosen_text, rejected_text = split_implicit_messages(chosen, rejected)
         return messages, chosen_text, rejected_text, True
-    raise ValueError("chosen and rejected must both be strings or both be message lists")
+    raise TranscriptError("chosen and rejected must both be strings or both be message lists")
 
 
 def stage_source(

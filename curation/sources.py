@@ -8,15 +8,19 @@ readers, streamed); only a `datasets` folder is copied into a temporary table.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from curation.csv_errors import explain_csv, repeated_column
 from curation.errors import BadInput
+from curation.json_errors import explain_json, first_malformed
+from curation.read_errors import first_line, shown, too_deep
 from curation.sql import quote_ident, quote_literal
 from curation.store import fetch_one
 
@@ -30,6 +34,7 @@ DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 # Fields that hold lists or numbers; in CSV cells they are written as JSON.
 JSON_CELL_FIELDS = {"responses", "scores", "ranks", "messages"}
 _SAMPLE_RECORDS = 1000
+_NOT_JSON = "malformed JSON: a word JSON does not have, such as nan or inf"
 
 
 @dataclass
@@ -61,17 +66,19 @@ class RawSource:
         )
 
 
-def read_error(path: Path, error: duckdb.Error) -> BadInput:
-    """A BadInput for a DuckDB error raised while reading `path`: the first undecodable or
-    malformed line when one can be found, else DuckDB's own first line."""
+def read_error(path: Path, error: duckdb.Error | RecursionError) -> BadInput:
+    """A BadInput for an error raised while reading `path` (DuckDB's, or Python's recursion
+    limit on a deeply nested record): the first line, row or record that explains it when one
+    can be found, else DuckDB's own first line."""
     suffix = path.suffix.lower() if path.is_file() else ""
+    found = None
     if suffix in JSONL_SUFFIXES | JSON_SUFFIXES:
-        found = _diagnose_json(path, suffix in JSONL_SUFFIXES)
-        if found:
-            return found
+        found = explain_json(path, error, suffix in JSONL_SUFFIXES)
     elif suffix in CSV_SUFFIXES:
-        _check_utf8(path)  # names the line of a non-UTF-8 byte, which DuckDB reports vaguely
-    return BadInput(path, _first_line(error))
+        found = explain_csv(path, error, _delimiter(suffix), JSON_CELL_FIELDS)
+    elif isinstance(error, RecursionError):
+        found = too_deep(path)
+    return found or BadInput(path, first_line(error))
 
 
 def is_dataset_folder(path: Path) -> bool:
@@ -128,7 +135,8 @@ def read_sources(con: duckdb.DuckDBPyConnection, path: Path, prefix: str) -> lis
     if suffix in JSONL_SUFFIXES | JSON_SUFFIXES:
         return [_read_json(con, path, newline_delimited=suffix in JSONL_SUFFIXES)]
     if suffix in CSV_SUFFIXES:
-        return [_read_csv(con, path, delimiter="\t" if suffix == ".tsv" else ",")]
+        return [_read_csv(con, path, _delimiter(suffix))]
+    _refuse_repeated_columns(path, _parquet_columns(path))
     relation, fields = _as_json_columns(con, path, f"read_parquet({quote_literal(path)})")
     try:
         return [_finish(con, path, relation, fields, record_word="row")]
@@ -148,11 +156,15 @@ def _finish(
             "file has no records",
             where=f"split {kwargs['split']}" if kwargs.get("split") else None,
         )
-    first = {
-        name: None if value is None else json.loads(value)
-        for name, value in zip(fields, row, strict=True)
-    }
-    return RawSource(path=path, relation=relation, fields=fields, first=first, **kwargs)
+    source = RawSource(path=path, relation=relation, fields=fields, first={}, **kwargs)
+    for name, value in zip(fields, row, strict=True):
+        try:
+            source.first[name] = None if value is None else json.loads(value)
+        except RecursionError as error:
+            raise read_error(path, error) from None
+        except ValueError:  # DuckDB reads words JSON lacks, such as nan and inf
+            raise source.error(_NOT_JSON, rec=0, field=shown(name)) from None
+    return source
 
 
 def _read_json(con: duckdb.DuckDBPyConnection, path: Path, newline_delimited: bool) -> RawSource:
@@ -165,10 +177,11 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, newline_delimited: bo
             f"LIMIT {_SAMPLE_RECORDS})"
         ).fetchall()
         if not keys:
-            raise _diagnose_json(path, newline_delimited) or BadInput(
+            raise first_malformed(path, newline_delimited) or BadInput(
                 path, "no records with fields"
             )
         fields = sorted(k for (k,) in keys)
+        _refuse_repeated_columns(path, fields)
         columns = ", ".join(f"{quote_literal(k)}: 'JSON'" for k in fields)
         relation = f"read_json({quote_literal(path)}, {options}, columns={{{columns}}})"
         return _finish(
@@ -184,6 +197,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> Raw
         f"read_csv({quote_literal(path)}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
         "header=true, all_varchar=true, strict_mode=true, null_padding=false)"
     )
+    repeated = repeated_column(path, delimiter)
+    if repeated:
+        raise repeated
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
         columns = ", ".join(f"{_csv_cell_to_json(name)} AS {quote_ident(name)}" for name in names)
@@ -223,78 +239,78 @@ def _read_dataset_folder(
     con: duckdb.DuckDBPyConnection, path: Path, prefix: str
 ) -> Iterator[RawSource]:
     """A `datasets` folder (Dataset or DatasetDict): one source per split."""
-    import datasets
-
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except Exception as error:  # datasets raises many kinds for a damaged folder
-        raise BadInput(path, f"cannot read datasets folder: {_first_line(error)}") from None
-    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
-    for index, (split, dataset) in enumerate(splits):
+    for index, (split, dataset) in enumerate(_load_splits(path)):
+        where = f"split {split}" if split else None
+        _refuse_repeated_columns(path, dataset.column_names, where)
         arrow_name, table = f"{prefix}_arrow{index}", f"{prefix}_{index}"
-        con.register(arrow_name, dataset.data.table)
         try:
+            con.register(arrow_name, dataset.data.table)
             relation, fields = _as_json_columns(con, path, arrow_name)
             con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {relation}")
+        except (duckdb.Error, pa.ArrowException) as error:
+            raise BadInput(
+                path, f"cannot read its data: {first_line(error)}", where=where
+            ) from None
         finally:
             con.unregister(arrow_name)
         yield _finish(con, path, table, fields, record_word="row", split=split)
 
 
-def _first_line(error: BaseException) -> str:
-    """The first line of an error message, without DuckDB's class prefix."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return re.sub(r"^[A-Za-z ]+ Error: ", "", text)
+def _load_splits(path: Path) -> list[tuple[str | None, Any]]:
+    """The (split, Dataset) pairs of a `datasets` folder; a DatasetDict is loaded split by split,
+    so a damaged split is named."""
+
+    listing = path / "dataset_dict.json"
+    if not listing.exists():
+        return [(None, _load_dataset(path, path, None))]
+    try:
+        names = json.loads(listing.read_text("utf-8"))["splits"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise BadInput(path, f"dataset_dict.json lists no splits ({first_line(error)})") from None
+    return [(str(name), _load_dataset(path / str(name), path, str(name))) for name in names]
 
 
-def _check_utf8(path: Path) -> None:
-    """Raise BadInput naming the line of the first byte sequence that is not UTF-8."""
-    decoder_line = 1
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise BadInput(
-                    path,
-                    f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1})",
-                    where=f"line {decoder_line}",
-                ) from None
-            decoder_line += 1
+def _load_dataset(folder: Path, path: Path, split: str | None) -> Any:
+    """One `datasets` Dataset saved in `folder` (the split `split` of `path`)."""
+    import datasets
+
+    try:
+        return datasets.Dataset.load_from_disk(str(folder))
+    except Exception as error:  # datasets raises many kinds for a damaged folder
+        raise BadInput(
+            path,
+            f"damaged or missing data files ({first_line(error)})",
+            where=f"split {split}" if split else None,
+        ) from None
 
 
-def _diagnose_json(path: Path, newline_delimited: bool) -> BadInput | None:
-    """Find the first undecodable or malformed line of a JSON file, to name it precisely."""
-    _check_utf8(path)
-    if not newline_delimited:
-        text = path.read_text(encoding="utf-8")
-        try:
-            json.loads(text)
-            return None
-        except json.JSONDecodeError as error:
-            if not (error.msg == "Extra data" and text.lstrip().startswith("{")):
-                return BadInput(path, f"malformed JSON: {error.msg}", where=f"line {error.lineno}")
-    blank = True
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            blank = False
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                return BadInput(
-                    path,
-                    f"malformed JSON: {error.msg} (column {error.colno})",
-                    where=f"line {number}",
-                )
-            if not isinstance(value, dict):
-                return BadInput(
-                    path,
-                    f"expected a JSON object, got {type(value).__name__}",
-                    where=f"line {number}",
-                )
-    return BadInput(path, "file is empty") if blank else None
+def _parquet_columns(path: Path) -> list[str]:
+    """The column names a Parquet file's schema holds, as written (none if it is unreadable:
+    DuckDB's reader explains that)."""
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return []
+
+
+def _refuse_repeated_columns(path: Path, names: list[str], where: str | None = None) -> None:
+    """Raise BadInput when two columns or fields share a name, in any case: DuckDB would keep
+    only one of them under that name."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if name.lower() in seen:
+            again = (
+                "twice" if seen[name.lower()] == name else f'also as "{shown(seen[name.lower()])}"'
+            )
+            raise BadInput(
+                path, f"named {again}; each field needs its own name", where=where, field=name
+            )
+        seen[name.lower()] = name
+
+
+def _delimiter(suffix: str) -> str:
+    """The cell delimiter of a CSV (`.csv`) or TSV (`.tsv`) file."""
+    return "\t" if suffix == ".tsv" else ","
 
 
 def _jsonl_line_of(path: Path, rec: int) -> int:

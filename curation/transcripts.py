@@ -11,6 +11,17 @@ import re
 from curation.formats import HH_ASSISTANT
 
 Message = dict[str, str]
+
+
+class TranscriptError(ValueError):
+    """A pair that cannot be split into a prompt and two responses; `field` names the side at
+    fault."""
+
+    def __init__(self, message: str, field: str = "chosen") -> None:
+        super().__init__(message)
+        self.field = field
+
+
 _HH_TURN = re.compile(r"\n\n(Human|Assistant):")
 _HH_ROLES = {"Human": "user", "Assistant": "assistant"}
 
@@ -35,7 +46,7 @@ def parse_hh_turns(text: str) -> list[Message]:
         text = "\n\n" + text.lstrip("\n")
     pieces = _HH_TURN.split(text)
     if pieces[0].strip():
-        raise ValueError("transcript does not start with a Human: turn")
+        raise TranscriptError("transcript does not start with a Human: turn")
     return [
         {"role": _HH_ROLES[speaker], "content": _strip_marker_space(content)}
         for speaker, content in zip(pieces[1::2], pieces[2::2], strict=True)
@@ -57,13 +68,16 @@ def split_hh_pair(chosen: str, rejected: str) -> tuple[list[Message], str, str]:
     ([{'role': 'user', 'content': '2+2?'}], '4', '5')
     """
     chosen, rejected = (_with_leading_break(t) for t in (chosen, rejected))
+    for field, text in (("chosen", chosen), ("rejected", rejected)):
+        if HH_ASSISTANT not in text:
+            raise TranscriptError("transcript has no Assistant: turn", field)
     shared = _shared_prefix(chosen, rejected)
     cut = shared.rfind(HH_ASSISTANT)
     if cut < 0:
-        raise ValueError("chosen and rejected share no Assistant: turn")
+        raise TranscriptError("chosen and rejected share no Assistant: turn")
     prompt = parse_hh_turns(shared[:cut])
     if not prompt or prompt[-1]["role"] != "user":
-        raise ValueError("the shared conversation does not end with a Human: turn")
+        raise TranscriptError("the shared conversation does not end with a Human: turn")
     start = cut + len(HH_ASSISTANT)
     return prompt, _strip_marker_space(chosen[start:]), _strip_marker_space(rejected[start:])
 
@@ -76,6 +90,8 @@ def _with_leading_break(text: str) -> str:
 def split_implicit_text(chosen: str, rejected: str) -> tuple[str, str, str]:
     """Split two plain texts that begin with the same prompt, as TRL's `extract_prompt` does.
 
+    Each side must keep some text after the prompt: an empty response is not made up.
+
     >>> split_implicit_text("Sky is blue", "Sky is green")
     ('Sky is', ' blue', ' green')
     """
@@ -84,7 +100,12 @@ def split_implicit_text(chosen: str, rejected: str) -> tuple[str, str, str]:
     if 0 < cut < min(len(chosen), len(rejected)) and chosen[cut - 1] == " ":
         cut -= 1
     if cut == 0:
-        raise ValueError("chosen and rejected share no prompt text")
+        raise TranscriptError("chosen and rejected share no prompt text")
+    for field, text in (("chosen", chosen), ("rejected", rejected)):
+        if cut == len(text):
+            raise TranscriptError(
+                "nothing is left for a response after the prompt both sides share", field
+            )
     return chosen[:cut], chosen[cut:], rejected[cut:]
 
 
@@ -104,8 +125,8 @@ def split_implicit_messages(
     replies = []
     for side in (chosen[shared:], rejected[shared:]):
         if len(side) != 1 or side[0].get("role") != "assistant":
-            raise ValueError("after the shared prompt each side must be one assistant message")
+            raise TranscriptError("after the shared prompt each side must be one assistant message")
         replies.append(side[0]["content"])
     if shared == 0:
-        raise ValueError("chosen and rejected share no prompt messages")
+        raise TranscriptError("chosen and rejected share no prompt messages")
     return chosen[:shared], replies[0], replies[1]
