@@ -6,6 +6,7 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
+from app.safe_text import info, shows_errors
 from curation.accounts import ROLES, add_user, list_users, update_account
 
 
@@ -42,9 +43,10 @@ def create_accounts_panel(ctx: AppContext) -> None:
 
     def changed(message: str) -> list:
         ctx.credentials.forget()
-        gr.Info(message)
+        info(message)
         return listing()
 
+    @shows_errors
     def create(name: str, chosen_role: str, secret: str, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
         add_user(ctx.store, name.strip(), chosen_role, secret)
@@ -55,17 +57,20 @@ def create_accounts_panel(ctx: AppContext) -> None:
             raise gr.Error("Choose an account first.")
         return name
 
+    @shows_errors
     def change_role(name: str | None, chosen_role: str, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
         update_account(ctx.store, chosen(name), role=chosen_role)
         return changed(f"{name} is now an {chosen_role}.")
 
+    @shows_errors
     def change_password(name: str | None, secret: str, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
         update_account(ctx.store, chosen(name), password=secret)
         return ["", *changed(f"New password set for {name}.")]
 
     def disable_or_enable(disabled: bool):
+        @shows_errors
         def handler(name: str | None, request: gr.Request) -> list:
             ctx.require_user(request, "admin")
             update_account(ctx.store, chosen(name), disabled=disabled)

@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from app.context import AppContext
+from app.safe_text import info, literal, markdown_view, render, shows_errors
 from app.tabs.accounts import create_accounts_panel
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
@@ -33,7 +34,7 @@ def create_admin_tab(ctx: AppContext) -> None:
             )
             import_format = gr.Dropdown(list(IMPORT_FORMATS), value="auto", label="Format")
             import_button = gr.Button("Import", elem_id="import-button")
-            import_report = gr.Markdown()
+            import_report = markdown_view(elem_id="import-report")
         with gr.Column():
             gr.Markdown("### Export")
             export_format = gr.Dropdown(list(EXPORT_FORMATS), value="dpo", label="Format")
@@ -67,6 +68,7 @@ def create_admin_tab(ctx: AppContext) -> None:
             get_guidelines(ctx.store),
         ]
 
+    @shows_errors
     def run_import(
         files: list[str] | None,
         fmt: str,
@@ -87,21 +89,27 @@ def create_admin_tab(ctx: AppContext) -> None:
         finally:
             for handle in handles:
                 handle.close()
-        lines = [f"- {Path(f.path).name}: {f.records} records as {f.format}" for f in report.files]
+        lines = [
+            f"- {literal(Path(f.path).name)}: {f.records} records as {f.format}"
+            for f in report.files
+        ]
         added = ", ".join(f"{n} {table}" for table, n in report.added.items())
-        return ["\n".join([*lines, f"\nadded: {added}"]), *overview(request)]
+        return [render("\n".join([*lines, f"\nadded: {added}"])), *overview(request)]
 
+    @shows_errors
     def run_export(fmt: str, file_type: str, request: gr.Request) -> str:
         ctx.require_user(request, "admin")
         path, report = export_to_file(ctx.store, fmt, file_type)
-        gr.Info(f"{report.rows} {fmt} rows")
+        info(f"{report.rows} {fmt} rows")
         return str(path)
 
+    @shows_errors
     def save_overlap(value: float, request: gr.Request) -> None:
         ctx.require_user(request, "admin")
         set_overlap(ctx.store, int(value))
         gr.Info(f"Each pair now goes to {int(value)} annotator(s).")
 
+    @shows_errors
     def save_guidelines(text: str, request: gr.Request) -> str:
         ctx.require_user(request, "admin")
         saved = set_guidelines(ctx.store, text)

@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
-from curation import PrefstudioError
+from app.safe_text import literal, markdown_view, plain_figure, render, shows_errors
 from curation.agreement import AgreementReport, annotator_agreement
 from curation.curate import curate
 from curation.flags import FLAG_KINDS, dismiss_flags, exclude_pairs, flag_counts, flagged_pairs
@@ -52,7 +52,7 @@ def lengths_figure(lengths: pd.DataFrame) -> Any:
     axes.set_ylabel("responses")
     if len(lengths):
         axes.legend(fontsize="small")
-    return figure
+    return plain_figure(figure)
 
 
 def agreement_figure(report: AgreementReport) -> Any:
@@ -71,7 +71,7 @@ def agreement_figure(report: AgreementReport) -> Any:
     axes.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
     axes.set_yticks(range(len(matrix)), matrix.index)
     figure.colorbar(image, ax=axes, label="Cohen's kappa")
-    return figure
+    return plain_figure(figure)
 
 
 def agreement_summary(report: AgreementReport) -> str:
@@ -92,7 +92,7 @@ def agreement_summary(report: AgreementReport) -> str:
     ]
     for name, f in report.per_annotator.items():
         lines.append(
-            f"| {name} | {f.votes} | {figure(f.majority_agreement)} ({f.majority_pairs}) | "
+            f"| {literal(name)} | {f.votes} | {figure(f.majority_agreement)} ({f.majority_pairs}) | "
             f"{figure(f.left_share)} ({f.left_votes}) | {figure(f.position_p_value)} | "
             f"{figure(f.longer_share)} |"
         )
@@ -175,7 +175,7 @@ def create_curate_tab(ctx: AppContext) -> None:
         )
     with gr.Row():
         agreement_plot = gr.Plot(label="Annotator agreement (Cohen's kappa)")
-        agreement_text = gr.Markdown(elem_id="curate-agreement")
+        agreement_text = markdown_view(elem_id="curate-agreement")
 
     gr.Markdown("### Snapshot")
     with gr.Row():
@@ -194,7 +194,7 @@ def create_curate_tab(ctx: AppContext) -> None:
     with gr.Row():
         preview = gr.Button("Preview counts", elem_id="snapshot-preview")
         create = gr.Button("Create snapshot", variant="primary", elem_id="snapshot-create")
-    snapshot_out = gr.Markdown(elem_id="snapshot-out")
+    snapshot_out = markdown_view(elem_id="snapshot-out")
     snapshots = gr.Dataframe(interactive=False, label="Snapshots", elem_id="snapshot-list")
     policy_fields = {
         "agreement": agreement,
@@ -235,24 +235,22 @@ def create_curate_tab(ctx: AppContext) -> None:
             lengths_figure(response_lengths(ctx.store)),
             chosen_vs_rejected(ctx.store),
             agreement_figure(report),
-            agreement_summary(report),
+            render(agreement_summary(report)),
             _snapshots_table(ctx),
         ]
 
+    @shows_errors
     def run_curation(
         value: float,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
     ) -> list:
         ctx.require_user(request, "admin")
-        try:
-            report = curate(
-                ctx.store,
-                near_dup_threshold=float(value),
-                progress=lambda steps: progress.tqdm(steps, desc="curating"),
-            )
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
+        report = curate(
+            ctx.store,
+            near_dup_threshold=float(value),
+            progress=lambda steps: progress.tqdm(steps, desc="curating"),
+        )
         found = report.to_dict()["clusters"]
         clusters = "; ".join(
             f"{subject}: {c['exact']['clusters']} exact, {c['near']['clusters']} near"
@@ -280,40 +278,32 @@ def create_curate_tab(ctx: AppContext) -> None:
             raise gr.Error("Select flags first.")
         return sorted({r["pair_id"] for r in rows if r["flag_id"] in set(flag_ids)})
 
+    @shows_errors
     def dismiss_selected(flag_ids: list[int], rows: list[dict], request: gr.Request) -> str:
         user = ctx.require_user(request, "admin")
         selected_pairs(flag_ids, rows)
-        try:
-            return f"Dismissed {dismiss_flags(ctx.store, flag_ids, by=user)} flags."
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
+        return f"Dismissed {dismiss_flags(ctx.store, flag_ids, by=user)} flags."
 
+    @shows_errors
     def exclude_selected(
         flag_ids: list[int], rows: list[dict], why: str, request: gr.Request
     ) -> str:
         user = ctx.require_user(request, "admin")
         pair_ids = selected_pairs(flag_ids, rows)
-        try:
-            done = exclude_pairs(ctx.store, pair_ids, by=user, reason=why.strip())
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
+        done = exclude_pairs(ctx.store, pair_ids, by=user, reason=why.strip())
         return f"Excluded {done} pairs from snapshots."
 
+    @shows_errors
     def preview_counts(values: dict, request: gr.Request) -> str:
         ctx.require_user(request, "admin")
-        try:
-            return counts_markdown(preview_snapshot(ctx.store, form_policy(values)))
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
+        return counts_markdown(preview_snapshot(ctx.store, form_policy(values)))
 
+    @shows_errors
     def make_snapshot(values: dict, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
-        try:
-            info = create_snapshot(ctx.store, values[name].strip(), form_policy(values))
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
-        text = f"Created **{info.name}** (sha256 `{info.sha256[:16]}`)\n\n"
-        return [text + counts_markdown(info.counts), _snapshots_table(ctx)]
+        info = create_snapshot(ctx.store, values[name].strip(), form_policy(values))
+        text = f"Created **{literal(info.name)}** (sha256 `{info.sha256[:16]}`)\n\n"
+        return [render(text + counts_markdown(info.counts)), _snapshots_table(ctx)]
 
     refresh.click(overview, outputs=overview_outputs)
     run.click(run_curation, inputs=[threshold], outputs=overview_outputs)

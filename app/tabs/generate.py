@@ -7,7 +7,7 @@ import threading
 import gradio as gr
 
 from app.context import AppContext
-from curation.errors import PrefstudioError
+from app.safe_text import literal, markdown_view, render, shows_errors
 from curation.pairing import STRATEGIES, pair_responses
 from training.generate import SamplingSettings, generate_candidates
 from training.models import EMBEDDED_MODEL
@@ -52,7 +52,7 @@ def create_generate_tab(ctx: AppContext) -> None:
     with gr.Row():
         start = gr.Button("Generate", variant="primary", elem_id="generate-start")
         cancel = gr.Button("Stop after this batch", elem_id="generate-cancel")
-    report = gr.Markdown(elem_id="generate-report")
+    report = markdown_view(elem_id="generate-report")
     gr.Markdown("### Pair for labelling")
     with gr.Row():
         strategy = gr.Radio(list(STRATEGIES), value="across", label="Strategy")
@@ -65,8 +65,9 @@ def create_generate_tab(ctx: AppContext) -> None:
         )
         per_prompt = gr.Number(value=1, precision=0, minimum=1, label="Pairs per prompt")
         pair_button = gr.Button("Pair and queue", elem_id="pair-start")
-    pair_report = gr.Markdown(elem_id="pair-report")
+    pair_report = markdown_view(elem_id="pair-report")
 
+    @shows_errors
     def run(
         chosen: list[str],
         which: str,
@@ -101,18 +102,21 @@ def create_generate_tab(ctx: AppContext) -> None:
                 progress=lambda done, total: progress((done, total), desc="prompts", unit="prompt"),
                 should_stop=stop.is_set,
             )
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
         finally:
             stop_events.pop(request.session_hash, None)
-        lines = [f"- {model}: {added} new responses" for model, added in result.per_model.items()]
+        lines = [
+            f"- {literal(model)}: {added} new responses"
+            for model, added in result.per_model.items()
+        ]
         ending = "stopped early; what was done is kept" if result.cancelled else "done"
-        return "\n".join(
-            [
-                f"**{ending}**: {result.prompts_done} of {result.prompts} prompts, "
-                f"{result.new_tokens} new tokens in {result.seconds:.1f} s",
-                *lines,
-            ]
+        return render(
+            "\n".join(
+                [
+                    f"**{ending}**: {result.prompts_done} of {result.prompts} prompts, "
+                    f"{result.new_tokens} new tokens in {result.seconds:.1f} s",
+                    *lines,
+                ]
+            )
         )
 
     def stop_generation(request: gr.Request) -> None:
@@ -124,12 +128,10 @@ def create_generate_tab(ctx: AppContext) -> None:
         event.set()
         gr.Info("Stopping after the current batch.")
 
+    @shows_errors
     def pair(chosen: list[str], how: str, per: float, request: gr.Request) -> str:
         ctx.require_user(request, "admin")
-        try:
-            result = pair_responses(ctx.store, how, chosen or [], per_prompt=int(per or 1))
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
+        result = pair_responses(ctx.store, how, chosen or [], per_prompt=int(per or 1))
         return (
             f"{result.added} new {how} pairs queued for labelling; "
             f"{result.identical_skipped} identical candidates left out."

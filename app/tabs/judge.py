@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
-from curation.errors import PrefstudioError
+from app.safe_text import info, literal, markdown_view, render, shows_errors
 from curation.judgments import get_suggestions, list_judges, set_suggestions
 from judges.registry import JUDGE_KINDS, LastJudge
 from judges.report import REPORT_COLUMNS, judge_report, report_table
@@ -41,7 +41,7 @@ def create_judge_tab(ctx: AppContext) -> None:
         label="Endpoint base URL (api judge)", placeholder="http://localhost:8000/v1"
     )
     run_button = gr.Button("Run judge", variant="primary", elem_id="judge-run")
-    summary = gr.Markdown(elem_id="judge-summary")
+    summary = markdown_view(elem_id="judge-summary")
     gr.Markdown("### Report (ties excluded from agreement; rule baselines on the same pairs)")
     table = gr.Dataframe(interactive=False, elem_id="judge-report")
     plot = gr.BarPlot(
@@ -73,6 +73,7 @@ def create_judge_tab(ctx: AppContext) -> None:
             gr.Dropdown(choices=judges, value=setting["judge_key"]),
         ]
 
+    @shows_errors
     def run(
         kind_: str,
         model_: str,
@@ -86,30 +87,25 @@ def create_judge_tab(ctx: AppContext) -> None:
         from judges.runs import run_judge
 
         options = {"base_url": base_url_.strip() or None} if kind_ == "api" else {}
-        try:
-            judge = last_judge.get(kind_, model_.strip() or None, **options)
-            progress(0, desc=f"judging with {judge.label}")
-            result = run_judge(
-                ctx.store, judge, pairs=pairs_, limit=int(limit_) or None,
-                progress=lambda done, total: progress((done, max(total, 1)), unit="pairs"),
-            )  # fmt: skip
-            frame, bars = report_frames(judge_report(ctx.store))
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
+        judge = last_judge.get(kind_, model_.strip() or None, **options)
+        progress(0, desc=f"judging with {judge.label}")
+        result = run_judge(
+            ctx.store, judge, pairs=pairs_, limit=int(limit_) or None,
+            progress=lambda done, total: progress((done, max(total, 1)), unit="pairs"),
+        )  # fmt: skip
+        frame, bars = report_frames(judge_report(ctx.store))
         choices = ", ".join(f"{n} {c}" for c, n in sorted(result.choices.items())) or "none"
         text = (
-            f"**{result.judge}**: {result.selected} pairs selected, {result.cached} already judged, "
+            f"**{literal(result.judge)}**: {result.selected} pairs selected, {result.cached} already judged, "
             f"{result.judged} judged now ({choices})."
         )
-        return [text, frame, bars, *overview(request)[2:]]
+        return [render(text), frame, bars, *overview(request)[2:]]
 
+    @shows_errors
     def save_suggestions(enabled: bool, key: str | None, request: gr.Request) -> None:
         ctx.require_user(request, "admin")
-        try:
-            set_suggestions(ctx.store, enabled, key)
-        except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
-        gr.Info("Annotators now see suggestions." if enabled else "Suggestions are off.")
+        set_suggestions(ctx.store, enabled, key)
+        info("Annotators now see suggestions." if enabled else "Suggestions are off.")
 
     def prioritize_pairs(request: gr.Request) -> None:
         ctx.require_user(request, "admin")

@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
+from app.safe_text import plain_figure
 from curation.leaderboard import Leaderboard, store_leaderboard
 
 TABLE_COLUMNS = [
@@ -80,7 +81,7 @@ def ratings_figure(board: Leaderboard) -> Any:
     axes.set_title("Ratings: raw and length-controlled")
     axes.set_xlabel(f"Elo-scale rating ({round(board.confidence * 100)}% bootstrap interval)")
     axes.legend(loc="best", fontsize="small")
-    return figure
+    return plain_figure(figure)
 
 
 def win_rate_figure(board: Leaderboard) -> Any:
@@ -106,7 +107,7 @@ def win_rate_figure(board: Leaderboard) -> Any:
     axes.set_xlabel("opponent")
     axes.set_title("Win rate of the row model against the column model")
     figure.colorbar(image, ax=axes, label="win rate (ties half), games in brackets")
-    return figure
+    return plain_figure(figure)
 
 
 def create_leaderboard_tab(ctx: AppContext) -> None:

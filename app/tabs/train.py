@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 import yaml
 
+from app import safe_text
 from app.context import AppContext
 from curation.errors import PrefstudioError
 from curation.run_records import RunRecord, get_run, list_runs
@@ -43,9 +44,11 @@ def parse_settings(text: str) -> dict[str, Any]:
     try:
         values = yaml.safe_load(text or "") or {}
     except yaml.YAMLError as error:
-        raise gr.Error(f"Settings are not valid YAML: {str(error).splitlines()[0]}") from None
+        raise safe_text.error(
+            f"Settings are not valid YAML: {str(error).splitlines()[0]}"
+        ) from None
     if not isinstance(values, dict):
-        raise gr.Error("Settings must be a mapping of names to values.")
+        raise safe_text.error("Settings must be a mapping of names to values.")
     return values
 
 
@@ -101,7 +104,7 @@ def create_train_tab(ctx: AppContext) -> None:
         launch = gr.Button("Launch", variant="primary", elem_id="train-launch")
         one_click = gr.Button("One-click DPO", variant="primary", elem_id="train-one-click")
     command = gr.Code(label="Exact command of the run", interactive=False, elem_id="train-command")
-    status = gr.Markdown(elem_id="train-status")
+    status = safe_text.markdown_view(elem_id="train-status")
     with gr.Row():
         cancel = gr.Button("Cancel run", variant="stop", elem_id="train-cancel")
         resume = gr.Button("Resume from last checkpoint", elem_id="train-resume")
@@ -121,7 +124,12 @@ def create_train_tab(ctx: AppContext) -> None:
     def live_outputs(run_id: int | None) -> list:
         record = refresh_run(ctx.store, run_id) if run_id is not None else None
         view = followed_view(record)
-        return [view["status"], view["log"], *view["plots"], runs_table(list_runs(ctx.store))]
+        return [
+            safe_text.render(view["status"]),
+            view["log"],
+            *view["plots"],
+            runs_table(list_runs(ctx.store)),
+        ]
 
     def on_load(chosen_model: str, chosen_preset: str, request: gr.Request) -> list:
         if not ctx.is_admin(request):  # the tab is hidden from annotators: nothing to show
@@ -142,7 +150,9 @@ def create_train_tab(ctx: AppContext) -> None:
 
     def prepare(name: str | None, how: str, base: str, text: str) -> RunRecord:
         if not name:
-            raise gr.Error("Choose a snapshot (make one in the Curate tab), or use One-click DPO.")
+            raise safe_text.error(
+                "Choose a snapshot (make one in the Curate tab), or use One-click DPO."
+            )
         spec = plan_run(
             ctx.store, snapshot=name, method=how, model=base, settings=parse_settings(text)
         )
@@ -153,7 +163,7 @@ def create_train_tab(ctx: AppContext) -> None:
         try:
             record = prepare(name, how, base, text)
         except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
+            raise safe_text.error(str(error)) from None
         config = yaml.safe_dump(record.config, sort_keys=False)
         shown = f"{' '.join(record.command)}\n\n# {record.out_dir}/config.yaml\n{config}"
         return [record.id, shown, *live_outputs(record.id)]
@@ -166,8 +176,8 @@ def create_train_tab(ctx: AppContext) -> None:
                 record = prepare(name, how, base, text)
             record = launch_run(ctx.store, record.id)
         except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
-        gr.Info(f"Run {record.id} started; it keeps going if you close this page.")
+            raise safe_text.error(str(error)) from None
+        safe_text.info(f"Run {record.id} started; it keeps going if you close this page.")
         return [record.id, " ".join(record.command), *live_outputs(record.id)]
 
     def start_one_click(base: str, request: gr.Request, progress=gr.Progress()) -> list:  # noqa: B008
@@ -180,18 +190,18 @@ def create_train_tab(ctx: AppContext) -> None:
             spec = plan_run(ctx.store, snapshot=name, method="dpo", model=base, settings=values)
             record = launch_run(ctx.store, create_run(ctx.store, spec).id)
         except PrefstudioError as error:
-            raise gr.Error(str(error)) from None
-        gr.Info(f"One-click DPO: run {record.id} on snapshot {name} started.")
+            raise safe_text.error(str(error)) from None
+        safe_text.info(f"One-click DPO: run {record.id} on snapshot {name} started.")
         return [record.id, " ".join(record.command), *live_outputs(record.id)]
 
     def act_on_followed(action, run_id: int | None, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
         if run_id is None:
-            raise gr.Error("No run is followed.")
+            raise safe_text.error("No run is followed.")
         try:
             action(ctx.store, run_id)
         except RunError as error:
-            raise gr.Error(str(error)) from None
+            raise safe_text.error(str(error)) from None
         return live_outputs(run_id)
 
     def stop(run_id: int | None, request: gr.Request) -> list:
