@@ -53,6 +53,29 @@ class RemoteGenerateReport(GenerateReport):
     retries: int = 0
 
 
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to reach a server: its base URL, the key's variable, and the request discipline."""
+
+    base_url: str
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    rate_limit: float | None = None  # requests per second; None: no limit
+    max_retries: int = 5
+    timeout: float = 120.0  # seconds for one answer
+
+    def client(self) -> OpenAIClient:
+        """A client for this server (the key is read when it opens)."""
+        return OpenAIClient(
+            self.base_url,
+            api_key_env=self.api_key_env,
+            requests_per_second=self.rate_limit,
+            max_retries=self.max_retries,
+            timeout_s=self.timeout,
+            connections=self.concurrency,
+        )
+
+
 def request_body(task: SampleTask, settings: SamplingSettings) -> dict[str, Any]:
     """The chat-completions request for one sample; sample k is seeded with `seed + k`."""
     body: dict[str, Any] = {

@@ -20,13 +20,6 @@ from curation.store import Store
 if TYPE_CHECKING:
     from training.generate_remote import RemoteGenerateReport
 
-REMOTE_DEFAULTS = {
-    "api_key_env": "OPENAI_API_KEY",
-    "concurrency": 8,
-    "max_retries": 5,
-    "timeout": 120.0,
-}
-
 
 class PerSecond(click.ParamType):
     """A rate in requests per second, written `5`, `0.5` or `5/s`."""
@@ -192,24 +185,15 @@ def _generate_remote(
     should_stop: Callable[[], bool],
     run: dict,
 ) -> RemoteGenerateReport:
-    """`generate --base-url`: the client from the options, then the remote generation."""
-    from curation.openai_client import OpenAIClient
-    from training.generate_remote import generate_remote
+    """`generate --base-url`: the server's options as given, then the remote generation."""
+    from training.generate_remote import ServerOptions, generate_remote
 
-    options = {**REMOTE_DEFAULTS, **{k: v for k, v in remote.items() if v is not None}}
-    client = OpenAIClient(
-        base_url,
-        api_key_env=options["api_key_env"],
-        requests_per_second=options.get("rate_limit"),
-        max_retries=options["max_retries"],
-        timeout_s=options["timeout"],
-        connections=options["concurrency"],
-    )
+    server = ServerOptions(base_url, **{k: v for k, v in remote.items() if v is not None})
     return generate_remote(
         store,
         list(models),
-        client,
-        concurrency=options["concurrency"],
+        server.client(),
+        concurrency=server.concurrency,
         should_stop=should_stop,
         **run,
     )
