@@ -253,3 +253,10 @@ def generate_remote(
             "and running the same command again asks only for the rest"
         )
     return report
+
+
+def generate_on_server(
+    store: Store, models: Sequence[str], server: ServerOptions, **run: Any
+) -> RemoteGenerateReport:
+    """`generate_remote` with a client for `server` at its concurrency (`run`: the rest)."""
+    return generate_remote(store, models, server.client(), concurrency=server.concurrency, **run)

@@ -9,16 +9,12 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import click
 
 from app.commands.base import store_command
 from curation.pairing import STRATEGIES, pair_responses
 from curation.store import Store
-
-if TYPE_CHECKING:
-    from training.generate_remote import RemoteGenerateReport
 
 
 class PerSecond(click.ParamType):
@@ -142,10 +138,12 @@ def generate(
     from tqdm import tqdm
 
     from training.generate import GenerationError, SamplingSettings, generate_candidates
+    from training.generate_remote import ServerOptions, generate_on_server
 
-    given = [f"--{name.replace('_', '-')}" for name, value in remote.items() if value is not None]
+    given = {name: value for name, value in remote.items() if value is not None}
     if given and not base_url:
-        raise GenerationError(f"{', '.join(given)} only apply with --base-url")
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
+        raise GenerationError(f"{flags} only apply with --base-url")
     settings = SamplingSettings(
         n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
     )
@@ -158,7 +156,8 @@ def generate(
 
         run = dict(prompts=prompts, limit=limit, settings=settings, progress=show)
         if base_url:
-            report = _generate_remote(store, models, base_url, remote, stop.is_set, run)
+            server = ServerOptions(base_url, **given)
+            report = generate_on_server(store, list(models), server, should_stop=stop.is_set, **run)
         else:
             report = generate_candidates(
                 store, list(models), batch_size=batch_size, should_stop=stop.is_set, **run
@@ -175,28 +174,6 @@ def generate(
         f"in {report.seconds:.1f} s" + (" (stopped early)" if report.cancelled else "")
     )
     return report.to_dict(), "\n".join(lines)
-
-
-def _generate_remote(
-    store: Store,
-    models: tuple[str, ...],
-    base_url: str,
-    remote: dict,
-    should_stop: Callable[[], bool],
-    run: dict,
-) -> RemoteGenerateReport:
-    """`generate --base-url`: the server's options as given, then the remote generation."""
-    from training.generate_remote import ServerOptions, generate_remote
-
-    server = ServerOptions(base_url, **{k: v for k, v in remote.items() if v is not None})
-    return generate_remote(
-        store,
-        list(models),
-        server.client(),
-        concurrency=server.concurrency,
-        should_stop=should_stop,
-        **run,
-    )
 
 
 @click.command()
