@@ -8,6 +8,7 @@ from app.commands import (
     curate,
     data,
     generate,
+    gold,
     guidelines,
     judge,
     leaderboard,
@@ -17,7 +18,18 @@ from app.commands import (
 )
 from app.commands.base import PrefstudioGroup
 
-COMMAND_MODULES = [data, serve, users, guidelines, generate, leaderboard, train, curate, judge]
+COMMAND_MODULES = [
+    data,
+    serve,
+    users,
+    guidelines,
+    gold,
+    generate,
+    leaderboard,
+    train,
+    curate,
+    judge,
+]
 
 
 @click.group(cls=PrefstudioGroup)

@@ -2,7 +2,8 @@
 
 Every pair has a serving position in `queue` (appended in arrival batches, shuffled within a
 batch); `queue_priorities` lifts chosen pairs ahead, higher first. Each pair goes to `overlap`
-distinct annotators, nobody gets a pair twice, and nobody sees anyone else's labels.
+distinct annotators, nobody gets a pair twice, and nobody sees anyone else's labels. Gold pairs
+stay out of that order: `curation.gold_mix` slips them into each annotator's stream at a rate.
 
 All annotators draw from one shared pool of open pairs held in memory in serving order, each
 with the labels in force on it, so serving the next pair is a memory operation. A pair handed
@@ -25,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pandas as pd
 
 from curation.annotation_errors import LabelError
+from curation.gold_mix import GoldMix
 from curation.queue_reads import (
     Key,
     ServedPair,
@@ -142,6 +144,7 @@ class LabelQueue:
         self._generation = 0  # bumped when the pool is rebuilt; stale refills are dropped
         self._overlap = 1
         self._refill: Future | None = None  # the refill in flight (one at a time)
+        self._gold = GoldMix.load(store)  # gold pairs, served apart from the pool
         self._refiller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-refill")
         store.on_close(lambda: self._refiller.shutdown(wait=True, cancel_futures=True))
 
@@ -177,9 +180,14 @@ class LabelQueue:
             now = time.monotonic()
             current = self._current.get(annotator)
             if current is not None:
-                if self._hold(current.pair_id, annotator, now):
+                if self._gold.is_gold(current.pair_id) or self._hold(
+                    current.pair_id, annotator, now
+                ):
                     return current
                 del self._current[annotator]  # its lease ran out and the pair was taken
+            gold = self._gold.due(annotator)
+            if gold is not None:
+                return self._show(annotator, gold, now)
             pair, index = self._pick(annotator, now)
             if refill and len(self._pool) - index <= self.batch:
                 self._start_refill()
@@ -211,17 +219,20 @@ class LabelQueue:
             holders = self._claims.get(pair_id)
             if holders is not None:
                 holders.pop(annotator, None)
+            self._gold.count_labels(annotator, 1)
             self._note(pair_id, annotator, voted)
 
     def note_votes(self, pair_ids: list[str], annotator: str) -> None:
         """`annotator` voted on these pairs outside the queue (an edit or a ranking)."""
         with self._lock:
+            self._gold.count_labels(annotator, len(pair_ids))
             for pair_id in pair_ids:
                 self._note(pair_id, annotator, True)
 
     def forget_label(self, annotator: str, pair_id: str) -> None:
         """`annotator`'s label on `pair_id` was undone."""
         with self._lock:
+            self._gold.count_labels(annotator, -1)
             self._note(pair_id, annotator, None)
 
     def serve_again(self, annotator: str, pair: ServedPair) -> None:
@@ -234,7 +245,7 @@ class LabelQueue:
             if previous is not None:  # back to the pool for whoever comes next
                 self._claims.get(previous.pair_id, {}).pop(annotator, None)
             self._labelled.setdefault(pair.pair_id, known).pop(annotator, None)
-            if pair.pair_id not in self._pooled:
+            if pair.pair_id not in self._pooled and not self._gold.is_gold(pair.pair_id):
                 self._add_to_pool(_FRONT, pair.oriented("ab"))
             pair.served_at = now
             self._current[annotator] = pair
@@ -267,11 +278,15 @@ class LabelQueue:
         for index, (_, pair_id) in enumerate(self._pool):
             if self._open_to(pair_id, annotator, now):
                 self._claims.setdefault(pair_id, {})[annotator] = now + self.lease_seconds
-                pair = self._pooled[pair_id][1].oriented(random.choice(("ab", "ba")))
-                pair.served_at = now
-                self._current[annotator] = pair
-                return pair, index
+                return self._show(annotator, self._pooled[pair_id][1], now), index
         return None, len(self._pool)
+
+    def _show(self, annotator: str, pair: ServedPair, now: float) -> ServedPair:
+        """Make `pair`, sides in a random order, the one shown to `annotator`; return it."""
+        shown = pair.oriented(random.choice(("ab", "ba")))
+        shown.served_at = now
+        self._current[annotator] = shown
+        return shown
 
     def _note(self, pair_id: str, annotator: str, voted: bool | None) -> None:
         """Track a label in force (None: retracted); a pair with enough votes leaves the pool."""
@@ -307,6 +322,21 @@ class LabelQueue:
             for pair_id in list(self._labelled):
                 if not self._claims.get(pair_id):
                     del self._labelled[pair_id]
+
+    def reload_gold(self) -> None:
+        """Gold pairs or their rate changed: read them again; pairs that became gold leave the
+        pool, pairs that stopped being gold are looked at again."""
+        gold = GoldMix.load(self.store)
+        with self._lock:
+            self._generation += 1
+            dropped = set(self._gold.pairs) - set(gold.pairs)
+            self._gold = gold
+            self._pool = [(key, pid) for key, pid in self._pool if not gold.is_gold(pid)]
+            for pair_id in [pid for pid in self._pooled if gold.is_gold(pid)]:
+                del self._pooled[pair_id]
+            if dropped:  # back in the serving order, wherever the cursors are
+                self._cursors[0] = self._cursors[2] = None
+                self._requeue |= dropped
 
     def priorities_changed(self, pair_ids: set[str]) -> None:
         """Priorities of `pair_ids` changed: reread the priority tiers, look at them again."""
@@ -399,7 +429,11 @@ class LabelQueue:
 
     def _open(self, rows: list[tuple[Key, str]], pooled: set[str], overlap: int) -> list:
         """(key, pair id, labels in force) of the rows not pooled yet and not full."""
-        fresh = [(key, pair_id) for key, pair_id in rows if pair_id not in pooled]
+        fresh = [
+            (key, pair_id)
+            for key, pair_id in rows
+            if pair_id not in pooled and not self._gold.is_gold(pair_id)
+        ]
         labelled = labels_in_force(self.store, [pair_id for _, pair_id in fresh])
         found = []
         for key, pair_id in fresh:
@@ -426,6 +460,13 @@ def queue_for(store: Store) -> LabelQueue:
 def next_pair_for(store: Store, annotator: str) -> ServedPair | None:
     """The pair `annotator` should label now, or None when nothing is left for them."""
     return queue_for(store).next_pair(annotator)
+
+
+def gold_changed(store: Store) -> None:
+    """Tell the store's queue (if one runs) that gold pairs or their rate changed."""
+    queue = _queues.get(store)
+    if queue is not None:
+        queue.reload_gold()
 
 
 def note_votes(store: Store, pair_ids: list[str], annotator: str) -> None:

@@ -12,6 +12,8 @@ Example policy file (every key optional; these are the defaults)::
     test_fraction: 0.1         # share of prompt clusters in the test split
     split_seed: prefstudio     # salt of the deterministic split
     near_dup_threshold: 0.8    # near-duplicate prompts share a split
+    min_gold_accuracy: null    # e.g. 0.7: leave out every label of annotators under this
+    min_gold_answers: 1        # ...once they answered this many gold pairs
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class SnapshotPolicy:
     test_fraction: float = 0.1
     split_seed: str = "prefstudio"
     near_dup_threshold: float = 0.8
+    min_gold_accuracy: float | None = None
+    min_gold_answers: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exclude_flags", tuple(self.exclude_flags))
@@ -61,17 +65,20 @@ class SnapshotPolicy:
                 f"policy exclude_flags has unknown kinds {', '.join(unknown)}; "
                 f"choose from {', '.join(FLAG_KINDS)}"
             )
-        if not isinstance(self.min_votes, int) or self.min_votes < 1:
-            raise PolicyError(
-                f"policy min_votes must be a whole number >= 1, got {self.min_votes!r}"
-            )
+        for name in ("min_votes", "min_gold_answers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise PolicyError(f"policy {name} must be a whole number >= 1, got {value!r}")
         ranges = {
             "judge_min_confidence": (0.5, 1.0, True),
             "test_fraction": (0.0, 1.0, False),
             "near_dup_threshold": (0.0, 1.0, True),
+            "min_gold_accuracy": (0.0, 1.0, True),
         }
         for name, (low, high, high_ok) in ranges.items():
             value = getattr(self, name)
+            if name == "min_gold_accuracy" and value is None:
+                continue  # no gold rule
             if not isinstance(value, int | float) or not (
                 low <= value <= high if high_ok else low <= value < high
             ):

@@ -35,6 +35,7 @@ from curation.exporter import (
     format_query,
     write_rows,
 )
+from curation.gold_scores import left_out_by_gold, policy_votes_sql
 from curation.snapshot_policy import SnapshotPolicy
 from curation.snapshot_verify import (
     MANIFEST_FILE,
@@ -114,7 +115,8 @@ def _outcomes_sql(policy: SnapshotPolicy) -> str:
     )
     human = f"""SELECT pair_id, CASE {top} WHEN votes_a THEN 'a' WHEN votes_b THEN 'b'
                                    WHEN ties THEN 'tie' ELSE 'both_bad' END AS outcome
-                FROM pair_votes WHERE votes >= {int(policy.min_votes)} AND {decided}"""
+                FROM {policy_votes_sql(policy)}
+                WHERE votes >= {int(policy.min_votes)} AND {decided}"""
     judge = "SELECT NULL AS pair_id, NULL AS outcome WHERE false"
     if policy.judge_key:
         judge = f"""SELECT pair_id, choice AS outcome FROM current_judgments
@@ -221,6 +223,7 @@ def preview_snapshot(store: Store, policy: SnapshotPolicy | None = None) -> dict
                     f"SELECT count(*) FROM ({query}) q WHERE {_in_split(split)}",
                 )
         counts["pairs"] = _pair_counts(con)
+        counts["left_out_by_gold"] = left_out_by_gold(con, policy)
         con.execute(f"DROP TABLE {_OUTCOMES}; DROP TABLE {_SPLIT}")
     return counts
 
@@ -316,6 +319,7 @@ def create_snapshot(store: Store, name: str, policy: SnapshotPolicy | None = Non
                     "and there are no thumbs or reference responses"
                 )
             counts["pairs"] = _pair_counts(con)
+            counts["left_out_by_gold"] = left_out_by_gold(con, policy)
             _write_card(store, con, policy, scratch, counts)
             files = hash_folder_files(
                 scratch, [str(p.relative_to(scratch)) for p in scratch.rglob("*") if p.is_file()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from curation.flags import flag_counts
+from curation.gold_scores import gold_report
 from curation.store import Store, fetch_one
 
 COUNTED_TABLES = (
@@ -20,7 +21,8 @@ COUNTED_TABLES = (
 def store_stats(store: Store, *, with_agreement: bool = False) -> dict:
     """Row counts per table, pairs labelled, and pairs per flag kind (dismissed flags excluded).
 
-    With `with_agreement`, also `agreement`: annotator agreement and biases (`curation.agreement`).
+    With `with_agreement`, also `agreement`: annotator agreement and biases (`curation.agreement`),
+    and `gold`: gold pairs, their rate, and each annotator's gold accuracy (`curation.gold_scores`).
     """
     con = store.con
     counted = ", ".join(f"(SELECT count(*) FROM {table}) AS {table}" for table in COUNTED_TABLES)
@@ -36,4 +38,5 @@ def store_stats(store: Store, *, with_agreement: bool = False) -> dict:
         from curation.agreement import annotator_agreement
 
         counts["agreement"] = annotator_agreement(store).to_dict()
+        counts["gold"] = gold_report(store)
     return counts

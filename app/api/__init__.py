@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.api import arena, curation, judges, labels, runs, users
+from app.api import arena, curation, gold, judges, labels, runs, users
 from curation.errors import NotFound, PrefstudioError
 
 AREA_ROUTERS = [
@@ -15,6 +15,7 @@ AREA_ROUTERS = [
     arena.router,
     judges.router,
     users.router,
+    gold.router,
 ]
 
 

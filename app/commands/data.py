@@ -18,6 +18,7 @@ from curation import (
     store_stats,
 )
 from curation.exporter import EXPORT_FILE_TYPES
+from curation.gold import mark_imported_gold
 from curation.importer import ImportProgress
 from curation.snapshots import export_snapshot
 
@@ -49,19 +50,28 @@ def init(store: Store) -> tuple[dict, str]:
 @click.option(
     "--source", default=None, help="Name for where the data came from (default: file name)."
 )
+@click.option(
+    "--gold", is_flag=True, help="Mark the labelled pairs as gold, the label as their answer."
+)
 @store_command
 def import_command(
-    store: Store, paths: tuple[Path, ...], fmt: str, source: str | None
+    store: Store, paths: tuple[Path, ...], fmt: str, source: str | None, gold: bool
 ) -> tuple[dict, str]:
     """Import files or folders (JSONL, JSON, CSV, Parquet, datasets folders) in one transaction."""
     from tqdm import tqdm
 
     # In a terminal only, and gone once the import ends, so errors stay one line.
     with tqdm(desc="import", unit="step", disable=None, leave=False) as bar:
-        report = import_paths(store, paths, format=fmt, source=source, progress=_steps_on(bar))
+        report = import_paths(
+            store, paths, format=fmt, source=source, progress=_steps_on(bar), list_prompts=gold
+        )
+    data = report.to_dict()
     lines = [f"{f.path}: {f.records} records as {f.format}" for f in report.files]
     lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report.added.items()))
-    return report.to_dict(), "\n".join(lines)
+    if gold:
+        data["gold"] = mark_imported_gold(store, report)
+        lines.append(f"marked {data['gold']} pairs as gold")
+    return data, "\n".join(lines)
 
 
 def _steps_on(bar: tqdm) -> ImportProgress:

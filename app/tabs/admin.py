@@ -1,5 +1,5 @@
-"""The Admin tab: annotators and their counts, labels over time, import, export, overlap, the
-guidelines annotators see, and accounts."""
+"""The Admin tab: annotators and their counts, their gold accuracy, labels over time, import,
+export, overlap, the guidelines annotators see, and accounts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from app.safe_text import info, literal, markdown_view, render, shows_errors
 from app.tabs.accounts import create_accounts_panel
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
+from curation.gold_scores import gold_table
 from curation.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.label_stats import annotator_counts, labels_over_time
 from curation.queue import MAX_OVERLAP, get_overlap, set_overlap
@@ -21,6 +22,11 @@ def create_admin_tab(ctx: AppContext) -> None:
     """Build the Admin tab; every handler checks the admin role on the server."""
     refresh = gr.Button("Refresh", size="sm", elem_id="admin-refresh")
     counts = gr.Dataframe(label="Annotators", interactive=False, elem_id="annotator-counts")
+    gold = gr.Dataframe(
+        label="Gold accuracy (answers on gold pairs, skips aside)",
+        interactive=False,
+        elem_id="gold-accuracy",
+    )
     over_time = gr.BarPlot(
         x="time", y="labels", color="annotator", label="Labels over time (per hour)"
     )
@@ -63,6 +69,7 @@ def create_admin_tab(ctx: AppContext) -> None:
         ctx.require_user(request, "admin")
         return [
             annotator_counts(ctx.store),
+            gold_table(ctx.store),
             labels_over_time(ctx.store),
             get_overlap(ctx.store),
             get_guidelines(ctx.store),
@@ -121,7 +128,7 @@ def create_admin_tab(ctx: AppContext) -> None:
             return [gr.skip()] * len(overview_outputs)
         return overview(request)
 
-    overview_outputs = [counts, over_time, overlap, guidelines]
+    overview_outputs = [counts, gold, over_time, overlap, guidelines]
     ctx.on_page_load(overview_for_admins, None, overview_outputs)
     refresh.click(overview, None, overview_outputs)
     import_button.click(run_import, [upload, import_format], [import_report, *overview_outputs])
