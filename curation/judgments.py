@@ -199,19 +199,25 @@ def judged_pair_ids(store: Store, exclude_names: tuple[str, ...] = ()) -> list[s
     return [row[0] for row in rows]
 
 
-def uncertain_pairs(store: Store, exclude_names: tuple[str, ...] = ()) -> pd.DataFrame:
+def uncertain_pairs(
+    store: Store, exclude_names: tuple[str, ...] = (), judge_keys: list[str] | None = None
+) -> pd.DataFrame:
     """Unlabelled pairs ranked by how unsure the judges are: (pair_id, priority, reason).
 
     Priority adds the judges' uncertainty (1 at p_a = 0.5, 0 at 0 or 1, from the mean p_a),
     1 when judges pick different sides, and 0.5 when a judge was position-inconsistent.
-    Judges named in `exclude_names` (rule baselines, say) do not count.
+    Judges named in `exclude_names` (rule baselines, say) do not count; with `judge_keys`,
+    only those judges count.
     """
     excluded = ", ".join(quote_literal(n) for n in exclude_names) or "NULL"
+    chosen = "true"
+    if judge_keys is not None:
+        chosen = f"g.key IN ({', '.join(map(quote_literal, judge_keys)) or 'NULL'})"
     return store.con.execute(
         f"""
         WITH verdicts AS (
             SELECT j.* FROM current_judgments j JOIN judges g ON g.key = j.judge_key
-            WHERE g.name NOT IN ({excluded}) AND j.choice <> 'failed'
+            WHERE g.name NOT IN ({excluded}) AND {chosen} AND j.choice <> 'failed'
               AND j.pair_id NOT IN (SELECT pair_id FROM current_labels WHERE choice <> 'skip')),
         per_pair AS (
             SELECT pair_id, avg(p_a) AS mean_p,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from curation import Store
 from curation.judge_reads import snapshot_pairs, verdicts
+from judges.base import JudgeError
 from judges.calibration import calibration_figures
 from judges.registry import RULE_KINDS
 
@@ -63,31 +64,39 @@ def judge_figures(rows: pd.DataFrame, train: Scores | None) -> dict:
     }
 
 
-def heldout_figures(
-    store: Store,
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    own_train: dict[str, Scores] | None = None,
-) -> dict[str, dict]:
-    """Per judge with verdicts on the test pairs (snapshot_pairs frames): its held-out figures.
+def training_scores(store: Store, judge: tuple, on_train: pd.DataFrame) -> Scores | None:
+    """What to fit a judge's calibrator on: a learned judge's out-of-fold scores on the pairs
+    it learned from (its verdicts there are in-sample), else its verdicts on the train pairs."""
+    if judge.name == "learned":
+        from judges.registry import judge_from_key
 
-    Calibration is fitted on the judge's verdicts on the train pairs, or on `own_train[key]`
-    for a judge that learned from those pairs (its out-of-fold scores).
-    """
+        try:
+            classifier = judge_from_key(store, judge.judge_key).classifier
+        except JudgeError:  # its classifier file is gone: nothing to calibrate on
+            return None
+        return classifier.oof_p_a, classifier.oof_human_a
+    rows = on_train[on_train["judge_key"] == judge.judge_key]
+    if rows.empty:
+        return None
+    return rows["p_a"].to_numpy(float), (rows["human"] == "a").to_numpy()
+
+
+def heldout_figures(store: Store, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
+    """Per judge with verdicts on the test pairs (snapshot_pairs frames): its held-out figures,
+    with calibration fitted on `training_scores`."""
     on_test, on_train = _with_sides(store, test), _with_sides(store, train)
-    names = on_test.drop_duplicates("judge_key")
-    labels = names["label"].tolist()
+    judges = on_test.drop_duplicates("judge_key")
+    labels = judges["label"].tolist()
     results = {}
-    for row in names.itertuples(index=False):
-        trained = on_train[on_train["judge_key"] == row.judge_key]
-        scores = (own_train or {}).get(row.judge_key)
-        if scores is None and len(trained):
-            scores = (trained["p_a"].to_numpy(float), (trained["human"] == "a").to_numpy())
-        figures = judge_figures(on_test[on_test["judge_key"] == row.judge_key], scores)
-        results[unique_label(row.label, row.judge_key, labels)] = {
-            "judge_key": row.judge_key,
-            "kind": row.name,
-            "baseline": row.name in RULE_KINDS,
+    for judge in judges.itertuples(index=False):
+        figures = judge_figures(
+            on_test[on_test["judge_key"] == judge.judge_key],
+            training_scores(store, judge, on_train),
+        )
+        results[unique_label(judge.label, judge.judge_key, labels)] = {
+            "judge_key": judge.judge_key,
+            "kind": judge.name,
+            "baseline": judge.name in RULE_KINDS,
             **figures,
         }
     return results

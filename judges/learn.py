@@ -2,10 +2,11 @@
 never saw.
 
 `light`: a logistic regression on a base model's response features (judges.learned), in
-seconds on a CPU once features are cached. `reward`: a reward model trained by the `rm` run
-method (TRL's RewardTrainer) on the snapshot, judged with as a reward judge. Either way the
-new judge judges the snapshot's test pairs, as do the rule baselines, and every judge with
-verdicts there is measured: agreement, and calibration fitted on the training pairs.
+seconds on a CPU once features are cached. `reward`: a reward model trained on the snapshot
+by the trainer the caller hands in (the `rm` run method, training.reward_model), judged with
+as a reward judge. Either way the new judge judges the snapshot's test pairs, as do the rule
+baselines, and every judge with verdicts there is measured: agreement, and calibration
+fitted on the training pairs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -21,13 +21,15 @@ from curation import Store
 from curation.judge_reads import snapshot_pairs
 from curation.snapshots import latest_snapshot
 from judges.base import Judge, JudgeError, PairItem
-from judges.heldout import Scores, heldout_figures
+from judges.heldout import heldout_figures
 from judges.registry import RULE_KINDS, build_judge
 from judges.runs import run_judge
 
 LEARN_METHODS = ("light", "reward")
 MIN_TRAIN_PAIRS = 10
 Progress = Callable[[str, int, int], None]  # (step, done, total)
+# Trains a reward model: (store, snapshot, model, max_steps, progress) -> (folder, run id).
+RewardTrainer = Callable[[Store, str, str | None, int | None, Progress | None], tuple[str, int]]
 
 
 class LearnError(JudgeError):
@@ -59,73 +61,23 @@ def items_of(pairs: pd.DataFrame) -> list[PairItem]:
     ]
 
 
-def learn_light(
-    store: Store, train: pd.DataFrame, model: str, progress: Progress | None
-) -> tuple[Judge, Scores]:
-    """Fit the light judge on the training pairs; return it with its out-of-fold scores."""
+def learn_light(store: Store, train: pd.DataFrame, model: str, progress: Progress | None) -> Judge:
+    """Fit the light judge on the training pairs and save its classifier."""
     from judges.features import ResponseFeatures
     from judges.learned import (
         LearnedJudge,
         LightClassifier,
         features_dir,
         learned_dir,
-        out_of_fold_p_a,
         pair_differences,
     )
 
     features = ResponseFeatures(model, features_dir(store.files_dir))
     step = None if progress is None else (lambda done, total: progress("features", done, total))
     differences = pair_differences(features, items_of(train), step)
-    a_better = (train["human"] == "a").to_numpy()
-    classifier = LightClassifier.fit(differences, a_better)
+    classifier = LightClassifier.fit(differences, (train["human"] == "a").to_numpy())
     classifier.save(learned_dir(store.files_dir))
-    own = (out_of_fold_p_a(differences, a_better, classifier.c), a_better)
-    return LearnedJudge(model, classifier, features), own
-
-
-def learn_reward(
-    store: Store,
-    snapshot: str,
-    model: str | None,
-    max_steps: int | None,
-    progress: Progress | None,
-) -> tuple[Judge, int]:
-    """Train a reward model on the snapshot (a run, waited for); return its judge and run id."""
-    from judges.reward import RewardJudge
-    from training.presets import preset_settings
-    from training.run_spec import MODEL_DIR
-    from training.runs import (
-        DEFAULT_MODEL,
-        cancel_run,
-        plan_run,
-        run_progress,
-        start_run,
-        wait_for_run,
-    )
-
-    spec = plan_run(
-        store,
-        snapshot=snapshot,
-        method="rm",
-        model=model,
-        settings=preset_settings(model or DEFAULT_MODEL),
-        max_steps=max_steps,
-    )
-    record = start_run(store, spec)
-
-    def poll(current: object) -> None:
-        if progress is not None:
-            shown = run_progress(current)
-            progress("training", shown.get("step", 0), shown.get("max_steps") or 0)
-
-    try:
-        record = wait_for_run(store, record.id, on_poll=poll)
-    except KeyboardInterrupt:
-        cancel_run(store, record.id)
-        raise LearnError(f"reward-model run {record.id} cancelled") from None
-    if record.status != "succeeded":
-        raise LearnError(f"reward-model run {record.id} {record.status}: {record.error}")
-    return RewardJudge(str(Path(record.out_dir) / MODEL_DIR)), record.id
+    return LearnedJudge(model, classifier, features)
 
 
 def snapshot_splits(store: Store, snapshot: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -153,6 +105,7 @@ def learn_judge(
     model: str | None = None,
     max_steps: int | None = None,
     progress: Progress | None = None,
+    train_reward: RewardTrainer | None = None,
 ) -> LearnResult:
     """Learn a judge from a snapshot's training pairs, judge its test pairs with it and the
     rule baselines (which also judge the training pairs, to be calibrated), and measure every
@@ -163,15 +116,18 @@ def learn_judge(
         raise LearnError("max steps apply to the reward method only")
     started = time.perf_counter()
     name, train, test = snapshot_splits(store, snapshot)
-    own: dict[str, Scores] = {}
     run_id = None
     if method == "light":
         from judges.learned import DEFAULT_MODEL
 
-        judge, scores = learn_light(store, train, model or DEFAULT_MODEL, progress)
-        own[judge.key()] = scores
+        judge = learn_light(store, train, model or DEFAULT_MODEL, progress)
     else:
-        judge, run_id = learn_reward(store, name, model, max_steps, progress)
+        from judges.reward import RewardJudge
+
+        if train_reward is None:
+            raise LearnError("the reward method needs a way to train a reward model")
+        folder, run_id = train_reward(store, name, model, max_steps, progress)
+        judge = RewardJudge(folder)
     run_judge(store, judge, pairs="all", pair_ids=test["pair_id"].tolist())
     both = [*train["pair_id"], *test["pair_id"]]  # on train pairs too, to calibrate them
     for kind in RULE_KINDS:
@@ -184,6 +140,6 @@ def learn_judge(
         train_pairs=len(train),
         test_pairs=len(test),
         seconds=round(time.perf_counter() - started, 3),
-        heldout=heldout_figures(store, train, test, own),
+        heldout=heldout_figures(store, train, test),
         run_id=run_id,
     )

@@ -61,45 +61,38 @@ def pair_differences(
 
 @dataclass
 class LightClassifier:
-    """A scaled, intercept-free logistic regression on pair differences, as plain arrays;
-    `c` is the inverse regularisation strength it was fitted with."""
+    """A scaled, intercept-free logistic regression on pair differences, as plain arrays.
+
+    `c` is the inverse regularisation strength it was fitted with; `oof_p_a` and `oof_human_a`
+    are its training pairs' p_a from classifiers fitted without them (cross-validation) and
+    whether people preferred A there: what its calibration is fitted on.
+    """
 
     scale: np.ndarray
     coef: np.ndarray
     c: float
+    oof_p_a: np.ndarray
+    oof_human_a: np.ndarray
 
     @classmethod
-    def fit(
-        cls, differences: np.ndarray, a_better: np.ndarray, c: float | None = None
-    ) -> LightClassifier:
-        """Fit on pair differences and whether A was preferred, each pair in both orders;
-        without `c`, the regularisation is chosen by cross-validation over pairs."""
-        from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-        from sklearn.model_selection import GroupKFold
-
-        x, y, groups = _both_orders(differences, a_better)
-        scale = x.std(axis=0)
+    def fit(cls, differences: np.ndarray, a_better: np.ndarray) -> LightClassifier:
+        """Fit on pair differences and whether A was preferred, each pair in both orders, with
+        the regularisation of C_GRID whose out-of-fold log loss (folds over pairs) is least."""
+        a_better = np.asarray(a_better, dtype=int)
+        scale = np.vstack([differences, -differences]).std(axis=0)
         scale[scale == 0] = 1.0
-        if c is None:
-            folds = GroupKFold(n_splits=min(FOLDS, len(differences)))
-            chosen = LogisticRegressionCV(
-                Cs=C_GRID,
-                cv=list(folds.split(x, y, groups)),
-                fit_intercept=False,
-                scoring="neg_log_loss",
-                max_iter=2000,
-            ).fit(x / scale, y)
-            c = float(chosen.C_[0])
-        model = LogisticRegression(C=c, fit_intercept=False, max_iter=2000).fit(x / scale, y)
-        return cls(scale, model.coef_[0].copy(), c)
+        scaled = differences / scale
+        best = min((_out_of_fold(scaled, a_better, c) for c in C_GRID), key=lambda found: found[0])
+        _, c, oof = best
+        coef = _fit(scaled, a_better, c)
+        return cls(scale, coef, float(c), oof, a_better.astype(float))
 
     def p_a(self, differences: np.ndarray) -> np.ndarray:
         """The probability that A is better, per pair difference."""
-        z = (differences / self.scale) @ self.coef
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+        return _sigmoid((differences / self.scale) @ self.coef)
 
     def digest(self) -> str:
-        """A hash of the arrays: equal digests predict the same."""
+        """A hash of the arrays that predict: equal digests predict the same."""
         digest = hashlib.sha256()
         for array in (self.scale, self.coef):
             digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
@@ -111,7 +104,7 @@ class LightClassifier:
         target = folder / f"{self.digest()}.npz"
         handle, scratch = tempfile.mkstemp(dir=folder, suffix=".npz")
         with os.fdopen(handle, "wb") as out:
-            np.savez(out, scale=self.scale, coef=self.coef, c=np.array(self.c))
+            np.savez(out, **{name: np.asarray(getattr(self, name)) for name in ARRAYS})
         os.replace(scratch, target)
         return target
 
@@ -120,40 +113,48 @@ class LightClassifier:
         """Read arrays written by `save`; JudgeError when they are missing or altered."""
         try:
             with np.load(path, allow_pickle=False) as saved:
-                loaded = cls(saved["scale"], saved["coef"], float(saved["c"]))
+                values = {name: saved[name] for name in ARRAYS}
         except (OSError, KeyError, ValueError) as error:
             raise JudgeError(
                 f"cannot read the learned judge's classifier {path}: {error}"
             ) from None
+        loaded = cls(**{**values, "c": float(values["c"])})
         if loaded.digest() != Path(path).stem:
             raise JudgeError(f"the learned judge's classifier {path} does not match its name")
         return loaded
 
 
-def out_of_fold_p_a(differences: np.ndarray, a_better: np.ndarray, c: float) -> np.ndarray:
-    """p_a of each pair from a classifier (with regularisation `c`) fitted without it, in
-    folds over pairs: for calibrating the learned judge on its own training pairs."""
+ARRAYS = ("scale", "coef", "c", "oof_p_a", "oof_human_a")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow."""
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
+
+def _fit(scaled: np.ndarray, a_better: np.ndarray, c: float) -> np.ndarray:
+    """Coefficients of an intercept-free logistic regression on each pair in both orders."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([scaled, -scaled])
+    y = np.concatenate([a_better, 1 - a_better])
+    return LogisticRegression(C=c, fit_intercept=False, max_iter=2000).fit(x, y).coef_[0].copy()
+
+
+def _out_of_fold(
+    scaled: np.ndarray, a_better: np.ndarray, c: float
+) -> tuple[float, float, np.ndarray]:
+    """(log loss, c, p_a) of each pair from fits without it, in folds over pairs."""
     from sklearn.model_selection import KFold
 
-    found = np.empty(len(differences))
-    folds = KFold(n_splits=min(FOLDS, len(differences)), shuffle=True, random_state=0)
-    for fit_rows, held_rows in folds.split(differences):
-        model = LightClassifier.fit(differences[fit_rows], a_better[fit_rows], c)
-        found[held_rows] = model.p_a(differences[held_rows])
-    return found
-
-
-def _both_orders(
-    differences: np.ndarray, a_better: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each pair as (A - B, label) and (B - A, 1 - label), with the pair's index as group."""
-    labels = np.asarray(a_better, dtype=int)
-    groups = np.arange(len(differences))
-    return (
-        np.vstack([differences, -differences]),
-        np.concatenate([labels, 1 - labels]),
-        np.concatenate([groups, groups]),
-    )
+    found = np.empty(len(scaled))
+    folds = KFold(n_splits=min(FOLDS, len(scaled)), shuffle=True, random_state=0)
+    for fit_rows, held_rows in folds.split(scaled):
+        coef = _fit(scaled[fit_rows], a_better[fit_rows], c)
+        found[held_rows] = _sigmoid(scaled[held_rows] @ coef)
+    clipped = np.clip(found, 1e-9, 1 - 1e-9)
+    loss = -np.mean(a_better * np.log(clipped) + (1 - a_better) * np.log(1 - clipped))
+    return float(loss), c, found
 
 
 class LearnedJudge(Judge):

@@ -1,11 +1,15 @@
-"""The judge report: per judge, agreement with human labels, Cohen's kappa and position and
-length biases, next to the rule baselines run on the same pairs.
+"""The judge report: per judge, agreement with human labels, Cohen's kappa, calibration error
+and position and length biases, next to the rule baselines run on the same pairs.
 """
 
 from __future__ import annotations
 
 from curation import Store
+from curation.judge_reads import verdicts
 from curation.judgments import judged_pair_ids, report_counts
+from curation.snapshots import latest_snapshot
+from judges.calibration import expected_calibration_error
+from judges.heldout import snapshot_heldout, unique_label
 from judges.registry import RULE_KINDS, build_judge
 from judges.runs import run_judge
 
@@ -44,6 +48,26 @@ def run_baselines(store: Store) -> None:
         run_judge(store, build_judge(kind), pairs="all", pair_ids=pair_ids)
 
 
+def calibration_errors(store: Store) -> dict[str, dict[str, float | None]]:
+    """Per judge key: `ece` of p_a against the human majority over its labelled pairs, and
+    `calibrated_ece` on the newest snapshot's test pairs after a calibrator fitted on its
+    train pairs (None without a snapshot or with too few verdicts there)."""
+    found = verdicts(store).dropna(subset=["human"])
+    errors = {
+        key: {
+            "ece": expected_calibration_error(rows["p_a"], rows["human"] == "a"),
+            "calibrated_ece": None,
+        }
+        for key, rows in found.groupby("judge_key")
+    }
+    snapshot = latest_snapshot(store)
+    heldout = snapshot_heldout(store, snapshot)[0] if snapshot else {}
+    for figures in heldout.values():
+        errors.setdefault(figures["judge_key"], {"ece": None})
+        errors[figures["judge_key"]]["calibrated_ece"] = figures["calibrated_ece"]
+    return errors
+
+
 def judge_report(store: Store, *, baselines: bool = True) -> dict:
     """{"judges": {label: figures}} for every judge with verdicts in the store.
 
@@ -54,15 +78,17 @@ def judge_report(store: Store, *, baselines: bool = True) -> dict:
     non-failed verdicts that were position-consistent, `prefer_longer` (share of decided
     verdicts on pairs of unequal length that chose the longer response) and `prefer_first`
     (share of single-order picks that chose the response shown first; None for judges that
-    never see an order). With `baselines`, the rule judges are first run on the same pairs.
+    never see an order), and the calibration errors `ece` and `calibrated_ece` (see
+    `calibration_errors`). With `baselines`, the rule judges are first run on the same pairs.
     """
     if baselines:
         run_baselines(store)
     counts = report_counts(store)
     labels = counts["label"].tolist()
+    errors = calibration_errors(store)
     judges = {}
     for row in counts.itertuples(index=False):
-        label = row.label if labels.count(row.label) == 1 else f"{row.label}#{row.judge_key[:8]}"
+        label = unique_label(row.label, row.judge_key, labels)
         table = (row.human_a_judge_a, row.human_a_judge_b, row.human_b_judge_a, row.human_b_judge_b)
         agreement_n = sum(table)
         judges[label] = {
@@ -80,6 +106,9 @@ def judge_report(store: Store, *, baselines: bool = True) -> dict:
             "position_consistency": ratio(row.consistent, row.consistency_n),
             "prefer_longer": ratio(row.chose_longer, row.length_decided),
             "prefer_first": None if row.order_free else ratio(row.first_picks, row.order_picks),
+            "ece": None,
+            "calibrated_ece": None,
+            **errors.get(row.judge_key, {}),
         }
     return {"judges": judges}
 
@@ -90,6 +119,8 @@ REPORT_COLUMNS = (
     "ties",
     "agreement",
     "kappa",
+    "ece",
+    "calibrated_ece",
     "p_agreement",
     "position_consistency",
     "prefer_longer",

@@ -1,15 +1,31 @@
-"""API routes for judges (admin): their agreement report, queue priorities from their
-uncertainty, and whether annotators see a judge's verdicts as suggestions."""
+"""API routes for judges (admin): learning one from a snapshot, their agreement report, queue
+priorities from their uncertainty, and whether annotators see a judge's verdicts as
+suggestions."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.judgments import get_suggestions, set_suggestions
+from curation.judgments import get_suggestions
+from judges.learn import LEARN_METHODS
 
 router = APIRouter()
+
+
+class LearnBody(BaseModel):
+    """What `prefstudio judge learn` takes: method, snapshot (default: the newest), base model,
+    and for the reward method at most how many training steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal[LEARN_METHODS] = "light"  # type: ignore[valid-type]
+    snapshot: str | None = Field(default=None, max_length=64)
+    model: str | None = Field(default=None, max_length=500)
+    max_steps: int | None = Field(default=None, ge=1)
 
 
 class ReportBody(BaseModel):
@@ -37,6 +53,16 @@ class SuggestionsBody(BaseModel):
     judge_key: str | None = Field(default=None, max_length=200)
 
 
+@router.post("/judges/learn")
+def post_learn(body: LearnBody, user: AdminUser, ctx: Context) -> dict:
+    """Learn a judge from a snapshot's labels; its key and everyone's held-out figures."""
+    from judges.learn import learn_judge
+    from training.reward_model import train_reward_model
+
+    result = learn_judge(ctx.store, **body.model_dump(), train_reward=train_reward_model)
+    return result.to_dict()
+
+
 @router.post("/judges/report")
 def post_report(body: ReportBody, user: AdminUser, ctx: Context) -> dict:
     """Per judge: agreement with human labels, Cohen's kappa, position and length bias."""
@@ -61,5 +87,8 @@ def get_suggestion_setting(user: AdminUser, ctx: Context) -> dict:
 
 @router.put("/judges/suggestions")
 def put_suggestion_setting(body: SuggestionsBody, user: AdminUser, ctx: Context) -> dict:
-    """Turn suggestions on (naming a judge that has run on this store) or off."""
-    return set_suggestions(ctx.store, body.enabled, body.judge_key)
+    """Turn suggestions on (naming a judge that has run on this store, or `best`: the best on
+    held-out pairs) or off."""
+    from judges.priorities import suggest
+
+    return suggest(ctx.store, body.enabled, body.judge_key)

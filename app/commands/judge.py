@@ -1,7 +1,8 @@
 """Commands that run judges over pairs and report how far to trust them.
 
 `prefstudio judge --judge KIND ...` runs a judge (the `run` subcommand is the default);
-`judge report`, `judge prioritize` and `judge suggestions` read and use the verdicts.
+`judge learn` learns one from a snapshot's labels; `judge report`, `judge prioritize` and
+`judge suggestions` read and use the verdicts.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import click
 
 from app.commands.base import store_command
 from curation import Store
-from curation.judgments import get_suggestions, set_suggestions
+from curation.judgments import get_suggestions
+from judges.learn import LEARN_METHODS
+from judges.priorities import BEST
 from judges.registry import JUDGE_KINDS, KIND_ALIASES
 from training.models import DTYPES
 
@@ -30,7 +33,7 @@ class DefaultRunGroup(click.Group):
 
 @click.group(cls=DefaultRunGroup)
 def judge() -> None:
-    """Pre-score pairs with judges (LLM, reward model, rules, API) and report on them.
+    """Pre-score pairs with judges (LLM, reward model, rules, API, learned) and report on them.
 
     `prefstudio judge --judge llm` is short for `prefstudio judge run --judge llm`.
     """
@@ -40,9 +43,9 @@ def judge() -> None:
 @click.option(
     "--judge",
     "kind",
-    type=click.Choice([*JUDGE_KINDS, *KIND_ALIASES]),
     required=True,
-    help="Kind of judge; length is the same as longer.",
+    help=f"Kind of judge ({', '.join([*JUDGE_KINDS, *KIND_ALIASES])}; length is longer), "
+    "or the key of a judge of this store, such as a learned one.",
 )
 @click.option(
     "--model", default=None, help="Model: hub id, folder or alias (llm default: smollm2-135m)."
@@ -106,31 +109,114 @@ def run(
     store: Store, kind: str, model: str | None, pairs: str, limit: int | None, **options: Any
 ) -> tuple[dict, str]:
     """Judge pairs, skipping those this judge has already judged; each chunk is saved as it ends."""
-    from tqdm import tqdm
 
-    from judges.registry import build_judge
+    from judges.registry import judge_for
     from judges.runs import run_judge
 
-    judge_obj = build_judge(kind, model, **options)
-    bar: list[tqdm] = []
-
-    def progress(done: int, total: int) -> None:
-        if not bar:
-            bar.append(tqdm(total=total, desc=f"judge {judge_obj.label}", unit="pair"))
-        bar[0].n = done
-        bar[0].refresh()
-
-    try:
-        summary = run_judge(store, judge_obj, pairs=pairs, limit=limit, progress=progress)
-    finally:
-        if bar:
-            bar[0].close()
+    judge_obj = judge_for(store, kind, model, **options)
+    with ProgressBars() as bars:
+        summary = run_judge(
+            store,
+            judge_obj,
+            pairs=pairs,
+            limit=limit,
+            progress=lambda done, total: bars.show(f"judge {judge_obj.label}", done, total),
+        )
     choices = ", ".join(f"{n} {choice}" for choice, n in sorted(summary.choices.items())) or "none"
     text = (
         f"{summary.judge} (key {summary.judge_key}): {summary.selected} pairs selected, "
         f"{summary.cached} already judged, {summary.judged} judged now ({choices})"
     )
     return summary.to_dict(), text
+
+
+class ProgressBars:
+    """tqdm bars on stderr, one per named step, each closed when the next step starts."""
+
+    def __init__(self) -> None:
+        self.step: str | None = None
+        self.bar = None
+
+    def show(self, step: str, done: int, total: int) -> None:
+        """Show `done` of `total` for `step`, starting its bar if it is new."""
+        from tqdm import tqdm
+
+        if step != self.step:
+            self.close()
+            self.step, self.bar = step, tqdm(total=total or None, desc=step, unit="item")
+        if total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        """Close the bar under way, if any."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@judge.command()
+@click.option(
+    "--method",
+    type=click.Choice(LEARN_METHODS),
+    default="light",
+    show_default=True,
+    help="light: logistic regression on a base model's features (seconds on a CPU); "
+    "reward: train a reward model (the rm run method).",
+)
+@click.option("--snapshot", default=None, help="Snapshot to learn from (default: the newest).")
+@click.option(
+    "--model", default=None, help="Base model: hub id, folder or alias (default: smollm2-135m)."
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop training after this many steps (reward).",
+)
+@store_command
+def learn(
+    store: Store, method: str, snapshot: str | None, model: str | None, max_steps: int | None
+) -> tuple[dict, str]:
+    """Learn a judge from a snapshot's training labels and measure it, the rule baselines and
+    every judge already run on its test pairs; the new judge runs as `judge --judge KEY`."""
+    from judges.learn import learn_judge
+    from training.reward_model import train_reward_model
+
+    with ProgressBars() as bars:
+        result = learn_judge(
+            store,
+            method=method,
+            snapshot=snapshot,
+            model=model,
+            max_steps=max_steps,
+            progress=bars.show,
+            train_reward=train_reward_model,
+        )
+    return learned_result(result.to_dict())
+
+
+def learned_result(result: dict) -> tuple[dict, str]:
+    """What `judge learn` prints: the new judge's key, then each judge's held-out figures."""
+    lines = [
+        f"learned judge {result['judge_key']} ({result['judge']}) from snapshot "
+        f"{result['snapshot']}: {result['train_pairs']} training pairs, {result['seconds']} s",
+        f"on its {result['test_pairs']} test pairs (n, agreement, calibration error before "
+        "and after calibration on the training pairs):",
+    ]
+    ranked = sorted(result["heldout"].items(), key=lambda kv: -(kv[1]["agreement"] or 0.0))
+    for label, figures in ranked:
+        shown = [figures[k] for k in ("agreement", "ece", "calibrated_ece")]
+        numbers = ["-" if v is None else f"{v:.3f}" for v in shown]
+        lines.append(f"  {label}: n {figures['n']}, " + ", ".join(numbers))
+    return result, "\n".join(lines)
 
 
 @judge.command()
@@ -163,30 +249,38 @@ def report_result(result: dict) -> tuple[dict, str]:
 @click.option("--include-rules", is_flag=True, help="Let the rule baselines count too.")
 @store_command
 def prioritize(store: Store, include_rules: bool) -> tuple[dict, str]:
-    """Put first in the labelling queue the pairs judges are least sure of or disagree on."""
-    from judges.priorities import prioritize_uncertain_pairs
+    """Put first in the labelling queue the pairs judges are least sure of or disagree on,
+    by the best judge on held-out pairs when one has judged unlabelled pairs."""
+    from judges.priorities import prioritize
 
-    return prioritized_result(
-        {"prioritized": prioritize_uncertain_pairs(store, include_rules=include_rules)}
-    )
+    count, used = prioritize(store, include_rules=include_rules)
+    return prioritized_result({"prioritized": count, "judge": used and used["label"]})
 
 
 def prioritized_result(result: dict) -> tuple[dict, str]:
     """What `judge prioritize` prints."""
-    return result, f"gave {result['prioritized']} unlabelled pairs a queue priority"
+    text = f"gave {result['prioritized']} unlabelled pairs a queue priority"
+    if result.get("judge"):
+        text += f" from the verdicts of {result['judge']} (best held-out agreement)"
+    return result, text
 
 
 @judge.command()
 @click.option(
-    "--on", "judge_key", default=None, help="Show this judge key's verdicts to annotators."
+    "--on",
+    "judge_key",
+    default=None,
+    help=f"Show this judge key's verdicts to annotators ({BEST}: the best on held-out pairs).",
 )
 @click.option("--off", is_flag=True, help="Stop showing verdicts to annotators.")
 @store_command
 def suggestions(store: Store, judge_key: str | None, off: bool) -> tuple[dict, str]:
     """Show or set whether annotators see a judge's verdicts as suggestions (off by default)."""
+    from judges.priorities import suggest
+
     check_suggestion_options(judge_key, off)
     if judge_key or off:
-        return suggestions_result(set_suggestions(store, not off, judge_key))
+        return suggestions_result(suggest(store, not off, judge_key))
     return suggestions_result(get_suggestions(store))
 
 

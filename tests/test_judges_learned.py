@@ -1,0 +1,231 @@
+"""Judges learned from the labels of a snapshot: the light judge, the reward-model route,
+calibration, the best judge for the queue and suggestions, and their errors."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from conftest import assert_one_error_line
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.cli import main
+from curation import Store, import_paths
+from curation.snapshot_policy import SnapshotPolicy
+from curation.snapshots import create_snapshot
+from judges.calibration import Calibrator, calibration_figures, expected_calibration_error
+from judges.features import ResponseFeatures
+from judges.learned import features_dir
+
+KIND_WORDS = ["glad to help, here is how", "happy to explain it", "sure, step by step"]
+RUDE_WORDS = ["go away and stop asking", "not my problem", "figure it out yourself"]
+FILLER = ["alpha", "beta", "gamma", "delta"]
+
+
+def _answer(rng: random.Random, opening: list[str]) -> str:
+    """An answer that starts with one of `opening` and runs on for a random number of words,
+    so its length says nothing about which kind it is."""
+    return " ".join([rng.choice(opening), *rng.choices(FILLER, k=rng.randint(0, 8))])
+
+
+def write_signal_pairs(path: Path, n: int = 80) -> Path:
+    """Preference pairs whose labels follow the wording of the answers (kind beats rude)."""
+    rng = random.Random(0)
+    records = [
+        {
+            "prompt": f"Question {i}: tell me about topic {i}",
+            "chosen": _answer(rng, KIND_WORDS),
+            "rejected": _answer(rng, RUDE_WORDS),
+        }
+        for i in range(n)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
+    return path
+
+
+def files_of(db: Path) -> Path:
+    """The files folder beside a store file."""
+    return db.with_name(f"{db.stem}.files")
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def run_json(*args: str) -> dict:
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def signal_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of labelled pairs with a learnable signal, a snapshot of them, and a few
+    unlabelled pairs."""
+    root = tmp_path_factory.mktemp("learned")
+    db = root / "store.duckdb"
+    unlabelled = root / "open.jsonl"
+    rng = random.Random(1)
+    unlabelled.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "prompt": f"Open question {i}",
+                    "responses": [_answer(rng, KIND_WORDS), _answer(rng, RUDE_WORDS)],
+                }
+            )
+            + "\n"
+            for i in range(6)
+        ),
+        "utf-8",
+    )
+    with Store(db) as store:
+        import_paths(store, [write_signal_pairs(root / "pairs.jsonl")])
+        import_paths(store, [unlabelled], format="responses")
+        create_snapshot(store, "v1", SnapshotPolicy(test_fraction=0.3))
+    return db
+
+
+@pytest.fixture(scope="module")
+def learned(signal_db: Path, tiny_lm_dir: Path) -> dict:
+    """`judge learn --method light` on the signal store with the tiny model."""
+    return run_json("judge", "learn", "--model", str(tiny_lm_dir), "--db", str(signal_db))
+
+
+def test_the_light_judge_learns_the_signal_and_beats_chance_on_held_out_pairs(
+    learned: dict, signal_db: Path
+) -> None:
+    assert learned["method"] == "light" and learned["snapshot"] == "v1"
+    assert learned["train_pairs"] + learned["test_pairs"] == 80
+    mine = learned["heldout"][learned["judge"]]
+    assert mine["judge_key"] == learned["judge_key"] and not mine["baseline"]
+    assert mine["n"] == learned["test_pairs"]
+    assert mine["agreement"] >= 0.8, mine  # chance is 0.5; lengths carry no signal here
+    low, high = mine["interval"]
+    assert 0 <= low < mine["agreement"] <= high <= 1
+    assert mine["ece"] is not None and mine["calibrated_ece"] is not None
+    for rule in ("longer", "shorter", "refusal"):
+        baseline = learned["heldout"][rule]
+        assert baseline["baseline"] and baseline["n"] == learned["test_pairs"]
+    assert learned["heldout"]["shorter"]["calibrated_ece"] is not None  # fitted on train pairs
+    with Store(signal_db) as store:
+        test_verdicts = store.con.execute(
+            "SELECT count(*) FROM judgments WHERE judge_key = ?", [learned["judge_key"]]
+        ).fetchone()[0]
+    assert test_verdicts == learned["test_pairs"]  # it judged the test pairs only
+
+
+def test_features_are_cached_per_model_and_text(learned: dict, signal_db: Path, tiny_lm_dir):
+    cache = features_dir(files_of(signal_db))
+    assert len(list(cache.glob("*.npz"))) == 1
+    conversations = [([{"role": "user", "content": "Hi"}], "Hello there")]
+    first = ResponseFeatures(str(tiny_lm_dir), cache)
+    computed = first(conversations + conversations)
+    assert first.computed == 1  # the same text twice is read once
+    again = ResponseFeatures(str(tiny_lm_dir), cache)
+    np.testing.assert_array_equal(again(conversations), computed[:1])
+    assert again.computed == 0 and again._loaded is None  # a cache hit never loads the model
+    other = ResponseFeatures(str(tiny_lm_dir), cache, response_tokens=8)
+    other(conversations)
+    assert other.computed == 1  # other reading settings: another cache file
+
+
+def test_learning_again_reuses_every_feature(learned: dict, signal_db: Path, tiny_lm_dir):
+    cache = features_dir(files_of(signal_db))
+    stamps = {p: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    again = run_json("judge", "learn", "--model", str(tiny_lm_dir), "--db", str(signal_db))
+    assert again["judge_key"] == learned["judge_key"]  # same labels, same classifier
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("*.npz")} == stamps  # nothing new read
+
+
+def test_the_learned_judge_runs_by_its_key_from_the_command_line(learned: dict, signal_db):
+    key = learned["judge_key"]
+    ran = run_json("judge", "--judge", key[:10], "--pairs", "all", "--db", str(signal_db))
+    assert ran["judge_key"] == key and ran["judge"] == learned["judge"]
+    assert ran["cached"] == learned["test_pairs"] and ran["judged"] == 80 + 6 - ran["cached"]
+    report = run_json("judge", "report", "--db", str(signal_db))["judges"][learned["judge"]]
+    assert report["agreement"] >= 0.8 and report["ece"] is not None
+    assert report["calibrated_ece"] == pytest.approx(
+        learned["heldout"][learned["judge"]]["calibrated_ece"]
+    )
+
+
+def test_the_best_judge_orders_the_queue_and_is_suggested(learned: dict, signal_db: Path):
+    run_json("judge", "--judge", learned["judge_key"], "--db", str(signal_db))  # unlabelled
+    prioritized = run_json("judge", "prioritize", "--db", str(signal_db))
+    assert prioritized == {"prioritized": 6, "judge": learned["judge"]}
+    setting = run_json("judge", "suggestions", "--on", "best", "--db", str(signal_db))
+    assert setting == {"enabled": True, "judge_key": learned["judge_key"]}
+
+
+def test_the_reward_route_trains_a_reward_model_and_registers_it(
+    signal_db: Path, tiny_lm_dir: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(signal_db, db)
+    shutil.copytree(files_of(signal_db), files_of(db))
+    args = ("judge", "learn", "--method", "reward", "--model", str(tiny_lm_dir))
+    result = run_json(*args, "--max-steps", "2", "--db", str(db))
+    assert result["method"] == "reward" and result["run_id"] is not None
+    mine = result["heldout"][result["judge"]]
+    assert mine["kind"] == "reward" and mine["n"] == result["test_pairs"]
+    ran = run_json("judge", "--judge", result["judge_key"], "--pairs", "all", "--db", str(db))
+    assert ran["judge"] == result["judge"] and ran["cached"] == result["test_pairs"]
+
+
+def test_learn_errors_are_one_line(tmp_path: Path, write_jsonl) -> None:
+    empty = tmp_path / "empty.duckdb"
+    assert invoke("init", "--db", str(empty)).exit_code == 0
+    result = invoke("judge", "learn", "--db", str(empty))
+    assert result.exit_code == 1
+    assert "no snapshot yet" in assert_one_error_line(result.stderr)
+    few = tmp_path / "few.duckdb"
+    pairs = write_signal_pairs(tmp_path / "few.jsonl", n=6)
+    assert invoke("import", str(pairs), "--db", str(few)).exit_code == 0
+    assert invoke("snapshot", "create", "s", "--db", str(few)).exit_code == 0
+    result = invoke("judge", "learn", "--db", str(few))
+    assert "learning a judge needs at least 10" in assert_one_error_line(result.stderr)
+    result = invoke("judge", "learn", "--snapshot", "nope", "--db", str(few))
+    assert "no snapshot named 'nope'" in assert_one_error_line(result.stderr)
+    result = invoke("judge", "learn", "--max-steps", "3", "--db", str(few))
+    assert "reward method only" in assert_one_error_line(result.stderr)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(alphabet="abcdef0123456789xyz-_$", min_size=1, max_size=30))
+def test_an_unknown_judge_is_one_line_and_changes_nothing(name: str, tmp_path: Path) -> None:
+    db = tmp_path / "names.duckdb"
+    if not db.exists():
+        assert invoke("init", "--db", str(db)).exit_code == 0
+    result = invoke("judge", "--judge", name, "--pairs", "all", "--db", str(db))
+    assert result.exit_code == 1
+    assert "unknown judge" in assert_one_error_line(result.stderr)
+    with Store(db) as store:
+        assert store.con.execute("SELECT count(*) FROM judges").fetchone()[0] == 0
+
+
+def test_calibration_error_on_a_constructed_example() -> None:
+    # Two bins: p 0.2 where people chose A 1 time in 5, p 0.9 where they did 3 times in 5.
+    p_a = np.array([0.2] * 5 + [0.9] * 5)
+    human_a = np.array([1, 0, 0, 0, 0, 1, 1, 1, 0, 0])
+    # |0.2 - 0.2| * 5/10 + |0.9 - 0.6| * 5/10
+    assert expected_calibration_error(p_a, human_a) == pytest.approx(0.15)
+    assert expected_calibration_error(1 - p_a, 1 - human_a) == pytest.approx(0.15)
+    # An overconfident judge (0.9 where people agree half the time) is pulled to 0.5.
+    sure = np.full(40, 0.9)
+    coin = np.array([1, 0] * 20)
+    for method in ("platt", "isotonic"):
+        calibrated = Calibrator(method).fit(sure, coin).apply(sure[:4])
+        np.testing.assert_allclose(calibrated, 0.5, atol=1e-6)
+    figures = calibration_figures((sure, coin), (sure, coin))
+    assert figures["ece"] == pytest.approx(0.4)
+    assert figures["calibrated_ece"] == pytest.approx(0.0, abs=1e-6)
+    assert calibration_figures((sure[:3], coin[:3]), (sure, coin))["calibrated_ece"] is None
