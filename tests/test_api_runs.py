@@ -30,7 +30,12 @@ def client(tmp_path_factory) -> TestClient:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/api/v1/runs"), ("post", "/api/v1/runs"), ("get", "/api/v1/runs/1/log")],
+    [
+        ("get", "/api/v1/runs"),
+        ("post", "/api/v1/runs"),
+        ("post", "/api/v1/runs/one-click"),
+        ("get", "/api/v1/runs/1/log"),
+    ],
 )
 def test_runs_need_an_admin(client, method, path):
     assert getattr(client, method)(path).status_code == 401
@@ -48,6 +53,15 @@ def test_runs_need_an_admin(client, method, path):
 )
 def test_bad_run_bodies_are_422(client, body):
     assert client.post("/api/v1/runs", json=body, auth=ADMIN).status_code == 422
+
+
+def test_one_click_checks_its_body_and_settings_before_making_anything(client):
+    bad_preset = client.post("/api/v1/runs/one-click", json={"preset": "forever"}, auth=ADMIN)
+    assert bad_preset.status_code == 422
+    body = {"settings": {"beta": -1}}
+    response = client.post("/api/v1/runs/one-click", json=body, auth=ADMIN)
+    assert response.status_code == 400 and "beta must be positive" in response.json()["detail"]
+    assert client.get("/api/v1/snapshots", auth=ADMIN).json()["snapshots"] == []
 
 
 def test_bad_settings_are_400_with_the_cause(client):

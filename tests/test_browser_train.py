@@ -43,7 +43,8 @@ def test_admin_previews_launches_follows_and_reattaches_to_a_run(setup, tmp_path
     page.click("#train-preview")
     page.wait_for_selector("#train-command >> text=training.worker", timeout=60_000)
     command = page.locator("#train-command").inner_text()
-    assert "runs/1" in command and "method: dpo" in command
+    assert "runs/<id>" in command and "method: dpo" in command
+    assert "No run yet" in page.locator("#train-status").inner_text()  # preview wrote nothing
 
     page.click("#train-launch")
     page.wait_for_selector("#train-status >> text=succeeded", timeout=240_000)

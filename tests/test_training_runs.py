@@ -1,8 +1,10 @@
-"""Training runs as subprocesses: launch, results in the store, cancel, failure, re-attach, resume."""
+"""Training runs as subprocesses: queue, launch, results in the store, cancel, failure, re-attach,
+resume, and how a worker is known."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,16 +19,17 @@ from tests.training_helpers import tiny_spec, write_split_exports
 from training.metrics_log import read_metrics
 from training.runs import (
     RunError,
+    _worker_process,
     cancel_run,
     create_run,
     failure_cause,
-    launch_run,
+    launch_queued,
     plan_run,
-    refresh_active_runs,
     resume_run,
     run_progress,
     start_run,
     wait_for_run,
+    watch_runs,
     worker_command,
 )
 
@@ -55,9 +58,10 @@ def test_run_trains_in_a_subprocess_running_the_previewed_command(store, files, 
     assert record.status == "queued" and record.command == preview
     assert preview == [sys.executable, "-m", "training.worker", str(run_dir)]
 
-    record = launch_run(store, record.id)
+    [record] = launch_queued(store)
     assert record.status == "running"
-    assert psutil.Process(record.pid).cmdline() == preview
+    worker = json.loads((run_dir / "worker.json").read_text())
+    assert worker == {"pid": record.pid, "started": psutil.Process(record.pid).create_time()}
 
     record = wait_for_run(store, record.id, poll_seconds=0.3)
     assert record.status == "succeeded", record.error
@@ -67,6 +71,9 @@ def test_run_trains_in_a_subprocess_running_the_previewed_command(store, files, 
     assert record.metrics["logged_steps"] == 2 and "rewards/accuracies" in record.metrics
     assert (run_dir / "model" / "adapter_config.json").is_file()
     assert "training" in (run_dir / "log.txt").read_text()
+    phases = record.metrics["phase_seconds"]
+    assert set(phases) >= {"loading", "scoring base model", "training", "scoring trained model"}
+    assert phases == record.eval["phase_seconds"]
 
 
 def test_cancel_ends_the_whole_process_tree(store, files, tiny_lm):
@@ -116,7 +123,7 @@ def test_a_new_server_reattaches_to_a_running_run(db_path, files, tiny_lm):
         record = start_run(first, tiny_spec("kto", tiny_lm, files, max_steps=3))
     # the process that started it is gone; a new one finds the run by its pid
     with Store(db_path) as second:
-        assert [r.id for r in refresh_active_runs(second)] == [record.id]
+        # the new store's watcher finds the worker by its pid and start time, and finishes it
         record = wait_for_run(second, record.id, poll_seconds=0.3)
         assert record.status == "succeeded", record.error
         assert "kl" in record.metrics
@@ -149,3 +156,61 @@ def test_bad_settings_and_quantization_without_cuda_are_refused_before_anything_
     with pytest.raises(RunError, match=r"4bit .*needs a CUDA GPU"):
         plan_run(store, snapshot="s", method="dpo", settings={"quantization": "4bit"})
     assert store.con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+
+
+@pytest.fixture
+def live_process():
+    """A process that lives until the test ends (it stands in for a worker)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    yield process
+    process.stdin.close()
+    process.wait()
+
+
+def test_a_worker_is_known_by_its_pid_and_start_time_not_its_command_line(
+    store, files, tiny_lm, live_process
+):
+    record = create_run(store, tiny_spec("dpo", tiny_lm, files))
+    run_dir = Path(record.out_dir)
+    started = psutil.Process(live_process.pid).create_time()
+    record.pid = live_process.pid
+
+    (run_dir / "worker.json").write_text(json.dumps({"pid": live_process.pid, "started": started}))
+    assert _worker_process(record).pid == live_process.pid  # its command line names no run
+
+    # the same pid with another start time is a reused pid: not the worker
+    (run_dir / "worker.json").write_text(json.dumps({"pid": live_process.pid, "started": 1.0}))
+    assert _worker_process(record) is None
+    (run_dir / "worker.json").unlink()
+    assert _worker_process(record) is None
+
+
+def test_runs_queue_one_at_a_time_and_a_cancelled_one_says_so(store, files, tiny_lm):
+    first = start_run(store, tiny_spec("sft", tiny_lm, files, max_steps=100000))
+    second = start_run(store, tiny_spec("dpo", tiny_lm, files))
+    third = start_run(store, tiny_spec("dpo", tiny_lm, files))
+    assert (first.status, second.status, third.status) == ("running", "queued", "queued")
+    assert watch_runs(store) == []  # the first is alive: nothing to finish, nobody else starts
+    assert get_run(store, second.id).status == "queued"
+
+    third = cancel_run(store, third.id)  # a queued run is cancelled without ever starting
+    assert third.status == "cancelled" and third.pid is None
+
+    first = cancel_run(store, first.id)
+    assert first.status == "cancelled" and first.error is None
+    second = get_run(store, second.id)
+    assert second.status == "running"  # the queue moved on
+    second = wait_for_run(store, second.id, poll_seconds=0.3)
+    assert second.status == "succeeded", second.error
+    assert get_run(store, third.id).status == "cancelled"
+
+
+def test_the_watcher_records_a_killed_worker_of_a_cancel_as_cancelled(store, files, tiny_lm):
+    record = start_run(store, tiny_spec("sft", tiny_lm, files, max_steps=100000))
+    Path(record.out_dir, "cancelled").touch()  # cancel has begun: the marker is written first
+    psutil.Process(record.pid).kill()
+    psutil.Process(record.pid).wait(timeout=60)
+    [finished] = watch_runs(store)
+    assert finished.status == "cancelled" and finished.error is None

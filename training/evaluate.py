@@ -6,7 +6,7 @@ Rows are TRL dataset rows: `prompt` is a string or a list of messages; `chosen`,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 
@@ -57,8 +57,11 @@ def mean_completion_logprobs(
     *,
     batch_size: int = 4,
     max_length: int = 512,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Length-normalized log-likelihood of each (prompt, completion): mean log-prob per token.
+
+    `on_batch` hears how many texts are scored so far after each batch.
 
     Rows are padded on the left, so every completion ends the row and only the last positions'
     logits are computed (`logits_to_keep`), never the whole (batch, length, vocabulary) block.
@@ -93,6 +96,8 @@ def mean_completion_logprobs(
         mask = scored.to(device)
         totals = (token_logprobs * mask).sum(-1) / mask.sum(-1).clamp(min=1)
         scores.extend(totals.tolist())
+        if on_batch is not None:
+            on_batch(len(scores))
     return scores
 
 
@@ -115,11 +120,17 @@ def _chosen_win_share(scores: Sequence[float]) -> float:
 
 
 def preference_accuracy(
-    model: Any, tokenizer: Any, pairs: Sequence[dict], *, batch_size: int = 4, max_length: int = 512
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[dict],
+    *,
+    batch_size: int = 4,
+    max_length: int = 512,
+    on_batch: Callable[[int], None] | None = None,
 ) -> float | None:
     """Share of pairs whose chosen side has a higher length-normalized log-likelihood.
 
-    None when there are no pairs.
+    None when there are no pairs. `on_batch` hears how many pairs are scored so far.
     """
     if not pairs:
         return None
@@ -130,14 +141,22 @@ def preference_accuracy(
         _pair_texts(tokenizer, pairs),
         batch_size=batch_size,
         max_length=max_length,
+        on_batch=None if on_batch is None else lambda texts: on_batch(texts // 2),
     )
     return _chosen_win_share(scores)
 
 
 def reward_scores(
-    model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 4, max_length: int = 512
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 4,
+    max_length: int = 512,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """A reward model's score of each full text (prompt and completion)."""
+    """A reward model's score of each full text (prompt and completion); `on_batch` hears how
+    many texts are scored so far."""
     import torch
 
     device = next(model.parameters()).device
@@ -153,17 +172,35 @@ def reward_scores(
         ).to(device)
         with torch.no_grad():
             scores.extend(model(**encoded).logits[:, 0].float().tolist())
+        if on_batch is not None:
+            on_batch(len(scores))
     return scores
 
 
 def reward_accuracy(
-    model: Any, tokenizer: Any, pairs: Sequence[dict], *, batch_size: int = 4, max_length: int = 512
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[dict],
+    *,
+    batch_size: int = 4,
+    max_length: int = 512,
+    on_batch: Callable[[int], None] | None = None,
 ) -> float | None:
-    """Share of pairs a reward model scores chosen above rejected; None without pairs."""
+    """Share of pairs a reward model scores chosen above rejected; None without pairs.
+
+    `on_batch` hears how many pairs are scored so far.
+    """
     if not pairs:
         return None
     model.eval()
     tokenizer.padding_side = "right"
     texts = [prompt + completion for prompt, completion in _pair_texts(tokenizer, pairs)]
-    scores = reward_scores(model, tokenizer, texts, batch_size=batch_size, max_length=max_length)
+    scores = reward_scores(
+        model,
+        tokenizer,
+        texts,
+        batch_size=batch_size,
+        max_length=max_length,
+        on_batch=None if on_batch is None else lambda done: on_batch(done // 2),
+    )
     return _chosen_win_share(scores)

@@ -1,7 +1,8 @@
 """Exporting a finished run's model: its adapter folder, or the adapter merged into the base model.
 
 Either result loads with `from_pretrained` (an adapter folder through PEFT, or
-`AutoPeftModelForCausalLM`; a merged folder with the plain auto classes).
+`AutoPeftModelForCausalLM`; a merged folder with the plain auto classes), and names its run
+(`curation.model_names`), so answers generated from it count as the run's.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from curation.model_names import run_model_name, write_model_identity
 from training import run_spec as files
 from training.methods import get_method
 from training.models import adapter_base
@@ -36,6 +38,7 @@ def export_run_model(run: dict, out: str | Path, *, merged: bool = False) -> Pat
         else:
             shutil.copytree(source, staging, dirs_exist_ok=True)
         (staging / "training_args.bin").unlink(missing_ok=True)
+        write_model_identity(staging, run_model_name(run["id"]))  # it plays as run:<id>
         staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +220,10 @@ def _load(
         if base:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, folder)
+            with warnings.catch_warnings():
+                # peft reads transformers' deprecated `is_gradient_checkpointing` alias itself.
+                warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+                model = PeftModel.from_pretrained(model, folder)
     except (OSError, ValueError) as error:
         raise ModelError(f"cannot load model {name}: {str(error).splitlines()[0]}") from None
     if quantized is None:

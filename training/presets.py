@@ -11,7 +11,7 @@ from typing import Any
 
 # Settings layered over a method's defaults, by how long the user wants to wait.
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": {"max_steps": 3, "sample_prompts": 2, "max_new_tokens": 16},
+    "smoke": {"max_steps": 3, "eval_pairs": 16, "sample_prompts": 2, "max_new_tokens": 16},
     "standard": {},
     "thorough": {"num_train_epochs": 3.0, "max_steps": -1},
 }

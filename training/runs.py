@@ -1,9 +1,11 @@
-"""Training runs as subprocesses: plan, launch, follow, cancel, resume, and record their results.
+"""Training runs as subprocesses: plan, queue, launch, watch, cancel, resume, record results.
 
 A run is a row in the store and a folder `files_dir/runs/<id>/` holding `config.yaml`, the exact
 command (`command.json`), and what the worker writes (log, metrics, checkpoints, model, eval).
-The worker never opens the store; the process holding the store (server or CLI) launches it,
-polls it by pid, and once it ends records its metrics and eval and imports its sample answers.
+The worker never opens the store. The process holding the store (server or CLI) queues runs,
+launches one at a time, and records who the worker is (`worker.json`: pid and start time).
+One watcher, `watch_runs`, finishes runs whose worker ended (metrics, eval, imported sample
+answers) and launches the next queued one; reads (`get_run`, `list_runs`) never write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,12 +33,14 @@ from curation.run_records import (
 from curation.store import Store
 from training import run_spec as files
 from training.methods import get_method, settings_from_dict
-from training.metrics_log import read_json, read_metrics
+from training.metrics_log import read_json, read_metrics, write_json_atomically
 from training.run_spec import RunSpec, write_spec
 
 DEFAULT_MODEL = "smollm2-135m"
 _OOM = re.compile(r"out of memory|OutOfMemoryError|can't allocate memory|MemoryError", re.I)
 _TRACEBACK_END = re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt)\b.*", re.M)
+MAX_RUNNING = 1  # runs training at once: one machine's CPU or GPUs are shared by none
+_finishing = threading.Lock()  # one thread at a time records or launches runs
 
 
 class RunError(PrefstudioError):
@@ -72,11 +77,26 @@ def plan_run(
     settings: dict[str, Any] | None = None,
     max_steps: int | None = None,
 ) -> RunSpec:
-    """Check a run's method, settings and snapshot, and describe it; nothing is written.
+    """Check a run's method, settings, model and snapshot, and describe it; nothing is written.
 
     Bad settings, an unknown method or snapshot, or 4/8-bit without CUDA raise RunError; a
     model folder that does not exist raises ModelError.
     """
+    checked, model = check_run(method, model, settings, max_steps)
+    return RunSpec(
+        method=method,
+        model=model,
+        snapshot=snapshot,
+        data=snapshot_data(store, snapshot, method),
+        settings=checked,
+    )
+
+
+def check_run(
+    method: str, model: str | None, settings: dict[str, Any] | None, max_steps: int | None
+) -> tuple[Any, str]:
+    """The checked settings and the model name (the default if None) of a run, before any
+    snapshot is looked at; RunError or ModelError as plan_run says."""
     from training.models import resolve_model
 
     values = dict(settings or {})
@@ -93,13 +113,7 @@ def plan_run(
         )
     model = model or DEFAULT_MODEL
     resolve_model(model)  # a missing folder is refused now, not in the worker
-    return RunSpec(
-        method=method,
-        model=model,
-        snapshot=snapshot,
-        data=snapshot_data(store, snapshot, method),
-        settings=checked,
-    )
+    return checked, model
 
 
 def cuda_device_count() -> int:
@@ -135,11 +149,11 @@ def create_run(store: Store, spec: RunSpec) -> RunRecord:
     return update_run(store, record.id, config=spec.to_dict(), command=command)
 
 
-def launch_run(store: Store, run_id: int) -> RunRecord:
+def _launch_run(store: Store, run_id: int) -> RunRecord:
     """Start a queued (or resumed) run's command as a subprocess, its output going to log.txt."""
     record = get_run(store, run_id)
     run_dir = Path(record.out_dir)
-    for stale in (files.ERROR_FILE, files.EVAL_FILE):
+    for stale in (files.ERROR_FILE, files.EVAL_FILE, files.CANCEL_FILE):
         (run_dir / stale).unlink(missing_ok=True)
     with open(run_dir / files.LOG_FILE, "ab") as log:
         process = subprocess.Popen(
@@ -149,28 +163,56 @@ def launch_run(store: Store, run_id: int) -> RunRecord:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: cancel reaches every child
         )
+    _record_worker(run_dir, process.pid)
     return update_run(
         store, run_id, status="running", pid=process.pid, error=None, started="now", ended=None
     )
 
 
 def start_run(store: Store, spec: RunSpec) -> RunRecord:
-    """Create a run and launch it."""
-    return launch_run(store, create_run(store, spec).id)
+    """Queue a run and launch it at once when no other run is training; return it."""
+    record = create_run(store, spec)
+    launch_queued(store)
+    return get_run(store, record.id)
+
+
+def launch_queued(store: Store) -> list[RunRecord]:
+    """Launch queued runs, oldest first, while fewer than MAX_RUNNING are running."""
+    with _finishing:
+        running = len(list_runs(store, status=("running",)))
+        queued = sorted(list_runs(store, status=("queued",)), key=lambda r: r.id)
+        return [_launch_run(store, r.id) for r in queued[: max(0, MAX_RUNNING - running)]]
+
+
+def _record_worker(run_dir: Path, pid: int) -> None:
+    """Write who the worker is: its pid and the kernel's start time of that pid."""
+    import psutil
+
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.Error:  # gone already: the watcher will find it ended
+        started = None
+    write_json_atomically(run_dir / files.WORKER_FILE, {"pid": pid, "started": started})
 
 
 def _worker_process(record: RunRecord) -> Any:
-    """The live worker process of a run, or None once it has ended (a reused pid is not it)."""
+    """The live worker process of a run, or None once it has ended.
+
+    A worker is the pid recorded at launch with the same start time: a pid reused by another
+    process has another start time. Its command line is not looked at (a process that has
+    just started may not have one yet).
+    """
     import psutil
 
-    if not record.pid:
+    worker = read_json(Path(record.out_dir) / files.WORKER_FILE) if record.out_dir else None
+    if not record.pid or not worker or worker.get("pid") != record.pid or not worker["started"]:
         return None
     try:
         process = psutil.Process(record.pid)
+        if abs(process.create_time() - worker["started"]) > 0.01:
+            return None
         if process.status() == psutil.STATUS_ZOMBIE:
             _reap(record.pid)
-            return None
-        if record.out_dir not in process.cmdline():
             return None
     except psutil.Error:
         return None
@@ -203,40 +245,33 @@ def failure_cause(run_dir: Path) -> str:
     return "the worker stopped without a result (killed?); see log.txt"
 
 
-def refresh_run(store: Store, run_id: int) -> RunRecord:
-    """Bring a run's row up to date with its process and folder; finish it once it has ended."""
-    record = get_run(store, run_id)
-    if record.status != "running" or _worker_process(record) is not None:
-        return record
-    return finish_run(store, record)
+def watch_runs(store: Store) -> list[RunRecord]:
+    """The watcher: finish every running run whose worker ended, then launch queued runs.
+
+    Only the process holding the store calls it (the server's watcher thread, or the CLI while
+    no server runs); the runs it finished are returned.
+    """
+    with _finishing:
+        ended = [r for r in list_runs(store, status=("running",)) if _worker_process(r) is None]
+        finished = [_finish_run(store, r) for r in ended]
+    launch_queued(store)
+    return finished
 
 
-def finish_run(store: Store, record: RunRecord) -> RunRecord:
-    """Record an ended run: succeeded with metrics, eval and imported answers, or failed with why."""
+def _finish_run(store: Store, record: RunRecord) -> RunRecord:
+    """Record an ended run: cancelled, succeeded (metrics, eval, imported answers) or failed."""
     run_dir = Path(record.out_dir)
     results = read_json(run_dir / files.EVAL_FILE)
     metrics = summarize_metrics(read_metrics(run_dir / files.METRICS_FILE))
+    ended = {"metrics": metrics, "pid": None, "ended": "now"}
+    if (run_dir / files.CANCEL_FILE).exists():
+        return update_run(store, record.id, status="cancelled", **ended)
     if results is None:
-        return update_run(
-            store,
-            record.id,
-            status="failed",
-            error=failure_cause(run_dir),
-            metrics=metrics,
-            pid=None,
-            ended="now",
-        )
+        return update_run(store, record.id, status="failed", error=failure_cause(run_dir), **ended)
     imported = import_generations(store, record)
     results = {**results, "imported_pairs": imported}
-    return update_run(
-        store,
-        record.id,
-        status="succeeded",
-        metrics=metrics,
-        eval=results,
-        pid=None,
-        ended="now",
-    )
+    ended["metrics"] = {**metrics, "phase_seconds": results.get("phase_seconds", {})}
+    return update_run(store, record.id, status="succeeded", eval=results, **ended)
 
 
 def summarize_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,12 +295,14 @@ def import_generations(store: Store, record: RunRecord) -> int:
 
 
 def cancel_run(store: Store, run_id: int, *, grace_seconds: float = 5.0) -> RunRecord:
-    """End a run's whole process tree (terminate, then kill after the grace period)."""
+    """Cancel a queued run, or end a running run's whole process tree (terminate, then kill
+    after the grace period); either way its status becomes `cancelled`."""
     import psutil
 
     record = get_run(store, run_id)
     if not record.active:
         raise RunError(f"run {run_id} is {record.status}, not running; nothing to cancel")
+    Path(record.out_dir, files.CANCEL_FILE).touch()  # the watcher now records it as cancelled
     process = _worker_process(record)
     if process is not None:
         tree = [process, *process.children(recursive=True)]
@@ -278,21 +315,23 @@ def cancel_run(store: Store, run_id: int, *, grace_seconds: float = 5.0) -> RunR
                 member.kill()
         psutil.wait_procs(alive, timeout=grace_seconds)
         _reap(process.pid)
-    metrics = summarize_metrics(read_metrics(Path(record.out_dir) / files.METRICS_FILE))
-    return update_run(store, run_id, status="cancelled", pid=None, metrics=metrics, ended="now")
+    with _finishing:
+        record = get_run(store, run_id)
+        if record.active:
+            record = _finish_run(store, record)
+    launch_queued(store)
+    return record
 
 
 def resume_run(store: Store, run_id: int) -> RunRecord:
-    """Start a failed or cancelled run again; the worker picks up from its last checkpoint."""
+    """Queue a failed or cancelled run again; once launched, the worker picks up from its last
+    checkpoint."""
     record = get_run(store, run_id)
     if record.status not in ("failed", "cancelled"):
         raise RunError(f"run {run_id} is {record.status}; only failed or cancelled runs resume")
-    return launch_run(store, run_id)
-
-
-def refresh_active_runs(store: Store) -> list[RunRecord]:
-    """Re-attach to every run marked running (after a restart): finish those that have ended."""
-    return [refresh_run(store, r.id) for r in list_runs(store, status=("running",))]
+    update_run(store, run_id, status="queued", error=None, ended=None)
+    launch_queued(store)
+    return get_run(store, run_id)
 
 
 def wait_for_run(
@@ -302,16 +341,49 @@ def wait_for_run(
     poll_seconds: float = 1.0,
     on_poll: Callable[[RunRecord], None] | None = None,
 ) -> RunRecord:
-    """Poll a run until it ends; `on_poll` sees the record each time (for progress)."""
+    """Watch runs until this one ends; `on_poll` sees its record each time (for progress).
+
+    For a process that holds the store while no server runs (the CLI, tests).
+    """
     import time
 
     while True:
-        record = refresh_run(store, run_id)
+        watch_runs(store)
+        record = get_run(store, run_id)
         if on_poll is not None:
             on_poll(record)
         if not record.active:
             return record
         time.sleep(poll_seconds)
+
+
+class RunWatcher:
+    """A daemon thread that calls `watch_runs` every `interval` seconds until stopped.
+
+    The server runs one: it is the only place there that finishes and launches runs.
+    """
+
+    def __init__(self, store: Store, interval: float = 1.0) -> None:
+        self.store = store
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="run-watcher", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                watch_runs(self.store)
+            except Exception as error:  # a bad run folder must not stop the watching
+                print(f"run watcher: {type(error).__name__}: {error}", file=sys.stderr)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RunWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def run_progress(record: RunRecord) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The training subprocess: `python -m training.worker RUN_DIR` trains the run its folder describes.
 
 It reads `config.yaml` and the snapshot's Parquet files named there, scores the base model on
-the held-out pairs, trains with the method's TRL trainer (resuming from the last checkpoint),
-saves the adapter or model, scores the trained model, and answers held-out prompts with both.
-It never opens the store: everything it learns goes into files of the run folder.
+(at most `eval_pairs`) held-out pairs, trains with the method's TRL trainer (resuming from the
+last checkpoint), saves the adapter or model, scores the trained model, and answers (at most
+`sample_prompts`) held-out prompts with both. Each phase reports its progress (k of n) in
+progress.json and its time in eval.json. It never opens the store: everything it learns goes
+into files of the run folder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,48 +88,85 @@ def load_model(spec: RunSpec) -> tuple[Any, Any]:
     return load(spec.model, quantization=quantization, trust_remote_code=settings.trust_remote_code)
 
 
-def score(spec: RunSpec, model: Any, tokenizer: Any, pairs: list[dict]) -> float | None:
+class Phases:
+    """The worker's phases: each one's progress goes to progress.json, its time to `seconds`."""
+
+    def __init__(self, progress_file: Path) -> None:
+        self.progress_file = progress_file
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str, total: int = 0) -> Iterator[Callable[[int], None]]:
+        """Run a phase of `total` items; the block calls the yielded function with items done."""
+        write_progress(self.progress_file, name, 0, total)
+        started = time.time()
+        yield lambda done: write_progress(self.progress_file, name, done, total)
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.time() - started, 2)
+
+
+def score(
+    spec: RunSpec, model: Any, tokenizer: Any, pairs: list[dict], phases: Phases, name: str
+) -> float | None:
     """Held-out accuracy: reward accuracy for rm, log-likelihood preference accuracy otherwise."""
     accuracy = reward_accuracy if spec.method == "rm" else preference_accuracy
     settings = spec.settings
-    return accuracy(
-        model,
-        tokenizer,
-        pairs,
-        batch_size=settings.eval_batch_size,
-        max_length=settings.max_length,
-    )
+    with phases.phase(name, len(pairs)) as done:
+        return accuracy(
+            model,
+            tokenizer,
+            pairs,
+            batch_size=settings.eval_batch_size,
+            max_length=settings.max_length,
+            on_batch=done,
+        )
 
 
-def answer(spec: RunSpec, model: Any, tokenizer: Any, prompts: list[dict]) -> list[str]:
-    """Greedy answers to the sample prompts."""
-    from training.generate import SamplingSettings, generate_texts
+def answer(
+    spec: RunSpec, model: Any, tokenizer: Any, prompts: list[dict], phases: Phases, name: str
+) -> list[str]:
+    """Greedy answers to the sample prompts, in their order."""
+    from training.generate import SamplingSettings, generate_batches
 
     if not prompts:
         return []
     greedy = SamplingSettings(n=1, temperature=0, max_new_tokens=spec.settings.max_new_tokens)
-    texts = generate_texts(
-        model,
-        tokenizer,
-        [p["prompt"] for p in prompts],
-        greedy,
-        batch_size=spec.settings.eval_batch_size,
-    )
-    return [samples[0] for samples in texts]
+    texts = [""] * len(prompts)
+    with phases.phase(name, len(prompts)) as done:
+        batches = generate_batches(
+            model,
+            tokenizer,
+            [p["prompt"] for p in prompts],
+            greedy,
+            batch_size=spec.settings.eval_batch_size,
+        )
+        finished = 0
+        for batch in batches:
+            for index, samples in batch:
+                texts[index] = samples[0].text
+            finished += len(batch)
+            done(finished)
+    return texts
 
 
 def evaluate_base(
-    spec: RunSpec, run_dir: Path, model: Any, tokenizer: Any, pairs: list, prompts: list
+    spec: RunSpec,
+    run_dir: Path,
+    model: Any,
+    tokenizer: Any,
+    pairs: list,
+    prompts: list,
+    phases: Phases,
 ) -> dict[str, Any]:
     """Score and sample the untrained model once; a resumed run reuses the saved result."""
     saved = read_json(run_dir / files.EVAL_BEFORE_FILE)
     if saved is not None:
         return saved
-    write_progress(run_dir / files.PROGRESS_FILE, "evaluating base model")
     log(f"scoring the base model on {len(pairs)} held-out pairs")
+    accuracy = score(spec, model, tokenizer, pairs, phases, "scoring base model")
+    log(f"answering {len(prompts)} sample prompts with the base model")
     before = {
-        "heldout_accuracy_before": score(spec, model, tokenizer, pairs),
-        "base_answers": answer(spec, model, tokenizer, prompts),
+        "heldout_accuracy_before": accuracy,
+        "base_answers": answer(spec, model, tokenizer, prompts, phases, "base model answers"),
     }
     write_json_atomically(run_dir / files.EVAL_BEFORE_FILE, before)
     return before
@@ -176,49 +217,52 @@ def write_generations(
 def train_run(run_dir: Path) -> dict[str, Any]:
     """Train the run described by `run_dir/config.yaml`; return what is written to eval.json."""
     progress = run_dir / files.PROGRESS_FILE
-    write_progress(progress, "loading")
-    spec = read_spec(run_dir)
-    log(f"run {spec.run_id}: {spec.method} on snapshot {spec.snapshot} from {spec.model}")
-    pairs = read_rows(spec.data.get("eval_pairs"))
-    prompts = [] if spec.method == "rm" else sample_prompts(pairs, spec.settings.sample_prompts)
-    model, tokenizer = load_model(spec)
-    before = evaluate_base(spec, run_dir, model, tokenizer, pairs, prompts)
+    phases = Phases(progress)
+    with phases.phase("loading"):
+        spec = read_spec(run_dir)
+        log(f"run {spec.run_id}: {spec.method} on snapshot {spec.snapshot} from {spec.model}")
+        pairs = read_rows(spec.data.get("eval_pairs"))[: spec.settings.eval_pairs]
+        limit = 0 if spec.method == "rm" else spec.settings.sample_prompts
+        prompts = sample_prompts(pairs, limit)
+        model, tokenizer = load_model(spec)
+    before = evaluate_base(spec, run_dir, model, tokenizer, pairs, prompts, phases)
     trainer = build_trainer(spec, run_dir, model, tokenizer)
     resume_from = last_checkpoint(run_dir)
     log(f"training{f' (resuming from {resume_from})' if resume_from else ''}")
     started = time.time()
     result = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.time() - started
+    phases.seconds["training"] = round(time.time() - started, 2)
     if not trainer.accelerator.is_main_process:
         return {}
-    write_progress(progress, "saving", trainer.state.global_step, trainer.state.max_steps)
-    trainer.save_model(str(run_dir / files.MODEL_DIR))
-    tokenizer.save_pretrained(str(run_dir / files.MODEL_DIR))
+    state = trainer.state
+    with phases.phase("saving"):
+        trainer.save_model(str(run_dir / files.MODEL_DIR))
+        tokenizer.save_pretrained(str(run_dir / files.MODEL_DIR))
     trained = trainer.accelerator.unwrap_model(trainer.model)
-    write_progress(progress, "evaluating trained model", trainer.state.global_step)
     log("scoring the trained model")
+    after = score(spec, trained, tokenizer, pairs, phases, "scoring trained model")
+    trained_answers = answer(spec, trained, tokenizer, prompts, phases, "trained model answers")
     results = {
         "method": spec.method,
         "heldout_pairs": len(pairs),
         "heldout_accuracy_before": before["heldout_accuracy_before"],
-        "heldout_accuracy_after": score(spec, trained, tokenizer, pairs),
+        "heldout_accuracy_after": after,
         "accuracy_measure": "reward score"
         if spec.method == "rm"
         else "length-normalized log-likelihood",
-        "train_steps": trainer.state.global_step,
-        "train_seconds": round(train_seconds, 2),
+        "train_steps": state.global_step,
+        "train_seconds": phases.seconds["training"],
         "train_loss": result.training_loss,
         "sample_prompts": len(prompts),
+        "phase_seconds": phases.seconds,
         "model_dir": str(run_dir / files.MODEL_DIR),
     }
-    write_generations(
-        run_dir, spec, prompts, before["base_answers"], answer(spec, trained, tokenizer, prompts)
-    )
+    write_generations(run_dir, spec, prompts, before["base_answers"], trained_answers)
     write_json_atomically(run_dir / files.EVAL_FILE, results)
-    write_progress(progress, "done", trainer.state.global_step, trainer.state.max_steps)
+    write_progress(progress, "done", state.global_step, state.max_steps)
     log(
-        f"done in {train_seconds:.1f}s: held-out accuracy {results['heldout_accuracy_before']} "
-        f"-> {results['heldout_accuracy_after']}"
+        f"done in {phases.seconds['training']:.1f}s of training: held-out accuracy "
+        f"{results['heldout_accuracy_before']} -> {results['heldout_accuracy_after']}"
     )
     return results
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import click
 import httpx
 
 from app.commands import curate, guidelines, users
@@ -31,6 +33,7 @@ from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
 from curation.run_records import ACTIVE_STATUSES
 from curation.snapshot_policy import SnapshotPolicy
+from curation.sources import expand_paths
 
 
 def _client(server: ServerInfo) -> httpx.Client:
@@ -66,30 +69,23 @@ def remote_stats(server: ServerInfo) -> tuple[dict, str]:
 def remote_import(
     server: ServerInfo, paths: tuple[Path, ...], fmt: str, source: str | None
 ) -> tuple[dict, str]:
-    """`import` through the server: each file is uploaded and imported in its own transaction."""
-    if any(not path.is_file() for path in paths):
-        raise PrefstudioError("through a running server, import takes files, not folders")
-    reports = []
-    with _client(server) as client:
-        for path in paths:
-            with path.open("rb") as handle:
-                response = client.post(
-                    "/import",
-                    params={"format": fmt, **({"source": source} if source else {})},
-                    files={"file": (path.name, handle)},
-                )
-            reports.append(_checked(response).json())
-    added: dict[str, int] = {}
-    for report in reports:
-        for table, count in report["added"].items():
-            added[table] = added.get(table, 0) + count
-    files = [file for report in reports for file in report["files"]]
-    lines = [
-        f"{path}: {f['records']} records as {f['format']}"
-        for path, f in zip(paths, files, strict=False)
-    ]
-    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in added.items()))
-    return {"files": files, "added": added, "server": server.url}, "\n".join(lines)
+    """`import` through the server: every file goes in one request and one transaction, as
+    locally (a folder sends the files below it); the report and errors name the files as
+    given here."""
+    files = expand_paths(list(paths))
+    folders = [path for path in files if path.is_dir()]
+    if folders:
+        raise PrefstudioError(
+            f"through a running server, import sends files, not datasets folders ({folders[0]}); "
+            "stop the server to import it"
+        )
+    params = {"format": fmt, **({"source": source} if source else {})}
+    with contextlib.ExitStack() as opened, _client(server) as client:
+        parts = [("file", (str(path), opened.enter_context(path.open("rb")))) for path in files]
+        report = _checked(client.post("/import", params=params, files=parts)).json()
+    lines = [f"{f['path']}: {f['records']} records as {f['format']}" for f in report["files"]]
+    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report["added"].items()))
+    return {**report, "server": server.url}, "\n".join(lines)
 
 
 def remote_export(
@@ -217,6 +213,9 @@ def remote_train(server: ServerInfo, resume_id: int | None, **options: Any) -> t
     with _client(server) as client:
         if resume_id is not None:
             run = _checked(client.post(f"/runs/{resume_id}/resume")).json()
+        elif options.get("one_click"):
+            run = _checked(client.post("/runs/one-click", json=new_run_request(**options))).json()
+            click.echo(run["one_click"]["message"], err=True)
         else:
             run = _checked(client.post("/runs", json=new_run_request(**options))).json()
         path = f"/runs/{run['id']}"

@@ -12,6 +12,7 @@ from app.commands.base import store_command
 from curation.run_records import get_run, list_runs
 from curation.store import Store
 from training.methods import METHODS
+from training.one_click import one_click_dpo
 from training.presets import PRESETS, preset_settings
 from training.run_spec import read_settings_file
 from training.runs import (
@@ -20,11 +21,11 @@ from training.runs import (
     cancel_run,
     log_tail,
     plan_run,
-    refresh_active_runs,
     resume_run,
     run_view,
     start_run,
     wait_for_run,
+    watch_runs,
 )
 
 RunWait = Callable[[Callable[[dict], None]], dict]
@@ -38,14 +39,20 @@ def new_run_request(
     config_file: Path | None,
     preset: str,
     max_steps: int | None,
+    one_click: bool = False,
 ) -> dict:
-    """What to start a run with (plan_run's arguments, the runs API's body), from the options."""
-    if not snapshot or not method:
-        raise RunError("name --snapshot and --method (or --resume a run)")
+    """What to start a run with, from the options: plan_run's arguments (the runs API's body),
+    or with `one_click` one_click_dpo's (the one-click route's body)."""
     try:
         overrides = read_settings_file(config_file) if config_file else {}
     except ValueError as error:
         raise RunError(f"bad config file: {error}") from None
+    if one_click:
+        if snapshot or method not in (None, "dpo"):
+            raise RunError("--one-click picks the snapshot and trains DPO: drop --snapshot/--method")
+        return {"model": model, "preset": preset, "settings": overrides, "max_steps": max_steps}
+    if not snapshot or not method:
+        raise RunError("name --snapshot and --method (or use --one-click, or --resume a run)")
     settings = {**preset_settings(model or DEFAULT_MODEL, preset), **overrides}
     return {
         "snapshot": snapshot,
@@ -142,6 +149,11 @@ def run_table(runs: list[dict]) -> tuple[dict, str]:
     "--max-steps", type=click.IntRange(min=1), default=None, help="Stop after this many steps."
 )
 @click.option(
+    "--one-click",
+    is_flag=True,
+    help="DPO on a fresh snapshot (made when labels, flags or exclusions changed since the newest).",
+)
+@click.option(
     "--resume",
     "resume_id",
     type=int,
@@ -158,6 +170,10 @@ def train(store: Store, resume_id: int | None, **options: Any) -> tuple[dict, st
     """
     if resume_id is not None:
         record = resume_run(store, resume_id)
+    elif options["one_click"]:
+        started = one_click_dpo(store, **new_run_request(**options))
+        click.echo(started.describe(), err=True)
+        record = started.run
     else:
         record = start_run(store, plan_run(store, **new_run_request(**options)))
 
@@ -172,8 +188,9 @@ def train(store: Store, resume_id: int | None, **options: Any) -> tuple[dict, st
 @click.option("--log", "log_id", type=int, default=None, help="Print the log tail of this run.")
 @store_command
 def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
-    """List training runs, newest first (runs that ended meanwhile are brought up to date)."""
-    refresh_active_runs(store)
+    """List training runs, newest first (without a server, this process holds the store and
+    watches: runs that ended meanwhile are recorded and queued ones launched)."""
+    watch_runs(store)
     records = list_runs(store)
     if log_id is not None:
         chosen = [r for r in records if r.id == log_id]

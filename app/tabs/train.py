@@ -1,5 +1,6 @@
 """The Train tab (admin): choose a snapshot, method, model and preset, preview the exact command,
-launch, follow the run live (loss, rewards, KL, log), cancel or resume, and browse past runs."""
+launch (or one-click DPO), follow the run live (loss, rewards, KL, log tail), cancel or resume,
+and browse past runs. It only reads runs: the server's run watcher finishes and launches them."""
 
 from __future__ import annotations
 
@@ -12,26 +13,28 @@ from app import safe_text
 from app.context import AppContext
 from curation.errors import PrefstudioError
 from curation.run_records import RunRecord, get_run, list_runs
-from curation.snapshots import create_snapshot, latest_snapshot, list_snapshots
+from curation.snapshots import list_snapshots
 from training.methods import METHODS
 from training.models import EMBEDDED_MODEL
+from training.one_click import one_click_dpo
 from training.presets import PRESETS, preset_settings
+from training.run_spec import RunSpec
 from training.run_views import eval_summary, metric_curves, runs_table
 from training.runs import (
     RunError,
     cancel_run,
-    create_run,
-    launch_run,
+    cuda_device_count,
     log_tail,
     plan_run,
-    refresh_active_runs,
-    refresh_run,
     resume_run,
     run_progress,
+    runs_dir,
+    start_run,
+    worker_command,
 )
 
-ONE_CLICK_SNAPSHOT = "one-click"
 PLOTS = ("loss", "rewards", "kl")
+LOG_LINES = 12  # the log box shows the tail: as many lines as it is tall
 
 
 def settings_yaml(model: str, preset: str) -> str:
@@ -52,12 +55,12 @@ def parse_settings(text: str) -> dict[str, Any]:
     return values
 
 
-def newest_or_new_snapshot(ctx: AppContext) -> str:
-    """The newest snapshot, or a new one of the current labels when there is none."""
-    newest = latest_snapshot(ctx.store)
-    if newest is not None:
-        return newest
-    return create_snapshot(ctx.store, ONE_CLICK_SNAPSHOT).name
+def command_preview(ctx: AppContext, spec: RunSpec) -> str:
+    """The command and config.yaml a run of `spec` would get (nothing is written)."""
+    folder = runs_dir(ctx.store) / "<id>"
+    command = " ".join(worker_command(folder, cuda_device_count()))
+    config = yaml.safe_dump(spec.to_dict(), sort_keys=False)
+    return f"{command}\n\n# {folder}/config.yaml\n{config}"
 
 
 def followed_view(record: RunRecord | None) -> dict[str, Any]:
@@ -71,13 +74,15 @@ def followed_view(record: RunRecord | None) -> dict[str, Any]:
     progress = run_progress(record)
     status = eval_summary(record)
     if record.active and progress:
-        status += (
-            f"\n\n{progress.get('phase', 'starting')}: step {progress.get('step', 0)}"
-            f" of {progress.get('max_steps') or '?'}"
+        total = progress.get("max_steps")
+        status += f"\n\n{progress.get('phase', 'starting')}" + (
+            f": {progress.get('step', 0)} of {total}" if total else ""
         )
+    elif record.status == "queued":
+        status += "\n\nqueued: starts when the run before it ends"
     return {
         "status": status,
-        "log": log_tail(record),
+        "log": log_tail(record, LOG_LINES),
         "plots": [metric_curves(record, plot) for plot in PLOTS],
     }
 
@@ -114,7 +119,14 @@ def create_train_tab(ctx: AppContext) -> None:
             x="step", y="value", color="metric", label="Reward accuracy and margin"
         )
         kl_plot = gr.LinePlot(x="step", y="value", color="metric", label="KL (KTO)")
-    log = gr.Textbox(label="Log (last lines)", lines=12, interactive=False, elem_id="train-log")
+    log = gr.Textbox(
+        label="Log (last lines)",
+        lines=LOG_LINES,
+        max_lines=LOG_LINES,
+        interactive=False,
+        autoscroll=True,
+        elem_id="train-log",
+    )
     runs = gr.Dataframe(
         label="Runs (select one to follow it)", interactive=False, elem_id="train-runs"
     )
@@ -122,7 +134,7 @@ def create_train_tab(ctx: AppContext) -> None:
     live = [status, log, loss_plot, reward_plot, kl_plot, runs]
 
     def live_outputs(run_id: int | None) -> list:
-        record = refresh_run(ctx.store, run_id) if run_id is not None else None
+        record = get_run(ctx.store, run_id) if run_id is not None else None
         view = followed_view(record)
         return [
             safe_text.render(view["status"]),
@@ -134,7 +146,7 @@ def create_train_tab(ctx: AppContext) -> None:
     def on_load(chosen_model: str, chosen_preset: str, request: gr.Request) -> list:
         if not ctx.is_admin(request):  # the tab is hidden from annotators: nothing to show
             return [gr.skip()] * (3 + len(live))
-        records = refresh_active_runs(ctx.store) or list_runs(ctx.store)[:1]
+        records = list_runs(ctx.store, status=("running", "queued")) or list_runs(ctx.store)[:1]
         run_id = records[0].id if records else None
         names = [info.name for info in list_snapshots(ctx.store)]
         return [
@@ -148,50 +160,41 @@ def create_train_tab(ctx: AppContext) -> None:
         ctx.require_user(request, "admin")
         return settings_yaml(chosen_model, chosen_preset)
 
-    def prepare(name: str | None, how: str, base: str, text: str) -> RunRecord:
+    def plan(name: str | None, how: str, base: str, text: str) -> RunSpec:
         if not name:
             raise safe_text.error(
                 "Choose a snapshot (make one in the Curate tab), or use One-click DPO."
             )
-        spec = plan_run(
+        return plan_run(
             ctx.store, snapshot=name, method=how, model=base, settings=parse_settings(text)
         )
-        return create_run(ctx.store, spec)
 
-    def show_command(name, how, base, text, request: gr.Request) -> list:
+    def show_command(name, how, base, text, request: gr.Request) -> str:
         ctx.require_user(request, "admin")
         try:
-            record = prepare(name, how, base, text)
+            return command_preview(ctx, plan(name, how, base, text))
         except PrefstudioError as error:
             raise safe_text.error(str(error)) from None
-        config = yaml.safe_dump(record.config, sort_keys=False)
-        shown = f"{' '.join(record.command)}\n\n# {record.out_dir}/config.yaml\n{config}"
-        return [record.id, shown, *live_outputs(record.id)]
 
-    def start(run_id, name, how, base, text, request: gr.Request) -> list:
+    def start(name, how, base, text, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
         try:
-            record = get_run(ctx.store, run_id) if run_id is not None else None
-            if record is None or record.status != "queued":
-                record = prepare(name, how, base, text)
-            record = launch_run(ctx.store, record.id)
+            record = start_run(ctx.store, plan(name, how, base, text))
         except PrefstudioError as error:
             raise safe_text.error(str(error)) from None
-        safe_text.info(f"Run {record.id} started; it keeps going if you close this page.")
+        safe_text.info(f"Run {record.id} {record.status}; it keeps going if you close this page.")
         return [record.id, " ".join(record.command), *live_outputs(record.id)]
 
-    def start_one_click(base: str, request: gr.Request, progress=gr.Progress()) -> list:  # noqa: B008
+    def start_one_click(base: str, chosen_preset: str, text: str, request: gr.Request) -> list:
         ctx.require_user(request, "admin")
-        progress(0, desc="finding the newest snapshot")
         try:
-            name = newest_or_new_snapshot(ctx)
-            progress(0.3, desc="choosing settings for the model")
-            values = preset_settings(base, "standard")
-            spec = plan_run(ctx.store, snapshot=name, method="dpo", model=base, settings=values)
-            record = launch_run(ctx.store, create_run(ctx.store, spec).id)
+            started = one_click_dpo(
+                ctx.store, model=base, preset=chosen_preset, settings=parse_settings(text)
+            )
         except PrefstudioError as error:
             raise safe_text.error(str(error)) from None
-        safe_text.info(f"One-click DPO: run {record.id} on snapshot {name} started.")
+        safe_text.info(started.describe())
+        record = started.run
         return [record.id, " ".join(record.command), *live_outputs(record.id)]
 
     def act_on_followed(action, run_id: int | None, request: gr.Request) -> list:
@@ -222,9 +225,9 @@ def create_train_tab(ctx: AppContext) -> None:
 
     form = [snapshot, method, model, settings]
     gr.on([model.change, preset.change], suggest, [model, preset], settings, show_progress="hidden")
-    preview.click(show_command, form, [followed, command, *live])
-    launch.click(start, [followed, *form], [followed, command, *live])
-    one_click.click(start_one_click, model, [followed, command, *live])
+    preview.click(show_command, form, command)
+    launch.click(start, form, [followed, command, *live])
+    one_click.click(start_one_click, [model, preset, settings], [followed, command, *live])
     cancel.click(stop, followed, live)
     resume.click(restart, followed, live)
     runs.select(follow, runs, [followed, *live])

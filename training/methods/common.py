@@ -105,6 +105,10 @@ class CommonSettings:
     eval_batch_size: int = field(
         default=8, metadata={"help": "Examples per batch when scoring the held-out split."}
     )
+    eval_pairs: int = field(
+        default=64,
+        metadata={"help": "Most held-out pairs scored before and after training (0: none)."},
+    )
     sample_prompts: int = field(
         default=8,
         metadata={
@@ -135,6 +139,7 @@ class CommonSettings:
         check(0 <= self.warmup_ratio < 1, "warmup_ratio", self.warmup_ratio, "in [0, 1)")
         check(0 <= self.lora_dropout < 1, "lora_dropout", self.lora_dropout, "in [0, 1)")
         check(self.sample_prompts >= 0, "sample_prompts", self.sample_prompts, ">= 0")
+        check(self.eval_pairs >= 0, "eval_pairs", self.eval_pairs, ">= 0")
         targets = self.lora_target_modules
         check(
             targets == ALL_LINEAR

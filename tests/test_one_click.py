@@ -1,0 +1,80 @@
+"""One-click DPO: trains on what was just labelled, honours the preset, and refuses bad settings
+before it makes anything."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curation import import_paths
+from curation.labelling import record_label
+from curation.queue import next_pair_for
+from curation.snapshots import list_snapshots
+from tests.models import build_tiny_causal_lm
+from tests.training_helpers import VARIED_PAIRS, make_snapshot
+from training.one_click import one_click_dpo
+from training.runs import RunError, cancel_run
+
+TINY = {"per_device_train_batch_size": 2, "max_length": 64, "lora_rank": 4, "lora_alpha": 8}
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("models") / "lm")
+
+
+def snapshot_names(store) -> list[str]:
+    return sorted(info.name for info in list_snapshots(store))
+
+
+def labelled_and_unlabelled(store, folder) -> None:
+    """Snapshot s1 of labelled pairs, then one unlabelled candidate pair."""
+    make_snapshot(store, folder)
+    unlabelled = folder / "candidates.jsonl"
+    unlabelled.write_text(
+        '{"prompt": "Name a fruit.", "responses": ["An apple.", "A chair."]}\n', "utf-8"
+    )
+    import_paths(store, [unlabelled])
+
+
+def test_one_click_makes_a_snapshot_only_when_labels_changed(store, tmp_path, tiny_lm):
+    labelled_and_unlabelled(store, tmp_path)  # new candidates alone change no training data
+
+    first = one_click_dpo(store, model=str(tiny_lm), preset="smoke", settings=TINY)
+    assert (first.snapshot, first.snapshot_created) == ("s1", False)  # nothing new since s1
+    cancel_run(store, first.run.id)
+
+    served = next_pair_for(store, "ann")
+    record_label(store, "ann", served.pair_id, "a")
+    second = one_click_dpo(store, model=str(tiny_lm), preset="smoke", settings=TINY)
+    assert second.snapshot_created and second.changed == ["labels"]
+    assert second.snapshot.startswith("auto-") and second.run.snapshot == second.snapshot
+    assert "labels changed" in second.describe()
+    cancel_run(store, second.run.id)
+
+    third = one_click_dpo(store, model=str(tiny_lm), preset="smoke", settings=TINY)
+    assert (third.snapshot, third.snapshot_created) == (second.snapshot, False)
+    cancel_run(store, third.run.id)
+    assert snapshot_names(store) == sorted(["s1", second.snapshot])
+
+
+def test_one_click_honours_the_preset_and_makes_the_first_snapshot(store, tmp_path, tiny_lm):
+    source = tmp_path / "pairs.jsonl"
+    source.write_text("".join(json.dumps(p) + "\n" for p in VARIED_PAIRS), "utf-8")
+    import_paths(store, [source])
+    started = one_click_dpo(store, model=str(tiny_lm), preset="smoke", settings=TINY)
+    settings = started.run.config["settings"]
+    assert (settings["max_steps"], settings["eval_pairs"], settings["sample_prompts"]) == (3, 16, 2)
+    assert started.snapshot_created and snapshot_names(store) == [started.snapshot]
+    assert cancel_run(store, started.run.id).status == "cancelled"
+
+
+def test_bad_settings_are_refused_before_a_snapshot_is_made(store, tmp_path, tiny_lm):
+    labelled_and_unlabelled(store, tmp_path)
+    served = next_pair_for(store, "ann")
+    record_label(store, "ann", served.pair_id, "b")  # a new snapshot would be due
+    with pytest.raises(RunError, match="beta must be positive"):
+        one_click_dpo(store, model=str(tiny_lm), settings={"beta": -1})
+    assert snapshot_names(store) == ["s1"]
+    assert store.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
