@@ -2,6 +2,8 @@
 
 A generated response's id hashes its prompt, text and model, so two models that happen to
 write the same text each keep their own response (imported responses hash prompt and text).
+Models are stored under their identity (`curation.model_names`): a run's model folder as
+`run:<id>`, with the name it was used under kept in the meta as `model_path`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pyarrow as pa
 
 from curation.errors import BadInput
 from curation.importer import import_paths
+from curation.model_names import model_identities, model_identity
 from curation.store import Store
 
 PROMPT_CHOICES = ("unlabeled", "all")
@@ -48,7 +51,7 @@ def prompts_to_generate(
     params: list = []
     if which == "unlabeled":
         sql += " WHERE id NOT IN (SELECT prompt_id FROM responses WHERE model = ?)"
-        params.append(model)
+        params.append(model_identity(store, model))
     sql += " ORDER BY created, id"
     if limit is not None:
         sql += " LIMIT ?"
@@ -78,12 +81,19 @@ def add_generated_responses(store: Store, responses: list[GeneratedResponse]) ->
     """Store generated responses in one transaction; return how many were new."""
     if not responses:
         return 0
+    identity = model_identities(store, [r.model for r in responses])
     table = pa.table(
         {
             "prompt_id": [r.prompt_id for r in responses],
             "text": [r.text for r in responses],
-            "model": [r.model for r in responses],
-            "meta": [json.dumps(r.meta, sort_keys=True) for r in responses],
+            "model": [identity[r.model] for r in responses],
+            "meta": [
+                json.dumps(
+                    r.meta if identity[r.model] == r.model else {**r.meta, "model_path": r.model},
+                    sort_keys=True,
+                )
+                for r in responses
+            ],
         }
     )
     with store.transaction() as con:

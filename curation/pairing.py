@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from curation.errors import PrefstudioError
+from curation.model_names import model_identity
 from curation.queue import set_priorities
 from curation.store import Store
 
@@ -114,7 +115,9 @@ def pair_responses(
     - `reference`: each model against the prompt's reference answer.
 
     At most `per_prompt` new pairs per prompt and model combination, earliest samples first.
+    A model may be named by any of its names (`curation.model_names`).
     """
+    models = [model_identity(store, model) for model in models]
     if strategy not in STRATEGIES:
         raise PairingError(
             f"unknown pairing strategy {strategy!r}; choose from {', '.join(STRATEGIES)}"

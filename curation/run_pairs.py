@@ -10,20 +10,12 @@ from __future__ import annotations
 import pyarrow as pa
 
 from curation.candidates import GeneratedResponse, add_generated_responses
+from curation.model_names import model_identity, run_model_name
 from curation.pairing import queue_pairs
 from curation.store import Store
 
 RUN_PAIR_PRIORITY = 1.0
 _NORMALIZED = "lower(regexp_replace(trim({}), '\\s+', ' ', 'g'))"
-
-
-def run_model_name(run_id: int) -> str:
-    """The model name a run's answers are stored under.
-
-    >>> run_model_name(3)
-    'run:3'
-    """
-    return f"run:{run_id}"
 
 
 def add_run_pairs(store: Store, run_id: int, base_model: str, rows: list[dict]) -> int:
@@ -62,7 +54,11 @@ def add_run_pairs(store: Store, run_id: int, base_model: str, rows: list[dict]) 
                           WHERE {_NORMALIZED.format("base")} <> {_NORMALIZED.format("trained")}))
                 WHERE pair_id NOT IN (SELECT id FROM pairs)
                 RETURNING id""",
-                {"origin": trained_model, "base": base_model, "trained": trained_model},
+                {
+                    "origin": trained_model,
+                    "base": model_identity(store, base_model),  # as the response was stored
+                    "trained": trained_model,
+                },
             ).fetchall()
         finally:
             con.unregister("ps_run_answers")
