@@ -18,30 +18,45 @@ term gamma * tanh((len_A - len_B) / sd), and a model's length-controlled win rat
 win rate against the opponents it met, with that term at zero (answers of equal length). A
 model that only writes longer gains on the raw board and not on the length-controlled one.
 Length-controlled ratings get bootstrap intervals the same way as the raw ones.
+
+A bootstrap of very few games cannot show how uncertain a rating is (one game resampled is
+always that game: a zero-width interval), so every interval also spans the normal
+approximation of the fitted (prior-regularised) likelihood, rating ± z·sd, which stays wide
+while games are few. A model with fewer than `provisional_games` games (default 20) is marked
+provisional: its rating and rank say little yet.
+
+Models are counted under their identity (`curation.model_names`): answers stored under a
+run's model folder and under `run:<id>` are one model, the other names listed as its aliases.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
+import pyarrow as pa
 
+from curation.model_names import model_identities
 from curation.store import Store
 
 ELO_BASE = 1000.0
 ELO_SCALE = 400.0 / math.log(10.0)
 DEFAULT_BOOTSTRAP = 1000
+DEFAULT_PROVISIONAL_GAMES = 20
 _MAX_NEWTON_STEPS = 100
 _RIDGE = 1e-6
 _SCORE_OF_CHOICE = "CASE choice WHEN 'a' THEN 1.0 WHEN 'b' THEN 0.0 ELSE 0.5 END"
-_MODEL_OF = "coalesce({r}.model, CASE WHEN {r}.is_reference THEN 'reference' END)"
+_MODEL_OF = "coalesce(i{r}.identity, {r}.model, CASE WHEN {r}.is_reference THEN 'reference' END)"
+_IDENTITIES = "ps_model_identities"
 
 
 @dataclass
 class Games:
     """Pairwise games: for each, the models on side A and B (indexes into `models`), the score
-    of side A (1 win, ½ tie, 0 loss), and the lengths in characters of both answers."""
+    of side A (1 win, ½ tie, 0 loss), and the lengths in characters of both answers;
+    `aliases` maps a model to the other names it was used under."""
 
     models: list[str]
     a: np.ndarray
@@ -49,6 +64,7 @@ class Games:
     score: np.ndarray
     len_a: np.ndarray
     len_b: np.ndarray
+    aliases: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -83,13 +99,14 @@ class Games:
 
 @dataclass
 class ModelStanding:
-    """One model on the board."""
+    """One model on the board; `provisional` when it played fewer games than the board asks."""
 
     model: str
     rating: float
     interval: tuple[float, float]
     rank: int
     games: int
+    provisional: bool
     wins: float
     losses: float
     ties: float
@@ -97,6 +114,7 @@ class ModelStanding:
     lc_rating: float
     lc_interval: tuple[float, float]
     lc_win_rate: float
+    aliases: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         row = dict(vars(self))
@@ -107,8 +125,9 @@ class ModelStanding:
 
 @dataclass
 class Leaderboard:
-    """Standings (best rating first), the pairwise win-rate and game-count matrices, and the
-    fitted length coefficient gamma (per unit of tanh-scaled length difference)."""
+    """Standings (best rating first), the pairwise win-rate and game-count matrices, the
+    fitted length coefficient gamma (per unit of tanh-scaled length difference), and the games
+    below which a model is provisional."""
 
     standings: list[ModelStanding]
     models: list[str]
@@ -118,6 +137,7 @@ class Leaderboard:
     total_games: int
     bootstrap: int
     confidence: float
+    provisional_games: int = DEFAULT_PROVISIONAL_GAMES
 
     def to_dict(self) -> dict:
         """JSON-ready: `models` is the list of standings; matrices keyed by model name."""
@@ -140,8 +160,24 @@ class Leaderboard:
             "total_games": self.total_games,
             "bootstrap": self.bootstrap,
             "confidence": self.confidence,
+            "provisional_games": self.provisional_games,
             "ties": "half a win for each side",
         }
+
+
+def _model_aliases(store: Store) -> tuple[pa.Table, dict[str, list[str]]]:
+    """Every model name in the responses (and the names they were used under, `model_path`)
+    with its identity, as a table to join; and per identity, its other names."""
+    rows = store.con.execute(
+        "SELECT DISTINCT model, meta->>'model_path' FROM responses WHERE model IS NOT NULL"
+    ).fetchall()
+    identity = model_identities(store, sorted({name for row in rows for name in row if name}))
+    aliases: dict[str, list[str]] = {}
+    for name, model in identity.items():
+        if name != model:
+            aliases.setdefault(model, []).append(name)
+    table = pa.table({"name": list(identity), "identity": list(identity.values())})
+    return table, aliases
 
 
 def games_from_store(store: Store, *, judges: bool = False) -> Games:
@@ -149,7 +185,7 @@ def games_from_store(store: Store, *, judges: bool = False) -> Games:
     each pair when `judges`), on pairs whose responses come from two different models.
 
     A reference answer without a model plays as `reference`; `both_bad` counts as a tie;
-    skips and failed judgments are not games.
+    skips and failed judgments are not games. Each model plays under its identity.
     """
     sources = ["SELECT pair_id, choice FROM current_labels WHERE choice <> 'skip'"]
     if judges:
@@ -159,16 +195,26 @@ def games_from_store(store: Store, *, judges: bool = False) -> Games:
         )
     votes = " UNION ALL ".join(sources)
     model_a, model_b = _MODEL_OF.format(r="ra"), _MODEL_OF.format(r="rb")
-    rows = store.con.execute(
-        f"""SELECT model_a, model_b, score, len_a, len_b FROM (
-            SELECT {model_a} AS model_a, {model_b} AS model_b, {_SCORE_OF_CHOICE} AS score,
-                   length(ra.text) AS len_a, length(rb.text) AS len_b
-            FROM ({votes}) v JOIN pairs p ON p.id = v.pair_id
-            JOIN responses ra ON ra.id = p.response_a JOIN responses rb ON rb.id = p.response_b)
-        WHERE model_a IS NOT NULL AND model_b IS NOT NULL AND model_a <> model_b"""
-    ).fetchall()
+    identities, aliases = _model_aliases(store)
+    con = store.con
+    con.register(_IDENTITIES, identities)
+    try:
+        rows = con.execute(
+            f"""SELECT model_a, model_b, score, len_a, len_b FROM (
+                SELECT {model_a} AS model_a, {model_b} AS model_b, {_SCORE_OF_CHOICE} AS score,
+                       length(ra.text) AS len_a, length(rb.text) AS len_b
+                FROM ({votes}) v JOIN pairs p ON p.id = v.pair_id
+                JOIN responses ra ON ra.id = p.response_a JOIN responses rb ON rb.id = p.response_b
+                LEFT JOIN {_IDENTITIES} ira ON ira.name = ra.model
+                LEFT JOIN {_IDENTITIES} irb ON irb.name = rb.model)
+            WHERE model_a IS NOT NULL AND model_b IS NOT NULL AND model_a <> model_b"""
+        ).fetchall()
+    finally:
+        con.unregister(_IDENTITIES)
     columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
-    return Games.from_named(*(list(c) for c in columns))
+    games = Games.from_named(*(list(c) for c in columns))
+    games.aliases = {m: aliases[m] for m in games.models if m in aliases}
+    return games
 
 
 def fit_logistic(
@@ -234,28 +280,52 @@ def _resampled_weights(
     return np.hstack([weights, np.full((len(weights), n_models), prior)])
 
 
+@dataclass
+class Fit:
+    """Fitted strengths: `theta` (centred, natural-log odds), a (bootstrap, models) array of
+    strengths refitted on resampled games, each strength's standard deviation under the normal
+    approximation of the penalised likelihood, and the length coefficient (0 when not fitted)."""
+
+    theta: np.ndarray
+    resampled: np.ndarray
+    sd: np.ndarray
+    length_coefficient: float = 0.0
+
+
+def _centred_fit(
+    design: np.ndarray, weights: np.ndarray, coefficients: np.ndarray, k: int, ridge: np.ndarray
+) -> Fit:
+    """The centred strengths (the first `k` coefficients) of every fit, and the standard
+    deviations of the first fit's from the inverse Hessian of its penalised likelihood."""
+    theta = coefficients[:, :k] - coefficients[:, :k].mean(axis=1, keepdims=True)
+    p = 1.0 / (1.0 + np.exp(-(design @ coefficients[0])))
+    hessian = (design * (weights[0] * p * (1.0 - p))[:, None]).T @ design + np.diag(ridge)
+    covariance = np.linalg.inv(hessian)[:k, :k]
+    centre = np.eye(k) - 1.0 / k
+    sd = np.sqrt(np.clip(np.diag(centre @ covariance @ centre), 0.0, None))
+    return Fit(theta[0], theta[1:], sd)
+
+
 def bradley_terry(
     games: Games,
     *,
     bootstrap: int = DEFAULT_BOOTSTRAP,
     prior: float = 1.0,
     seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Strengths theta (centred, natural-log odds) and a (bootstrap, models) array of refitted ones."""
+) -> Fit:
+    """Bradley-Terry strengths of `games`' models, refitted on `bootstrap` resamples."""
     k = len(games.models)
     a, b, score, counts = _outcome_cells(games)
     design, target = _with_prior(_pairwise_design(a, b, k), score, k, prior)
     weights = _resampled_weights(counts, k, prior, bootstrap, seed)
-    theta = fit_logistic(design, target, weights)
-    theta -= theta.mean(axis=1, keepdims=True)
-    return theta[0], theta[1:]
+    coefficients = fit_logistic(design, target, weights)
+    return _centred_fit(design, weights, coefficients, k, np.full(k, _RIDGE))
 
 
 def length_controlled(
     games: Games, *, prior: float = 1.0, bootstrap: int = 0, seed: int = 0
-) -> tuple[np.ndarray, float, np.ndarray]:
-    """Strengths theta (centred) with a length term held at zero, the length coefficient gamma,
-    and a (bootstrap, models) array of strengths refitted on resampled games.
+) -> Fit:
+    """Strengths with a length term held at zero, and the length coefficient gamma.
 
     gamma has a Gaussian prior of the same strength as the ratings' (an L2 penalty `prior`),
     so that where length alone separates the models (few games, one model always longer) the
@@ -274,8 +344,9 @@ def length_controlled(
     weights = _resampled_weights(counts, k, prior, bootstrap, seed)
     ridge = np.append(np.full(k, _RIDGE), max(prior, _RIDGE))
     coefficients = fit_logistic(design, target, weights, ridge)
-    theta = coefficients[:, :k] - coefficients[:, :k].mean(axis=1, keepdims=True)
-    return theta[0], float(coefficients[0, k]), theta[1:]
+    fit = _centred_fit(design, weights, coefficients, k, ridge)
+    fit.length_coefficient = float(coefficients[0, k])
+    return fit
 
 
 def to_elo(theta: np.ndarray) -> np.ndarray:
@@ -307,6 +378,18 @@ def _predicted_win_rate(theta: np.ndarray, played: np.ndarray) -> np.ndarray:
     )
 
 
+def _intervals(fit: Fit, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Elo-scale intervals spanning both the bootstrap percentiles and rating ± z·sd."""
+    tail = (1.0 - confidence) / 2.0
+    rating = to_elo(fit.theta)
+    spread = ELO_SCALE * NormalDist().inv_cdf(1.0 - tail) * fit.sd
+    low, high = rating - spread, rating + spread
+    if len(fit.resampled):
+        boot_low, boot_high = np.quantile(to_elo(fit.resampled), [tail, 1.0 - tail], axis=0)
+        low, high = np.minimum(low, boot_low), np.maximum(high, boot_high)
+    return low, high
+
+
 def rank_models(
     games: Games,
     *,
@@ -314,28 +397,22 @@ def rank_models(
     confidence: float = 0.95,
     prior: float = 1.0,
     seed: int = 0,
+    provisional_games: int = DEFAULT_PROVISIONAL_GAMES,
 ) -> Leaderboard:
     """The leaderboard of `games`: ratings with intervals, raw and length-controlled win rates.
 
     `rank` is Chatbot Arena's: 1 + the number of models whose interval lies wholly above.
+    Models with fewer than `provisional_games` games are marked provisional.
     """
     k = len(games.models)
     if k == 0:
         empty = np.zeros((0, 0))
-        return Leaderboard([], [], empty, empty, 0.0, 0, bootstrap, confidence)
-    theta, resampled = bradley_terry(games, bootstrap=bootstrap, prior=prior, seed=seed)
-    ratings, tail = to_elo(theta), (1.0 - confidence) / 2.0
-    if bootstrap:
-        low, high = np.quantile(to_elo(resampled), [tail, 1.0 - tail], axis=0)
-    else:
-        low, high = ratings, ratings
-    lc_theta, gamma, lc_resampled = length_controlled(
-        games, prior=prior, bootstrap=bootstrap, seed=seed + 1
-    )
-    if bootstrap:
-        lc_low, lc_high = np.quantile(to_elo(lc_resampled), [tail, 1.0 - tail], axis=0)
-    else:
-        lc_low = lc_high = to_elo(lc_theta)
+        return Leaderboard([], [], empty, empty, 0.0, 0, bootstrap, confidence, provisional_games)
+    fit = bradley_terry(games, bootstrap=bootstrap, prior=prior, seed=seed)
+    lc_fit = length_controlled(games, prior=prior, bootstrap=bootstrap, seed=seed + 1)
+    ratings, lc_ratings = to_elo(fit.theta), to_elo(lc_fit.theta)
+    low, high = _intervals(fit, confidence)
+    lc_low, lc_high = _intervals(lc_fit, confidence)
     points, played = _record(games)
     with np.errstate(invalid="ignore", divide="ignore"):
         win_rates = points / played
@@ -345,7 +422,7 @@ def rank_models(
     np.add.at(ties, games.b[tied], 1.0)
     games_per_model = played.sum(axis=1)
     points_per_model = points.sum(axis=1)
-    lc_win_rate = _predicted_win_rate(lc_theta, played)
+    lc_win_rate = _predicted_win_rate(lc_fit.theta, played)
     standings = [
         ModelStanding(
             model=games.models[i],
@@ -353,19 +430,29 @@ def rank_models(
             interval=(float(low[i]), float(high[i])),
             rank=1 + int((low > high[i]).sum()),
             games=int(games_per_model[i]),
+            provisional=bool(games_per_model[i] < provisional_games),
             wins=float(points_per_model[i] - ties[i] / 2.0),
             losses=float(games_per_model[i] - points_per_model[i] - ties[i] / 2.0),
             ties=float(ties[i]),
             win_rate=float(points_per_model[i] / games_per_model[i]),
-            lc_rating=float(to_elo(lc_theta)[i]),
+            lc_rating=float(lc_ratings[i]),
             lc_interval=(float(lc_low[i]), float(lc_high[i])),
             lc_win_rate=float(lc_win_rate[i]),
+            aliases=sorted(games.aliases.get(games.models[i], [])),
         )
         for i in range(k)
     ]
     standings.sort(key=lambda s: -s.rating)
     return Leaderboard(
-        standings, list(games.models), win_rates, played, gamma, len(games), bootstrap, confidence
+        standings,
+        list(games.models),
+        win_rates,
+        played,
+        lc_fit.length_coefficient,
+        len(games),
+        bootstrap,
+        confidence,
+        provisional_games,
     )
 
 
@@ -376,6 +463,7 @@ def store_leaderboard(
     bootstrap: int = DEFAULT_BOOTSTRAP,
     confidence: float = 0.95,
     seed: int = 0,
+    provisional_games: int = DEFAULT_PROVISIONAL_GAMES,
 ) -> Leaderboard:
     """The leaderboard of the models in `store`, from human labels (and judges when asked)."""
     return rank_models(
@@ -383,4 +471,5 @@ def store_leaderboard(
         bootstrap=bootstrap,
         confidence=confidence,
         seed=seed,
+        provisional_games=provisional_games,
     )

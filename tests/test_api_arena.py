@@ -42,9 +42,20 @@ def test_leaderboard_over_http(client):
     assert response.status_code == 200
     models = response.json()["models"]
     assert [m["model"] for m in models] == ["good", "bad"] and models[0]["games"] == 3
+    assert response.json()["provisional_games"] == 20
+    assert all(m["provisional"] and m["interval"][1] - m["interval"][0] > 100 for m in models)
     assert (
         client.get("/api/v1/leaderboard", params={"confidence": 2}, auth=ADMIN).status_code == 422
     )
+
+
+def test_the_provisional_threshold_is_a_parameter(client):
+    params = {"bootstrap": 20, "provisional_games": 3}
+    board = client.get("/api/v1/leaderboard", params=params, auth=ADMIN).json()
+    assert board["provisional_games"] == 3 and not any(m["provisional"] for m in board["models"])
+    for bad in (-1, "many"):
+        params = {"provisional_games": bad}
+        assert client.get("/api/v1/leaderboard", params=params, auth=ADMIN).status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,25 @@
-"""The model leaderboard: Bradley-Terry on synthetic tournaments, length control, ties, the store."""
+"""The model leaderboard: Bradley-Terry on synthetic tournaments, length control, ties,
+provisional ratings, one identity per model, the store and the CLI."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from curation.leaderboard import Games, games_from_store, rank_models, to_elo
+from curation.leaderboard import (
+    Games,
+    bradley_terry,
+    games_from_store,
+    rank_models,
+    store_leaderboard,
+    to_elo,
+)
+from curation.model_names import model_identity
 from curation.store import Store
 from tests.arena_helpers import arena_store, vote
 
@@ -157,3 +167,169 @@ def test_cli_leaderboard_json_lists_models_with_rating_interval_and_games(db_pat
     assert data["games"] == {"bad": {"good": 3}, "good": {"bad": 3}}
     text = CliRunner().invoke(main, ["leaderboard", "--db", str(db_path)]).output
     assert "good" in text.splitlines()[1] and "games" in text
+
+
+def test_models_with_few_games_are_provisional_with_a_configurable_threshold():
+    games = Games.from_named(["x"] * 5 + ["y"] * 30, ["y"] * 5 + ["z"] * 30, [1.0] * 35)
+    board = rank_models(games, bootstrap=100)
+    by_model = {s.model: s for s in board.standings}
+    assert {m: (s.games, s.provisional) for m, s in by_model.items()} == {
+        "x": (5, True),
+        "y": (35, False),
+        "z": (30, False),
+    }
+    data = board.to_dict()
+    assert data["provisional_games"] == 20
+    assert {m["model"]: m["provisional"] for m in data["models"]}["x"] is True
+    lenient = rank_models(games, bootstrap=100, provisional_games=5)
+    assert not any(s.provisional for s in lenient.standings)
+    strict = rank_models(games, bootstrap=100, provisional_games=36)
+    assert all(s.provisional for s in strict.standings)
+
+
+@pytest.mark.parametrize("bootstrap", [0, 200])
+def test_one_game_never_gives_a_certain_interval(bootstrap):
+    board = rank_models(Games.from_named(["x"], ["y"], [1.0]), bootstrap=bootstrap)
+    for standing in board.standings:
+        assert standing.provisional and standing.games == 1
+        for low, high in (standing.interval, standing.lc_interval):
+            assert low < standing.rating < high or low < standing.lc_rating < high
+            assert high - low > 400  # wider than ten-to-one odds either way
+    assert [s.rank for s in board.standings] == [1, 1]  # neither is known to be better
+
+
+def test_intervals_from_many_games_stay_close_to_the_bootstrap():
+    games = tournament([0.5, 0.0, -0.5], 3000, np.random.default_rng(11))
+    board = rank_models(games, bootstrap=300)
+    resampled = to_elo(bradley_terry(games, bootstrap=300).resampled)
+    low, high = np.quantile(resampled, [0.025, 0.975], axis=0)
+    bootstrap_width = dict(zip(games.models, high - low, strict=True))
+    for standing in board.standings:
+        width = standing.interval[1] - standing.interval[0]
+        assert bootstrap_width[standing.model] <= width < 1.3 * bootstrap_width[standing.model]
+
+
+def run_model_folder(store: Store, run_id: int) -> Path:
+    """A tiny causal LM saved where run `run_id` keeps its model."""
+    from tests.models import build_tiny_causal_lm
+
+    return build_tiny_causal_lm(store.files_dir / "runs" / str(run_id) / "model")
+
+
+def test_a_runs_model_folder_and_its_own_answers_are_one_model(
+    db_path, tmp_path, monkeypatch, store
+):
+    from curation.pairing import pair_responses
+    from curation.run_pairs import add_run_pairs
+
+    pair_ids = arena_store(store, tmp_path)
+    prompt_ids = [r[0] for r in store.con.execute("SELECT id FROM prompts ORDER BY id").fetchall()]
+    run_model_folder(store, 3)
+    store.close()
+    monkeypatch.chdir(db_path.parent / f"{db_path.stem}.files")
+    args = ["generate", "--model", "runs/3/model", "--n", "1", "--temperature", "0"]
+    generated = CliRunner().invoke(
+        main, [*args, "--max-new-tokens", "4", "--db", str(db_path), "--json"]
+    )
+    assert generated.exit_code == 0, generated.output
+    with Store(db_path) as store:
+        assert store.con.execute(
+            "SELECT DISTINCT model, meta->>'model_path' FROM responses WHERE source = 'generate' "
+            "AND model NOT IN ('good', 'bad')"
+        ).fetchall() == [("run:3", "runs/3/model")]
+        across = pair_responses(store, "across", ["runs/3/model", "good"]).pair_ids
+        rows = [{"prompt_id": p, "base": f"Base {p}", "trained": f"Tuned {p}"} for p in prompt_ids]
+        add_run_pairs(store, 3, "good", rows)
+        own = [
+            r[0]
+            for r in store.con.execute("SELECT id FROM pairs WHERE origin = 'run:3'").fetchall()
+        ]
+        assert len(across) == 3 and len(own) == 3
+        for pair_id in pair_ids[:3]:
+            vote(store, pair_id, "alice", "good")
+        for pair_id in across + own:
+            vote(store, pair_id, "alice", "run:3")
+        board = store_leaderboard(store, bootstrap=50)
+    by_model = {s.model: s for s in board.standings}
+    assert set(by_model) == {"run:3", "good", "bad"}
+    assert by_model["run:3"].games == 6 and by_model["run:3"].wins == 6
+    assert by_model["run:3"].aliases == ["runs/3/model"]
+
+
+def test_names_stored_before_identities_merge_at_read_time(store, tmp_path):
+    pair_ids = arena_store(store, tmp_path)
+    folder = run_model_folder(store, 4)
+    with store.transaction() as con:  # answers stored under the folder's absolute path
+        con.execute("UPDATE responses SET model = ? WHERE model = 'bad'", [str(folder)])
+    for pair_id in pair_ids[:3]:
+        vote(store, pair_id, "alice", "good")
+    games = games_from_store(store)
+    assert games.models == ["good", "run:4"] and games.aliases == {"run:4": [str(folder)]}
+
+
+def test_model_identity_of_run_folders_exports_and_other_names(store, tmp_path, monkeypatch):
+    from training.export import export_run_model
+
+    runs = store.files_dir / "runs"
+    (runs / "7" / "model").mkdir(parents=True)
+    (runs / "7" / "model" / "adapter_config.json").write_text("{}")
+    run = {"id": 7, "status": "succeeded", "out_dir": str(runs / "7"), "method": "dpo"}
+    exported = export_run_model(run, tmp_path / "shipped")
+    monkeypatch.chdir(tmp_path)
+    assert {
+        name: model_identity(store, name)
+        for name in (
+            str(runs / "7" / "model"),
+            str(runs / "7"),
+            "runs/7/model",  # relative to the store's files folder
+            str(runs / "7" / "checkpoints" / "checkpoint-2"),
+            str(exported),
+            "shipped",  # relative to the working folder
+            "run:7",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "smollm2-135m",
+            str(tmp_path),
+        )
+    } == {
+        str(runs / "7" / "model"): "run:7",
+        str(runs / "7"): "run:7",
+        "runs/7/model": "run:7",
+        str(runs / "7" / "checkpoints" / "checkpoint-2"): "run:7/checkpoints/checkpoint-2",
+        str(exported): "run:7",
+        "shipped": "run:7",
+        "run:7": "run:7",
+        "HuggingFaceTB/SmolLM2-135M-Instruct": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "smollm2-135m": "smollm2-135m",
+        str(tmp_path): str(tmp_path),
+    }
+
+
+def test_cli_leaderboard_marks_provisional_models_and_takes_a_threshold(db_path, tmp_path):
+    with Store(db_path) as store:
+        for pair_id in arena_store(store, tmp_path)[:3]:
+            vote(store, pair_id, "alice", "good")
+    base = ["leaderboard", "--db", str(db_path), "--bootstrap", "50"]
+    text = CliRunner().invoke(main, base).stdout.splitlines()
+    assert (
+        text[1].split()[:3] == ["1?", "good", text[1].split()[2]] and text[1].split()[2][-1] == "?"
+    )
+    assert "? provisional: fewer than 20 games" in text[3]
+    data = json.loads(
+        CliRunner().invoke(main, [*base, "--json", "--provisional-games", "3"]).stdout
+    )
+    assert data["provisional_games"] == 3 and not any(m["provisional"] for m in data["models"])
+    refused = CliRunner().invoke(main, [*base, "--provisional-games", "-1"])
+    assert refused.exit_code == 2 and "--provisional-games" in refused.stderr
+
+
+def test_the_tabs_table_marks_provisional_models_and_lists_aliases():
+    from app.tabs.leaderboard import TABLE_COLUMNS, standings_table
+
+    games = Games.from_named(["x"] * 5 + ["y"] * 30, ["y"] * 5 + ["z"] * 30, [1.0] * 35)
+    games.aliases = {"x": ["/store.files/runs/1/model"]}
+    frame = standings_table(rank_models(games, bootstrap=50))
+    assert list(frame.columns) == TABLE_COLUMNS
+    table = frame.set_index("model")
+    assert table["provisional"].to_dict() == {"x": "provisional", "y": "", "z": ""}
+    assert table.loc["x", "also known as"] == "/store.files/runs/1/model"
+    assert (table["high"] > table["low"]).all()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.leaderboard import DEFAULT_BOOTSTRAP, store_leaderboard
+from curation.leaderboard import DEFAULT_BOOTSTRAP, DEFAULT_PROVISIONAL_GAMES, store_leaderboard
 from curation.pairing import STRATEGIES, pair_responses
 
 router = APIRouter()
@@ -31,10 +31,17 @@ def leaderboard(
     bootstrap: int = Query(default=DEFAULT_BOOTSTRAP, ge=0, le=10_000),
     confidence: float = Query(default=0.95, gt=0, lt=1),
     seed: int = 0,
+    provisional_games: int = Query(default=DEFAULT_PROVISIONAL_GAMES, ge=0, le=1_000_000),
 ) -> dict:
-    """Models ranked by Bradley-Terry rating, with intervals, games and length control."""
+    """Models ranked by Bradley-Terry rating, with intervals, games (provisional below
+    `provisional_games`), aliases and length control."""
     board = store_leaderboard(
-        ctx.store, judges=judges, bootstrap=bootstrap, confidence=confidence, seed=seed
+        ctx.store,
+        judges=judges,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        seed=seed,
+        provisional_games=provisional_games,
     )
     return board.to_dict()
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import click
 
 from app.commands.base import store_command
-from curation.leaderboard import DEFAULT_BOOTSTRAP, store_leaderboard
+from curation.leaderboard import DEFAULT_BOOTSTRAP, DEFAULT_PROVISIONAL_GAMES, store_leaderboard
 from curation.store import Store
 
 
 def leaderboard_text(board: dict) -> str:
-    """The board (as Leaderboard.to_dict gives it) as an aligned text table, best first."""
+    """The board (as Leaderboard.to_dict gives it) as an aligned text table, best first.
+
+    A provisional model's rank and rating carry a `?`; a model's other names follow the table.
+    """
     if not board["models"]:
         return "no games yet: label pairs whose responses come from two different models"
     pct = round(board["confidence"] * 100)
@@ -19,14 +22,27 @@ def leaderboard_text(board: dict) -> str:
         f"{'win rate':>8}  {'LC win rate':>11}  {'LC rating':>9}  {'LC interval':>11}"
     )
     rows = [
-        f"{s['rank']:>4}  {s['model'][:28]:<28} {s['rating']:>7.0f}  "
+        f"{_provisional(s, s['rank']):>4}  {s['model'][:28]:<28} {_provisional(s, round(s['rating'])):>7}  "
         f"{_span(s['interval']):>15}  {s['games']:>6}  "
         f"{s['win_rate']:>8.1%}  {s['lc_win_rate']:>11.1%}  {s['lc_rating']:>9.0f}  "
         f"{_span(s['lc_interval']):>11}"
         for s in board["models"]
     ]
-    games = f"{board['total_games']} games; ties count half a win each"
-    return "\n".join([header, *rows, games])
+    games = (
+        f"{board['total_games']} games; ties count half a win each; ? provisional: fewer than "
+        f"{board['provisional_games']} games"
+    )
+    aliases = [
+        f"{s['model']} also played as {', '.join(s['aliases'])}"
+        for s in board["models"]
+        if s["aliases"]
+    ]
+    return "\n".join([header, *rows, games, *aliases])
+
+
+def _provisional(standing: dict, value: object) -> str:
+    """`value` with a `?` when the standing is provisional."""
+    return f"{value}?" if standing["provisional"] else str(value)
 
 
 def _span(interval: list[float]) -> str:
@@ -53,13 +69,30 @@ def _span(interval: list[float]) -> str:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap."
 )
+@click.option(
+    "--provisional-games",
+    type=click.IntRange(min=0),
+    default=DEFAULT_PROVISIONAL_GAMES,
+    show_default=True,
+    help="Mark ratings from fewer games than this as provisional.",
+)
 @store_command
 def leaderboard(
-    store: Store, judges: bool, bootstrap: int, confidence: float, seed: int
+    store: Store,
+    judges: bool,
+    bootstrap: int,
+    confidence: float,
+    seed: int,
+    provisional_games: int,
 ) -> tuple[dict, str]:
     """Rank models by Bradley-Terry ratings from labels, with raw and length-controlled win rates."""
     board = store_leaderboard(
-        store, judges=judges, bootstrap=bootstrap, confidence=confidence, seed=seed
+        store,
+        judges=judges,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        seed=seed,
+        provisional_games=provisional_games,
     ).to_dict()
     return board, leaderboard_text(board)
 

@@ -19,16 +19,19 @@ TABLE_COLUMNS = [
     "low",
     "high",
     "games",
+    "provisional",
     "win rate",
     "LC win rate",
     "LC rating",
     "LC low",
     "LC high",
+    "also known as",
 ]
 
 
 def standings_table(board: Leaderboard) -> pd.DataFrame:
-    """One row per model, best first, with the interval's ends as columns."""
+    """One row per model, best first, with the interval's ends as columns; models with too
+    few games say `provisional`, and a model's other names (a run's folder) are listed."""
     rows = [
         {
             "rank": s.rank,
@@ -37,11 +40,13 @@ def standings_table(board: Leaderboard) -> pd.DataFrame:
             "low": round(s.interval[0]),
             "high": round(s.interval[1]),
             "games": s.games,
+            "provisional": "provisional" if s.provisional else "",
             "win rate": round(s.win_rate, 3),
             "LC win rate": round(s.lc_win_rate, 3),
             "LC rating": round(s.lc_rating),
             "LC low": round(s.lc_interval[0]),
             "LC high": round(s.lc_interval[1]),
+            "also known as": ", ".join(s.aliases),
         }
         for s in board.standings
     ]
@@ -79,7 +84,7 @@ def ratings_figure(board: Leaderboard) -> Any:
     axes.set_yticks(list(y), [s.model for s in standings])
     axes.set_ylim(-0.7, len(standings) - 0.3)
     axes.set_title("Ratings: raw and length-controlled")
-    axes.set_xlabel(f"Elo-scale rating ({round(board.confidence * 100)}% bootstrap interval)")
+    axes.set_xlabel(f"Elo-scale rating ({round(board.confidence * 100)}% interval)")
     axes.legend(loc="best", fontsize="small")
     return plain_figure(figure)
 
@@ -131,7 +136,8 @@ def create_leaderboard_tab(ctx: AppContext) -> None:
             return [text, standings_table(board), None, None]
         text = (
             f"{board.total_games} games between {len(board.standings)} models; ties count half "
-            f"a win each. Length coefficient {board.length_coefficient:+.2f}: positive when "
+            f"a win each. Ratings from fewer than {board.provisional_games} games are "
+            f"provisional. Length coefficient {board.length_coefficient:+.2f}: positive when "
             "longer answers win more often, which the LC columns discount."
         )
         return [text, standings_table(board), ratings_figure(board), win_rate_figure(board)]
