@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     import gradio as gr
 
 ROLE_RANK = {"annotator": 1, "admin": 2}
+# The address of the client whose request is being handled (set by app.api.guard.ApiGuard).
+CLIENT_ADDRESS: ContextVar[str] = ContextVar("client_address", default="unknown")
 
 
 @dataclass
@@ -31,13 +35,16 @@ class AppContext:
     def __post_init__(self) -> None:
         self.credentials = CredentialCache(self.store)
 
-    def check_login(self, username: str, password: str) -> bool:
-        """Gradio's login check: whether the name and password match an account (never while
-        the account is locked after too many failed logins)."""
+    async def check_login(self, username: str, password: str) -> bool:
+        """Gradio's login check: whether the name and password match an account. Never while
+        this name, from this client's address, must wait after failed logins; the slow hash
+        runs in a worker thread."""
+        check = self.credentials.role_for
         try:
-            return self.credentials.role_for(username, password) is not None
+            role = await asyncio.to_thread(check, username, password, CLIENT_ADDRESS.get())
         except LoginLocked:
             return False
+        return role is not None
 
     def role_of(self, username: str) -> str | None:
         """The role of an account now (None for an unknown or deleted account)."""

@@ -22,12 +22,16 @@ def create_app(ctx: AppContext) -> FastAPI:
     import gradio as gr
 
     from app.api import api_router, install_error_handlers
+    from app.api.guard import ApiGuard, BodyLimits
     from app.ui import build_ui, page_head
 
+    limits = BodyLimits.configured(ctx.settings)
     app = FastAPI(title="prefstudio", docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json")
     app.state.context = ctx
     app.include_router(api_router(), prefix="/api/v1")
     install_error_handlers(app)
+    # Outermost: credentials and body sizes are checked before anything reads a body.
+    app.add_middleware(ApiGuard, ctx=ctx, limits=limits)
     return gr.mount_gradio_app(
         app,
         build_ui(ctx),
@@ -37,6 +41,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         head=page_head(),
         footer_links=[],
         show_error=True,
+        max_file_size=limits.upload,
     )
 
 

@@ -213,21 +213,21 @@ class CredentialCache:
             hit = self._entries.get(self._key_of(name, password))
         return hit[1] if hit and hit[0] > time.monotonic() else None
 
-    def role_for(self, name: str, password: str) -> str | None:
-        """The role of `name` when `password` is right, else None.
+    def role_for(self, name: str, password: str, address: str) -> str | None:
+        """The role of `name` when `password` is right, else None; `address` is the client's.
 
-        Raises LoginLocked for an account with too many recent failures (see LoginThrottle),
-        unless this very login is remembered as right.
+        Raises LoginLocked while `name` from `address` (or `address` itself) has failed too
+        often lately (see LoginThrottle), unless this very login is remembered as right.
         """
         role = self.cached_role(name, password)
         if role is not None:
             return role
-        self.throttle.check(name)
+        self.throttle.check(name, address)
         role = verify_password(self.store, name, password)
         if role is None:
-            self.throttle.failed(name)
+            self.throttle.failed(name, address)
         else:
-            self.throttle.succeeded(name)
+            self.throttle.succeeded(name, address)
             with self._lock:
                 if len(self._entries) > 10_000:
                     self._entries.clear()

@@ -26,6 +26,8 @@ def client(tmp_path_factory) -> TestClient:
     add_user(store, *ANN[:1], "annotator", ANN[1])
     add_user(store, *ADMIN[:1], "admin", ADMIN[1])
     with TestClient(create_app(AppContext(store))) as test_client:
+        for login in (ANN, ADMIN):  # remembered as right, so wrong guesses never slow them
+            assert test_client.get("/api/v1/me", auth=login).status_code == 200
         test_client.store = store
         yield test_client
     store.close()
