@@ -10,6 +10,7 @@ from a copy of that cache.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ class LogitJudge(LocalLMJudge):
         model, _ = self.lm
         with torch.inference_mode():
             input_ids = torch.tensor([prefix], dtype=torch.long, device=model.device)
-            past = model(input_ids=input_ids, use_cache=True).past_key_values
+            past = model(input_ids=input_ids, use_cache=True)[cache_keyword(model)]
         if not hasattr(past, "batch_repeat_interleave"):
             return None
         return PrefixCache(len(prefix), past)
@@ -214,11 +215,20 @@ class LogitJudge(LocalLMJudge):
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
-                past_key_values=past,
                 use_cache=past is not None,
+                **{cache_keyword(model): past},
                 logits_to_keep=1,
             )
             return output.logits[:, -1, :].float()
+
+
+def cache_keyword(model: Any) -> str:
+    """The name a model's forward takes (and its output gives) the key/value cache by: `cache`
+    in recent transformers, where the older `past_key_values` is deprecated, else the latter.
+    A PEFT model passes it on to the model it wraps."""
+    unwrapped = model.get_base_model() if hasattr(model, "get_base_model") else model
+    parameters = inspect.signature(unwrapped.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 @dataclass
