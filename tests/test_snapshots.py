@@ -497,3 +497,42 @@ def test_snapshot_verify_route_is_admin_only_and_reports_changes(labelled):
         assert broken["verified"] is False and broken["missing"] == ["sft/train.parquet"]
         unknown = client.get("/api/v1/snapshots/nope/verify", auth=admin)
         assert unknown.status_code == 404 and "no snapshot named 'nope'" in unknown.json()["detail"]
+
+
+def test_snapshot_verify_goes_through_a_running_server(labelled, db_path):
+    import subprocess
+    import sys
+
+    from tests.server_helpers import Server
+
+    create_snapshot(labelled, "v1")
+    folder = snapshot_folder(labelled, "v1")
+    labelled.close()
+
+    def verify() -> subprocess.CompletedProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "snapshot",
+            "verify",
+            "v1",
+            "--db",
+            str(db_path),
+        ]
+        return subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120)
+
+    server = Server(db_path)
+    try:
+        intact = verify()
+        assert intact.returncode == 0, intact.stderr
+        assert json.loads(intact.stdout)["verified"] is True
+        (folder / "kto" / "test.parquet").unlink()
+        broken = verify()
+        assert broken.returncode == 1
+        assert assert_one_error_line(broken.stderr) == (
+            "error: snapshot v1 does not verify: kto/test.parquet missing"
+        )
+        assert json.loads(broken.stdout)["missing"] == ["kto/test.parquet"]
+    finally:
+        server.stop()

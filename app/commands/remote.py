@@ -178,6 +178,13 @@ def remote_snapshot_show(server: ServerInfo, name: str) -> tuple[dict, str]:
         )
 
 
+def remote_snapshot_verify(server: ServerInfo, name: str) -> tuple[dict, str]:
+    """`snapshot verify` through the server (it hashes the files of its store)."""
+    with _client(server) as client:
+        response = client.get(f"/snapshots/{quote(name, safe='')}/verify")
+        return curate.verified_snapshot(_checked(response).json())
+
+
 def remote_user_add(server: ServerInfo, name: str, role: str) -> tuple[dict, str]:
     """`user add` through the server (the password from stdin)."""
     body = {"name": name, "role": role, "password": users.password_from_stdin()}
@@ -302,6 +309,7 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "snapshot_create": remote_snapshot_create,
     "snapshot_list": remote_snapshot_list,
     "snapshot_show": remote_snapshot_show,
+    "snapshot_verify": remote_snapshot_verify,
     "leaderboard": remote_leaderboard,
     "report": remote_judge_report,
     "prioritize": remote_judge_prioritize,
