@@ -20,6 +20,7 @@ from curation.importer import import_paths
 from curation.openai_client import OpenAIClient, TokenBucket, retry_after_seconds
 from curation.store import Store
 from tests.conftest import assert_one_error_line, table_counts
+from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
 from training.generate import GenerationError, SamplingSettings
 from training.generate_remote import generate_remote
 
@@ -391,3 +392,29 @@ def test_a_base_url_without_a_scheme_is_one_error_line_and_changes_nothing(
     assert "base URL must start with http" in assert_one_error_line(result.stderr)
     with Store(db_path) as store:
         assert table_counts(store)["responses"] == 0
+
+
+@needs_chromium
+def test_the_generate_tab_asks_the_server_at_the_base_url_given(
+    browser, serve, tmp_path, write_jsonl
+) -> None:
+    chat = serve()
+    db_path = tmp_path / "ui.duckdb"
+    with Store(db_path) as store:
+        _add_prompts(store, write_jsonl, 2)
+        add_users(store)
+    app = Server(db_path)
+    try:
+        page = log_in(browser, app, "root", height=1200)
+        page.get_by_role("tab", name="Generate").click()
+        page.locator("#generate-base-url textarea").fill(chat.url)
+        page.get_by_label("At most this many prompts per model").fill("2")
+        page.click("#generate-start")
+        page.wait_for_selector("#generate-report >> text=done", timeout=60_000)
+        shown = page.locator("#generate-report").inner_text()
+        screenshot(page, tmp_path, "generate-on-server")
+        page.close()
+    finally:
+        app.stop()
+    assert "2 of 2 prompts" in shown and "smollm2-135m: 4 samples received" in shown
+    assert [b["model"] for _, b in chat.requests] == ["smollm2-135m"] * 4

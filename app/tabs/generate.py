@@ -10,6 +10,7 @@ from app.context import AppContext
 from app.safe_text import literal, markdown_view, render, shows_errors
 from curation.pairing import STRATEGIES, pair_responses
 from training.generate import SamplingSettings, generate_candidates
+from training.generate_remote import ServerOptions, generate_on_server
 from training.models import EMBEDDED_MODEL
 
 PROMPT_CHOICES = {
@@ -31,6 +32,12 @@ def create_generate_tab(ctx: AppContext) -> None:
                 allow_custom_value=True,
                 label="Models (hub id, folder, a run's adapter folder, or smollm2-135m)",
                 elem_id="generate-models",
+            )
+            server_url = gr.Textbox(
+                label="OpenAI-compatible server (base URL; empty: run the models here). "
+                "Key from $OPENAI_API_KEY",
+                placeholder="http://localhost:8000/v1",
+                elem_id="generate-base-url",
             )
             prompts = gr.Radio(
                 list(PROMPT_CHOICES), value=next(iter(PROMPT_CHOICES)), label="Prompts"
@@ -78,6 +85,7 @@ def create_generate_tab(ctx: AppContext) -> None:
         nucleus: float,
         new_tokens: float,
         batch: float,
+        server: str,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
     ) -> str:
@@ -88,25 +96,28 @@ def create_generate_tab(ctx: AppContext) -> None:
         if not chosen:
             raise gr.Error("Choose at least one model.")
         stop = stop_events[request.session_hash] = threading.Event()
-        progress(0, desc="loading the model")
+        url = server.strip()
+        unit = "sample" if url else "prompt"
+        progress(0, desc="asking the server" if url else "loading the model")
+        run = dict(
+            prompts=upload if source == "file" else source,
+            limit=int(most) if most else None,
+            settings=SamplingSettings(
+                n=int(samples), temperature=temp, top_p=nucleus, max_new_tokens=int(new_tokens)
+            ),
+            progress=lambda done, total: progress((done, total), desc=f"{unit}s", unit=unit),
+            should_stop=stop.is_set,
+        )
         try:
-            result = generate_candidates(
-                ctx.store,
-                chosen,
-                prompts=upload if source == "file" else source,
-                limit=int(most) if most else None,
-                settings=SamplingSettings(
-                    n=int(samples), temperature=temp, top_p=nucleus, max_new_tokens=int(new_tokens)
-                ),
-                batch_size=int(batch),
-                progress=lambda done, total: progress((done, total), desc="prompts", unit="prompt"),
-                should_stop=stop.is_set,
-            )
+            if url:
+                result = generate_on_server(ctx.store, chosen, ServerOptions(url), **run)
+            else:
+                result = generate_candidates(ctx.store, chosen, batch_size=int(batch), **run)
         finally:
             stop_events.pop(request.session_hash, None)
+        counted = "samples received" if url else "new responses"
         lines = [
-            f"- {literal(model)}: {added} new responses"
-            for model, added in result.per_model.items()
+            f"- {literal(model)}: {added} {counted}" for model, added in result.per_model.items()
         ]
         ending = "stopped early; what was done is kept" if result.cancelled else "done"
         return render(
@@ -138,6 +149,6 @@ def create_generate_tab(ctx: AppContext) -> None:
         )
 
     inputs = [models, prompts, prompt_file, limit, n, temperature, top_p, max_new_tokens]
-    start.click(run, [*inputs, batch_size], report)
+    start.click(run, [*inputs, batch_size, server_url], report)
     cancel.click(stop_generation, None, None)
     pair_button.click(pair, [pair_models, strategy, per_prompt], pair_report)
