@@ -47,11 +47,12 @@ def gold_scores(store: Store) -> list[GoldScore]:
 
 
 def gold_table(store: Store) -> pd.DataFrame:
-    """The gold scores as a table (annotator, answered, correct, accuracy), by name."""
-    return pd.DataFrame(
+    """The gold scores as a table (annotator, answered, correct, accuracy to 3 places), by name."""
+    table = pd.DataFrame(
         [s.to_dict() for s in gold_scores(store)],
         columns=["annotator", "answered", "correct", "accuracy"],
     )
+    return table.round({"accuracy": 3})
 
 
 def gold_report(store: Store) -> dict:

@@ -33,6 +33,7 @@ from curation.snapshot_policy import PolicyError, SnapshotPolicy
 from curation.snapshots import create_snapshot, preview_snapshot
 from curation.stats import store_stats
 from tests.conftest import assert_one_error_line
+from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
 
 CANDIDATES = [
     {"prompt": f"Question {i}?", "responses": [f"Answer {i} one.", f"Answer {i} two."]}
@@ -417,3 +418,30 @@ def test_api_next_serves_gold_like_any_pair_and_scores_it(client, store, gold_id
     assert len(shapes) == 1  # gold and normal pairs have the same fields and types
     scores = client.get("/api/v1/gold/accuracy", auth=ADMIN).json()["annotators"]
     assert scores == [{"annotator": "ann", "answered": 3, "correct": 3, "accuracy": 1.0}]
+
+
+# Admin tab ---------------------------------------------------------------------------------
+
+
+@needs_chromium
+def test_admin_tab_shows_gold_accuracy(browser, db_path, write_jsonl, tmp_path):
+    with Store(db_path) as store:
+        import_paths(store, [write_jsonl("cands.jsonl", CANDIDATES[:6])])
+        report = import_paths(store, [write_jsonl("gold.jsonl", GOLD_FILE)], list_prompts=True)
+        mark_imported_gold(store, report)
+        add_users(store)
+        set_gold_every(store, 3)
+        right_then_wrong = iter([answer_right, answer_right, answer_wrong])
+        label_stream(store, "ann", lambda pair, answer: next(right_then_wrong)(pair, answer))
+    server = Server(db_path)
+    try:
+        admin = log_in(browser, server, "root")
+        admin.get_by_role("tab", name="Admin").click()
+        table = "#gold-accuracy"
+        for cell in ("ann", "0.667"):  # the figures as a visible row
+            admin.locator(f"{table} >> text={cell} >> visible=true").first.wait_for()
+        screenshot(admin, tmp_path, "admin_gold_accuracy")
+        assert (tmp_path / "admin_gold_accuracy.png").stat().st_size > 0
+        admin.close()
+    finally:
+        server.stop()
