@@ -181,9 +181,9 @@ def _load_staged(
     steps.start("responses")
     added["responses"] = _count(
         con.execute(
-            f"""INSERT INTO responses (id, prompt_id, text, source, is_reference)
-            SELECT rid, pid, text, src, reference
-            FROM (SELECT part, rec, pid, src, reference, unnest(rids) AS rid,
+            f"""INSERT INTO responses (id, prompt_id, text, source, is_reference, model)
+            SELECT rid, pid, text, src, reference, models[slot]
+            FROM (SELECT part, rec, pid, src, reference, models, unnest(rids) AS rid,
                          unnest(texts) AS text, generate_subscripts(texts, 1) AS slot
                   FROM {prefix}_items)
             WHERE (part, rec, slot) IN (SELECT min((part, rec, slot)) FROM {prefix}_resp

@@ -2,10 +2,10 @@
 
 A staging table has, per record and in file order (its `rowid` grows with the record number): the prompt
 `messages` (list of role/content structs), `is_chat`, the response `texts`, their `scores`
-(NULL when unlabelled; higher is better), an unpaired `thumb`, and `reference` for
-demonstrations (SFT); then the hashes the store's ids are made of. Every format but the two
-that need text splitting (HH transcripts, implicit prompts) is checked and converted in SQL,
-in one pass over the file.
+(NULL when unlabelled; higher is better) and `models` (NULL when not given), an unpaired
+`thumb`, and `reference` for demonstrations (SFT); then the hashes the store's ids are made
+of. Every format but the two that need text splitting (HH transcripts, implicit prompts) is
+checked and converted in SQL, in one pass over the file.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ STAGE_SCHEMA = pa.schema(
         ("is_chat", pa.bool_()),
         ("texts", pa.list_(pa.string())),
         ("scores", pa.list_(pa.float64())),
+        ("models", pa.list_(pa.string())),
         ("thumb", pa.bool_()),
         ("reference", pa.bool_()),
     ]
@@ -138,6 +139,15 @@ def _checks(format_name: str, source: RawSource) -> list[Check]:
         prompt,
         Check("responses", f"ps_is_strs({f['responses']})", "a non-empty list of strings"),
     ]
+    if "models" in f:
+        checks.append(
+            Check(
+                "models",
+                f"{f['models']} IS NULL OR (ps_is_strs({f['models']}) AND "
+                f"json_array_length({f['models']}) = json_array_length({f['responses']}))",
+                "a list of model names, one per response",
+            )
+        )
     for key in ("scores", "ranks"):
         if key in f:
             checks.append(
@@ -205,13 +215,15 @@ def _raise_first_problem(
 def _conversion_sql(format_name: str, source: RawSource) -> str:
     """SELECT list converting raw JSON columns into the staging columns, for SQL formats."""
     f = {name: quote_ident(name) for name in source.fields}
-    no_scores, no_thumb = "NULL::DOUBLE[]", "NULL::BOOLEAN"
+    no_scores, no_thumb, models = "NULL::DOUBLE[]", "NULL::BOOLEAN", "NULL::VARCHAR[]"
+    if format_name == "responses" and "models" in f:
+        models = f"list_transform(json_extract({f['models']}, '$[*]'), lambda e: json_extract_string(e, '$'))"
     if format_name == "sft" and "messages" in f:
         m = f"(json_extract({f['messages']}, '$[*]'))"
         return (
             f"ps_msg_list(list_slice({m}, 1, len({m}) - 1)) AS messages, true AS is_chat, "
             f"[json_extract_string({m}[-1], '$.content')] AS texts, {no_scores} AS scores, {no_thumb} AS thumb, "
-            "true AS reference"
+            f"true AS reference, {models} AS models"
         )
     prompt = f"ps_msgs({f['prompt']}) AS messages, ps_is_list({f['prompt']}) AS is_chat"
     if format_name == "preference":
@@ -247,7 +259,7 @@ def _conversion_sql(format_name: str, source: RawSource) -> str:
     texts, scores, thumb, reference = columns
     return (
         f"{prompt}, {texts} AS texts, {scores} AS scores, {thumb} AS thumb, "
-        f"{reference} AS reference"
+        f"{reference} AS reference, {models} AS models"
     )
 
 
@@ -267,6 +279,7 @@ def _split_in_python(
         columns["is_chat"].append(is_chat)
         columns["texts"].append([chosen_text, rejected_text])
         columns["scores"].append([1.0, 0.0])
+        columns["models"].append(None)
         columns["thumb"].append(None)
         columns["reference"].append(False)
     return pa.table(columns, schema=STAGE_SCHEMA)
