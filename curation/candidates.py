@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from curation.content_ids import response_id_sql
 from curation.errors import BadInput
 from curation.importer import import_paths
 from curation.model_names import model_identities, model_identity
@@ -102,7 +103,7 @@ def add_generated_responses(store: Store, responses: list[GeneratedResponse]) ->
             added = con.execute(
                 f"""INSERT INTO responses (id, prompt_id, text, model, source, meta)
                 SELECT DISTINCT ON (id) * FROM (
-                    SELECT md5(prompt_id || chr(31) || text || chr(31) || model) AS id,
+                    SELECT {response_id_sql("prompt_id", "text", "model")} AS id,
                            prompt_id, text, model, '{GENERATED_SOURCE}', meta::JSON
                     FROM ps_generated)
                 WHERE id NOT IN (SELECT id FROM responses)"""

@@ -6,7 +6,6 @@ its write before returning, so whatever a client was told is stored survives a c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from queue import SimpleQueue
 
+from curation import content_ids
 from curation.annotation_errors import LabelError
 from curation.queue import note_votes, queue_for
 from curation.queue_reads import ServedPair, load_served_pairs
@@ -215,16 +215,6 @@ def undo_last(store: Store, annotator: str) -> ServedPair | None:
     return pair
 
 
-def _response_id(prompt_id: str, text: str) -> str:
-    """A response's content-hash id, as the importer computes it."""
-    return hashlib.md5(f"{prompt_id}\x1f{text}".encode()).hexdigest()
-
-
-def _pair_id(first: str, second: str) -> str:
-    """A pair's order-free content-hash id, as the importer computes it."""
-    return hashlib.md5((min(first, second) + max(first, second)).encode()).hexdigest()
-
-
 def record_edit(store: Store, annotator: str, response_id: str, new_text: str) -> RecordedLabel:
     """Store an annotator's rewrite of a response as a new, better response.
 
@@ -243,14 +233,14 @@ def record_edit(store: Store, annotator: str, response_id: str, new_text: str) -
         prompt_id, old_text = original
         if new_text == old_text.strip():
             raise LabelError("the edit does not change the response")
-        edited_id = _response_id(prompt_id, new_text)
+        edited_id = content_ids.response_id(prompt_id, new_text)
         meta = json.dumps({"edited_from": response_id, "editor": annotator})
         con.execute(
             "INSERT OR IGNORE INTO responses (id, prompt_id, text, source, meta) "
             "VALUES (?, ?, ?, ?, ?)",
             [edited_id, prompt_id, new_text, EDIT_SOURCE, meta],
         )
-        pair_id = _pair_id(edited_id, response_id)
+        pair_id = content_ids.pair_id(edited_id, response_id)
         con.execute(
             "INSERT OR IGNORE INTO pairs (id, prompt_id, response_a, response_b, origin) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -348,7 +338,7 @@ def record_ranking(store: Store, annotator: str, prompt_id: str, best_first: lis
         )
         pair_ids = []
         for better, worse in combinations(best_first, 2):
-            pair_id = _pair_id(better, worse)
+            pair_id = content_ids.pair_id(better, worse)
             pair_ids.append(pair_id)
             con.execute(
                 "INSERT OR IGNORE INTO pairs (id, prompt_id, response_a, response_b, origin) "

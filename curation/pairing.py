@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from curation.content_ids import pair_id_sql
 from curation.errors import PrefstudioError
 from curation.model_names import model_identity
 from curation.queue import set_priorities
@@ -78,7 +79,7 @@ def _insert_pairs(
     with store.transaction() as con:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE ps_pair_candidates AS
-            SELECT *, md5(least(ra, rb) || greatest(ra, rb)) AS pair_id
+            SELECT *, {pair_id_sql("ra", "rb")} AS pair_id
             FROM ({_candidates_sql(strategy)})""",
             {"a": model_a, "b": model_b} if strategy == "across" else {"a": model_a},
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from curation.candidates import GeneratedResponse, add_generated_responses
+from curation.content_ids import pair_id_sql, response_id_sql
 from curation.model_names import model_identity, run_model_name
 from curation.pairing import queue_pairs
 from curation.store import Store
@@ -40,16 +41,15 @@ def add_run_pairs(store: Store, run_id: int, base_model: str, rows: list[dict]) 
             "trained": [r["trained"] for r in rows],
         }
     )
-    ids = "md5(prompt_id || chr(31) || {} || chr(31) || {})"
     with store.transaction() as con:
         con.register("ps_run_answers", answers)
         try:
             new_ids = con.execute(
                 f"""INSERT INTO pairs (id, prompt_id, response_a, response_b, origin)
                 SELECT DISTINCT ON (pair_id) pair_id, prompt_id, ra, rb, $origin FROM (
-                    SELECT prompt_id, ra, rb, md5(least(ra, rb) || greatest(ra, rb)) AS pair_id
-                    FROM (SELECT prompt_id, {ids.format("base", "$base")} AS ra,
-                                 {ids.format("trained", "$trained")} AS rb
+                    SELECT prompt_id, ra, rb, {pair_id_sql("ra", "rb")} AS pair_id
+                    FROM (SELECT prompt_id, {response_id_sql("prompt_id", "base", "$base")} AS ra,
+                                 {response_id_sql("prompt_id", "trained", "$trained")} AS rb
                           FROM ps_run_answers
                           WHERE {_NORMALIZED.format("base")} <> {_NORMALIZED.format("trained")}))
                 WHERE pair_id NOT IN (SELECT id FROM pairs)
