@@ -40,6 +40,7 @@ def import_uploads(
     format: str = "auto",
     source: str | None = None,
     progress: ImportProgress | None = None,
+    list_prompts: bool = False,
 ) -> ImportReport:
     """Import uploaded files (client's file name, readable content) in one transaction.
 
@@ -58,7 +59,9 @@ def import_uploads(
             with target.open("wb") as out:
                 shutil.copyfileobj(received, out)
             paths.append(target)
-        return import_paths(store, paths, format=format, source=source, progress=progress)
+        return import_paths(
+            store, paths, format=format, source=source, progress=progress, list_prompts=list_prompts
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

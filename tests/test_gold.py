@@ -445,3 +445,29 @@ def test_admin_tab_shows_gold_accuracy(browser, db_path, write_jsonl, tmp_path):
         admin.close()
     finally:
         server.stop()
+
+
+def test_cli_goes_through_a_running_server(db_path, write_jsonl):
+    with Store(db_path) as store:
+        import_paths(store, [write_jsonl("cands.jsonl", CANDIDATES[:2])])
+        pair_id = pair_ids(store, "Question 1")[0]
+    server = Server(db_path)
+    try:
+        known = write_jsonl("known.jsonl", GOLD_FILE)
+        imported = cli(db_path, "import", str(known), "--gold")
+        assert imported.exit_code == 0, imported.stderr
+        assert imported.stdout.endswith("marked 3 pairs as gold\n")
+        added = json.loads(cli(db_path, "gold", "add", pair_id, "--answer", "b", "--json").stdout)
+        assert (added["answer"], added["marked_by"]) == ("b", "local-cli")
+        assert cli(db_path, "gold", "rate", "7").stdout == "one pair in every 7 served is gold\n"
+        listed = json.loads(cli(db_path, "gold", "list", "--json").stdout)
+        assert listed["every"] == 7 and len(listed["gold"]) == 4
+        assert cli(db_path, "gold", "remove", pair_id).stdout == f"{pair_id}: no longer gold\n"
+        assert json.loads(cli(db_path, "gold", "accuracy", "--json").stdout) == {"annotators": []}
+        refused = cli(db_path, "gold", "add", "nope", "--answer", "a")
+        assert refused.exit_code == 1
+        assert "no pair 'nope' in the store" in assert_one_error_line(refused.stderr)
+    finally:
+        server.stop()
+    with Store(db_path) as store:
+        assert len(list_gold(store)) == 3

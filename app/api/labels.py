@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import AdminUser, AnnotatorUser, Context
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS, Store, store_stats
+from curation.gold import mark_imported_gold
 from curation.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.labelling import MAX_RATIONALE, submit_label, undo_last
 from curation.queue import next_pair_for, queue_for
@@ -122,11 +123,17 @@ def import_file(
     file: Annotated[UploadFile, File(description="a JSONL, JSON, CSV or Parquet file")],
     format: Annotated[Literal[IMPORT_FORMATS], Query()] = "auto",  # type: ignore[valid-type]
     source: Annotated[str | None, Query(max_length=200)] = None,
+    gold: Annotated[bool, Query()] = False,
 ) -> dict:
-    """Import one uploaded file (admin); `source` names where it came from (default: its name)."""
-    return import_uploads(
-        ctx.store, [(file.filename, file.file)], format=format, source=source
-    ).to_dict()
+    """Import one uploaded file (admin); `source` names where it came from (default: its name).
+    With `gold`, its labelled pairs become gold pairs (`gold` in the reply: how many)."""
+    report = import_uploads(
+        ctx.store, [(file.filename, file.file)], format=format, source=source, list_prompts=gold
+    )
+    data = report.to_dict()
+    if gold:
+        data["gold"] = mark_imported_gold(ctx.store, report)
+    return data
 
 
 @router.get("/export")

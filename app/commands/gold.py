@@ -23,6 +23,21 @@ def gold_listed(data: dict) -> tuple[dict, str]:
     return data, "\n".join(lines if data["gold"] else [*lines, "no gold pairs yet"])
 
 
+def marked(pair: dict) -> tuple[dict, str]:
+    """What `gold add` prints for a GoldPair dict."""
+    return pair, f"{pair['pair_id']}: gold, answer {pair['answer']}"
+
+
+def unmarked(pair: dict) -> tuple[dict, str]:
+    """What `gold remove` prints for the GoldPair dict removed."""
+    return pair, f"{pair['pair_id']}: no longer gold"
+
+
+def rated(every: int) -> tuple[dict, str]:
+    """What `gold rate` prints."""
+    return {"every": every}, rate_text(every)
+
+
 def rate_text(every: int) -> str:
     """The gold rate in words."""
     return f"one pair in every {every} served is gold" if every else "gold pairs are not served"
@@ -48,8 +63,7 @@ def gold() -> None:
 @store_command
 def gold_add(store: Store, pair_id: str, answer: str) -> tuple[dict, str]:
     """Mark PAIR_ID as gold with its expected answer (a and b as stored, not as shown)."""
-    marked = add_gold(store, pair_id, answer, CLI_MARKER).to_dict()
-    return marked, f"{marked['pair_id']}: gold, answer {marked['answer']}"
+    return marked(add_gold(store, pair_id, answer, CLI_MARKER).to_dict())
 
 
 @gold.command(name="list")
@@ -66,8 +80,7 @@ def gold_list(store: Store) -> tuple[dict, str]:
 @store_command
 def gold_remove(store: Store, pair_id: str) -> tuple[dict, str]:
     """Unmark PAIR_ID as gold (its labels stay)."""
-    removed = remove_gold(store, pair_id).to_dict()
-    return removed, f"{removed['pair_id']}: no longer gold"
+    return unmarked(remove_gold(store, pair_id).to_dict())
 
 
 @gold.command(name="rate")
@@ -75,8 +88,7 @@ def gold_remove(store: Store, pair_id: str) -> tuple[dict, str]:
 @store_command
 def gold_rate(store: Store, every: int | None) -> tuple[dict, str]:
     """Show, or set to EVERY, one in how many served pairs is gold (0: none)."""
-    every = get_gold_every(store) if every is None else set_gold_every(store, every)
-    return {"every": every}, rate_text(every)
+    return rated(get_gold_every(store) if every is None else set_gold_every(store, every))
 
 
 @gold.command(name="accuracy")

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import click
 import httpx
 
-from app.commands import curate, guidelines, users
+from app.commands import curate, gold, guidelines, users
 from app.commands.generate import pairing_result
 from app.commands.judge import (
     check_suggestion_options,
@@ -67,7 +67,7 @@ def remote_stats(server: ServerInfo) -> tuple[dict, str]:
 
 
 def remote_import(
-    server: ServerInfo, paths: tuple[Path, ...], fmt: str, source: str | None
+    server: ServerInfo, paths: tuple[Path, ...], fmt: str, source: str | None, gold: bool = False
 ) -> tuple[dict, str]:
     """`import` through the server: every file goes in one request and one transaction, as
     locally (a folder sends the files below it); the report and errors name the files as
@@ -79,12 +79,14 @@ def remote_import(
             f"through a running server, import sends files, not datasets folders ({folders[0]}); "
             "stop the server to import it"
         )
-    params = {"format": fmt, **({"source": source} if source else {})}
+    params = {"format": fmt, **({"source": source} if source else {}), "gold": gold}
     with contextlib.ExitStack() as opened, _client(server) as client:
         parts = [("file", (str(path), opened.enter_context(path.open("rb")))) for path in files]
         report = _checked(client.post("/import", params=params, files=parts)).json()
     lines = [f"{f['path']}: {f['records']} records as {f['format']}" for f in report["files"]]
     lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report["added"].items()))
+    if gold:
+        lines.append(f"marked {report['gold']} pairs as gold")
     return {**report, "server": server.url}, "\n".join(lines)
 
 
@@ -299,6 +301,19 @@ def remote_judge_suggestions(
     return suggestions_result(_checked(response).json())
 
 
+def _gold_call(server: ServerInfo, method: str, path: str, **request: Any) -> Any:
+    """One request to the server's gold routes; the reply's JSON."""
+    with _client(server) as client:
+        return _checked(client.request(method, f"/gold{path}", **request)).json()
+
+
+def remote_gold_rate(server: ServerInfo, every: int | None) -> tuple[dict, str]:
+    """`gold rate` through the server."""
+    if every is None:
+        return gold.rated(_gold_call(server, "GET", "")["every"])
+    return gold.rated(_gold_call(server, "PUT", "/rate", json={"every": every})["every"])
+
+
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "stats": remote_stats,
     "import_command": remote_import,
@@ -318,6 +333,17 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "train": remote_train,
     "runs": remote_runs,
     "export_run": remote_export_run,
+    "gold_add": lambda server, pair_id, answer: gold.marked(
+        _gold_call(server, "POST", "", json={"pair_id": pair_id, "answer": answer})
+    ),
+    "gold_list": lambda server: gold.gold_listed(_gold_call(server, "GET", "")),
+    "gold_remove": lambda server, pair_id: gold.unmarked(
+        _gold_call(server, "DELETE", f"/{quote(pair_id, safe='')}")
+    ),
+    "gold_rate": remote_gold_rate,
+    "gold_accuracy": lambda server: gold.scored(
+        _gold_call(server, "GET", "/accuracy")["annotators"]
+    ),
     "user_add": remote_user_add,
     "user_list": remote_user_list,
     "user_passwd": remote_user_passwd,
