@@ -56,3 +56,17 @@ def test_package_imports_only_what_its_layer_allows(package):
             if not any(module == a or module.startswith(a + ".") for a in ALLOWED[package]):
                 bad.append(f"{path.relative_to(ROOT)} imports {module}")
     assert bad == []
+
+
+@pytest.mark.parametrize(
+    ("adapter", "other"), [("app/api", "app.commands"), ("app/tabs", "app.commands")]
+)
+def test_adapters_call_the_cores_not_each_other(adapter, other):
+    """The API and the UI call core functions; neither borrows the CLI's code."""
+    bad = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / adapter).rglob("*.py"))
+        for module in imported_modules(path)
+        if module == other or module.startswith(other + ".")
+    ]
+    assert bad == []

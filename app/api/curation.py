@@ -9,12 +9,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from app.commands.curate import flag_rules
 from curation.curate import curate
 from curation.flags import FlagRules
 from curation.minhash import DEFAULT_THRESHOLD
 from curation.snapshot_policy import SnapshotPolicy
 from curation.snapshots import create_snapshot, list_snapshots, show_snapshot, verify_snapshot
+from training.flag_rules import flag_rules
 
 router = APIRouter()
 

@@ -20,6 +20,7 @@ from curation.snapshots import (
     show_snapshot,
     verify_snapshot,
 )
+from training.flag_rules import flag_rules
 
 
 @click.command(name="curate")
@@ -68,19 +69,6 @@ def curate_command(
         progress=lambda steps: tqdm(steps, desc="curate", unit="step"),
     )
     return curated(report.to_dict())
-
-
-def flag_rules(max_tokens: int, truncation_tokens: int, tokenizer: str | None) -> FlagRules:
-    """The flag rules a curation pass is asked for; tokens are counted with `tokenizer` (a
-    model name) when given, else estimated from characters."""
-    count_tokens = None
-    if tokenizer:
-        from training.models import token_counter
-
-        count_tokens = token_counter(tokenizer)
-    return FlagRules(
-        max_tokens=max_tokens, truncation_tokens=truncation_tokens, count_tokens=count_tokens
-    )
 
 
 def curated(data: dict) -> tuple[dict, str]:
