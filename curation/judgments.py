@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from curation.errors import PrefstudioError
+from curation.queue_reads import ServedPair
 from curation.settings import get_setting, set_setting
 from curation.sql import quote_literal
 from curation.store import Store, fetch_one
@@ -273,6 +274,17 @@ def suggestion_for(store: Store, pair_id: str) -> dict | None:
         [setting["judge_key"], pair_id],
     )
     return None if row is None else {"judge": row[0], "choice": row[1], "p_a": row[2]}
+
+
+def shown_suggestion(store: Store, pair: ServedPair) -> dict | None:
+    """The suggestion for a served pair in the sides as shown: {judge, choice, p_a}, where
+    choice is `a` (the left side), `b` (the right) or `tie`, and p_a is P(left is better);
+    None when suggestions are off or the judge has no verdict on the pair."""
+    suggestion = suggestion_for(store, pair.pair_id)
+    if suggestion is None or pair.shown_order == "ab":
+        return suggestion
+    swapped = {"a": "b", "b": "a"}.get(suggestion["choice"], suggestion["choice"])
+    return {**suggestion, "choice": swapped, "p_a": 1 - suggestion["p_a"]}
 
 
 def list_judges(store: Store) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ import gradio as gr
 from app.context import AppContext
 from app.safe_text import chat_view, error, literal, markdown_view, render, shows_errors
 from app.tabs.guidelines import create_guidelines_panel
-from curation.judgments import suggestion_for
+from curation.judgments import shown_suggestion
 from curation.labelling import (
     annotator_progress,
     next_prompt_to_rank,
@@ -78,17 +78,15 @@ def _progress_text(ctx: AppContext, user: str, session: dict) -> str:
 
 def _suggestion_text(ctx: AppContext, pair: ServedPair) -> str:
     """A judge's verdict on the pair in the sides as shown, when an admin turned suggestions on."""
-    suggestion = suggestion_for(ctx.store, pair.pair_id)
+    suggestion = shown_suggestion(ctx.store, pair)
     if suggestion is None:
         return ""
-    swapped = pair.shown_order == "ba"
-    choice = (
-        {"a": "b", "b": "a"}.get(suggestion["choice"], "tie") if swapped else suggestion["choice"]
-    )
-    p_left = 1 - suggestion["p_a"] if swapped else suggestion["p_a"]
+    choice = suggestion["choice"]
     verdict = "a tie" if choice == "tie" else f"{choice.upper()} is better"
     judge = literal(suggestion["judge"])
-    return render(f"*Suggestion from judge {judge}:* {verdict} (P(A better) = {p_left:.2f})")
+    return render(
+        f"*Suggestion from judge {judge}:* {verdict} (P(A better) = {suggestion['p_a']:.2f})"
+    )
 
 
 def create_label_tab(ctx: AppContext) -> None:
