@@ -92,3 +92,35 @@ def test_bad_hh_row_names_its_line_and_imports_nothing(store, write_jsonl):
     with pytest.raises(BadInput, match=r'hh\.jsonl, line 2, field "chosen": .*share no Assistant'):
         import_paths(store, [write_jsonl("hh.jsonl", rows)], format="hh")
     assert set(table_counts(store).values()) == {0}
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"chosen": "\n\nHuman: hi there", "rejected": "\n\nHuman: hi there you"}, "chosen"),
+        ({"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q"}, "rejected"),
+    ],
+    ids=["neither-side", "rejected-side"],
+)
+def test_transcript_without_an_assistant_turn_is_refused_not_read_as_plain_text(
+    store, write_jsonl, row, field
+):
+    with pytest.raises(BadInput, match=rf'line 1, field "{field}": transcript has no Assistant'):
+        import_paths(store, [write_jsonl("hh.jsonl", [row])])
+    assert set(table_counts(store).values()) == {0}
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"chosen": "The sky is", "rejected": "The sky is green"}, "chosen"),
+        ({"chosen": "The sky is blue", "rejected": "The sky is blue"}, "chosen"),
+        ({"chosen": "The sky is blue!", "rejected": "The sky is blue"}, "rejected"),
+    ],
+    ids=["chosen-is-the-prompt", "identical", "rejected-is-the-prompt"],
+)
+def test_implicit_prompt_leaving_a_side_empty_is_refused(store, write_jsonl, row, field):
+    rows = [{"chosen": "Sky is blue", "rejected": "Sky is green"}, row]
+    with pytest.raises(BadInput, match=rf'line 2, field "{field}": nothing is left for a response'):
+        import_paths(store, [write_jsonl("implicit.jsonl", rows)])
+    assert set(table_counts(store).values()) == {0}

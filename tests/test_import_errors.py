@@ -289,3 +289,208 @@ def test_malformed_line_after_the_sampled_records_names_its_line(
 ) -> None:
     path = write_lines(tmp_path / "big.jsonl", big_file_lines(180_000, '{"prompt": "p", "chos'))
     refused_naming(store, [path], "line 180001", "malformed JSON")
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("field", ["scores", "ranks"])
+def test_non_finite_score_or_rank_is_refused_naming_line_and_field(
+    store: Store, tmp_path: Path, literal: str, field: str
+) -> None:
+    good = json.dumps({"prompt": "Hi?", "responses": ["a", "b"], field: [1, 2]})
+    bad = f'{{"prompt": "Yo?", "responses": ["a", "b"], "{field}": [{literal}, 1]}}'
+    path = write_lines(tmp_path / "scored.jsonl", [good, bad])
+    message = refused_naming(store, [path], "line 2", f'field "{field}"', "NaN or Infinity")
+    assert literal not in message.split(": ", 1)[0]
+
+
+def test_nan_score_in_a_csv_cell_or_parquet_is_refused(store: Store, tmp_path: Path) -> None:
+    csv_path = tmp_path / "scored.csv"
+    csv_path.write_text('prompt,responses,scores\nHi?,"[""a"", ""b""]","[NaN, 1]"\n', "utf-8")
+    refused_naming(store, [csv_path], "row 1", 'field "scores"', "NaN or Infinity")
+    parquet_path = tmp_path / "scored.parquet"
+    table = {"prompt": ["Hi?"], "responses": [["a", "b"]], "scores": [[float("inf"), 1.0]]}
+    pq.write_table(pa.table(table), parquet_path)
+    refused_naming(store, [parquet_path], "row 1", 'field "scores"', "NaN or Infinity")
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [("prompt,chosen,rejected,chosen", "chosen"), ("prompt,chosen,rejected,Chosen", "Chosen")],
+    ids=["same", "other-case"],
+)
+def test_csv_header_naming_a_column_twice_is_refused(
+    store: Store, tmp_path: Path, header: str, field: str
+) -> None:
+    path = write_lines(tmp_path / "pairs.csv", [header, "Hi?,a,b,c"])
+    refused_naming(store, [path], "line 1", f'field "{field}"', "named twice")
+
+
+def test_parquet_column_named_twice_is_refused(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "pairs.parquet"
+    columns = [pa.array(["Hi?"]), pa.array(["a"]), pa.array(["b"]), pa.array(["c"])]
+    table = pa.Table.from_arrays(columns, names=["prompt", "chosen", "rejected", "chosen"])
+    pq.write_table(table, path)
+    refused_naming(store, [path], 'field "chosen"', "named twice")
+
+
+def test_json_key_written_twice_in_a_record_is_refused(store: Store, tmp_path: Path) -> None:
+    repeated = '{"prompt": "Hi?", "chosen": "a", "rejected": "b", "chosen": "c"}'
+    path = write_lines(tmp_path / "pairs.jsonl", [json.dumps(GOOD_PAIRS[0]), repeated])
+    refused_naming(store, [path], "line 2", 'field "chosen"', "twice")
+
+
+def test_json_fields_differing_only_in_case_are_refused(
+    store: Store, write_jsonl: WriteJsonl
+) -> None:
+    path = write_jsonl("pairs.jsonl", [GOOD_PAIRS[0], {**GOOD_PAIRS[1], "Chosen": "c"}])
+    refused_naming(store, [path], str(path), '"Chosen"', '"chosen"', "named also as")
+
+
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize("depth", [129, 10_000])
+def test_deeply_nested_field_after_the_first_record_is_refused_naming_line_and_field(
+    store: Store, tmp_path: Path, depth: int
+) -> None:
+    deep = "[" * depth + "]" * depth
+    prompt = f'[{{"role": "user", "content": "Hi?"}}, {deep}]'
+    path = write_lines(
+        tmp_path / "deep.jsonl",
+        [json.dumps(GOOD_PAIRS[0]), f'{{"prompt": {prompt}, "chosen": "a", "rejected": "b"}}'],
+    )
+    refused_naming(store, [path], "line 2", 'field "prompt"')
+
+
+def test_deeply_nested_first_record_is_refused(store: Store, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "deep.jsonl", [f'{{"prompt": {DEEP}}}'])
+    refused_naming(store, [path], "line 1", 'field "prompt"', "nested too deeply")
+
+
+def test_deeply_nested_json_array_is_refused_naming_the_record(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(f"[{json.dumps(GOOD_PAIRS[0])}, {DEEP}]", "utf-8")
+    refused_naming(store, [path], "record 2", "nested too deeply")
+    whole = tmp_path / "whole.json"
+    whole.write_text(DEEP, "utf-8")
+    refused_naming(store, [whole], "nested too deeply")
+
+
+def test_cli_refuses_a_deeply_nested_file_with_one_line(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "deep.jsonl", [f'{{"prompt": {DEEP}}}'])
+    result = subprocess.run(
+        ["prefstudio", "import", str(path), "--db", str(tmp_path / "cli.duckdb")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "nested too deeply" in assert_one_error_line(result.stderr)
+
+
+def test_record_over_the_size_limit_is_named_by_line_in_our_words(
+    store: Store, tmp_path: Path
+) -> None:
+    big = json.dumps({"prompt": "x" * (40 << 20), "chosen": "a", "rejected": "b"})
+    path = write_lines(tmp_path / "big.jsonl", [json.dumps(GOOD_PAIRS[0]), big])
+    message = refused_naming(store, [path], "line 2", "record too large", "16 MiB")
+    assert "maximum_object_size" not in message
+
+
+def test_csv_row_over_the_size_limit_is_named_by_row(store: Store, tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "big.csv", ["prompt,chosen,rejected", "Hi?,a,b", f'Yo?,"{"x" * (3 << 20)}",b']
+    )
+    message = refused_naming(store, [path], "row 2 (line 3)", "row too large")
+    assert "max_line_size" not in message
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("Yo?,a,b,c,d", "5 fields where the header has 3"),
+        ("Yo?,a", "2 fields where the header has 3"),
+        ('Yo?,"a,b', "quoted field is never closed"),
+        ('Yo?,"a"b,c', "after the closing quote"),
+    ],
+    ids=["long", "short", "unclosed-quote", "text-after-quote"],
+)
+def test_csv_row_of_the_wrong_shape_is_named_by_row_and_line(
+    store: Store, tmp_path: Path, row: str, problem: str
+) -> None:
+    path = write_lines(tmp_path / "pairs.csv", ["prompt,chosen,rejected", "Hi?,a,b", row, "x,y,z"])
+    refused_naming(store, [path], "row 2 (line 3)", problem)
+
+
+def test_damaged_split_of_a_datasets_folder_is_named(store: Store, tmp_path: Path) -> None:
+    import datasets
+
+    folder = tmp_path / "ds"
+    datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(GOOD_PAIRS),
+            "test": datasets.Dataset.from_list(GOOD_PAIRS[:1]),
+        }
+    ).save_to_disk(str(folder))
+    for arrow in (folder / "test").glob("*.arrow"):
+        arrow.write_bytes(arrow.read_bytes()[:100])
+    refused_naming(store, [folder], str(folder), "split test", "damaged")
+
+
+def test_lone_surrogate_in_a_one_line_file_is_named_on_line_1(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "surrogate.jsonl"
+    path.write_text('{"prompt": "\\ud800", "chosen": "a", "rejected": "b"}', "utf-8")
+    refused_naming(store, [path], "line 1:", "\\ud800", "surrogate", "column 13")
+
+
+def test_lone_surrogate_in_a_json_array_names_its_record(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "surrogate.json"
+    bad = '{"prompt": "x\\udc00", "chosen": "a", "rejected": "b"}'
+    path.write_text(f"[{json.dumps(GOOD_PAIRS[0])},\n{bad}]", "utf-8")
+    refused_naming(store, [path], "record 2", "\\udc00")
+
+
+def test_escaped_backslash_before_u_is_text_not_a_surrogate(store: Store, tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "text.jsonl", ['{"prompt": "\\\\ud800", "chosen": "a", "rejected": "b"}']
+    )
+    assert import_paths(store, [path]).added["pairs"] == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [('{"prompt": "x", "chosen": ', 27), ('{"prompt": "héllo", "chosen" "a"}', 30)],
+    ids=["cut-short", "missing-colon"],
+)
+def test_malformed_json_line_names_the_column_of_the_problem(
+    store: Store, tmp_path: Path, line: str, column: int
+) -> None:
+    path = write_lines(tmp_path / "broken.jsonl", [json.dumps(GOOD_PAIRS[0]), line])
+    refused_naming(store, [path], "line 2", f"(column {column})")
+
+
+def test_malformed_json_array_names_line_and_column(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('[\n  {"prompt": "x",\n   "chosen" "a"}\n]\n', "utf-8")
+    refused_naming(store, [path], "line 3", "(column 13)")
+
+
+def test_api_answers_a_deeply_nested_upload_with_400_and_one_line(db_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.context import AppContext
+    from app.server import create_app
+    from curation.accounts import add_user
+
+    admin = ("root", "root-password")
+    with Store(db_path) as store:
+        add_user(store, admin[0], "admin", admin[1])
+        with TestClient(create_app(AppContext(store))) as client:
+            files = {"file": ("deep.jsonl", f'{{"prompt": {DEEP}}}\n'.encode())}
+            response = client.post("/api/v1/import", auth=admin, files=files)
+        assert response.status_code == 400
+        detail = response.json()["detail"]
+        assert "deep.jsonl" in detail and "nested too deeply" in detail and "\n" not in detail
+        assert table_counts(store) == ZEROS
