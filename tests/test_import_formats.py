@@ -271,7 +271,7 @@ def test_bundled_sample_has_labelled_and_unlabelled_pairs(store):
     report = import_paths(store, [Path(__file__).resolve().parent.parent / "data"])
     assert {f.format for f in report.files} == {"preference", "responses", "unpaired"}
     counts = table_counts(store)
-    assert 180 <= counts["prompts"] <= 260
+    assert 180 <= counts["prompts"] <= 320
     per_prompt = store.con.execute(
         "SELECT min(n), max(n) FROM (SELECT count(*) n FROM responses GROUP BY prompt_id)"
     ).fetchone()
