@@ -16,16 +16,29 @@ MIN_FIT = 10  # pairs a calibrator needs, with both sides among them
 METHODS = ("platt", "isotonic")
 
 
+def both_orders(p_a: np.ndarray, human_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair as (p_a, human_a) and as seen the other way round, (1 - p_a, 1 - human_a).
+
+    Which response of a pair is A is arbitrary (an import may put every chosen response
+    first), so calibration is measured and fitted on both orders.
+
+    >>> [a.tolist() for a in both_orders(np.array([0.8]), np.array([1]))]
+    [[0.8, 0.19999999999999996], [1.0, 0.0]]
+    """
+    p_a, human_a = np.asarray(p_a, float), np.asarray(human_a, float)
+    return np.concatenate([p_a, 1 - p_a]), np.concatenate([human_a, 1 - human_a])
+
+
 def reliability(p_a: np.ndarray, human_a: np.ndarray, bins: int = BINS) -> pd.DataFrame:
-    """p_a in equal-width bins: per non-empty bin its range, `n`, mean p_a and the observed
-    share of pairs where people preferred A.
+    """p_a in equal-width bins, each pair in both orders: per non-empty bin its range, `n`,
+    mean p_a and the observed share of pairs where people preferred A.
 
     >>> reliability(np.array([0.1, 0.15, 0.9]), np.array([0, 1, 1]), bins=2)[["n", "observed"]]
        n  observed
-    0  2       0.5
-    1  1       1.0
+    0  3  0.333333
+    1  3  0.666667
     """
-    p_a, human_a = np.asarray(p_a, float), np.asarray(human_a, float)
+    p_a, human_a = both_orders(p_a, human_a)
     which = np.minimum((p_a * bins).astype(int), bins - 1)
     frame = pd.DataFrame({"bin": which, "p_a": p_a, "observed": human_a})
     grouped = frame.groupby("bin").agg(
@@ -38,9 +51,9 @@ def reliability(p_a: np.ndarray, human_a: np.ndarray, bins: int = BINS) -> pd.Da
 
 def expected_calibration_error(p_a: np.ndarray, human_a: np.ndarray, bins: int = BINS) -> float:
     """The gap between p_a and how often people preferred A, averaged over equal-width bins of
-    p_a weighted by their size; None-free inputs, at least one pair.
+    p_a (each pair in both orders) weighted by their size; at least one pair.
 
-    >>> expected_calibration_error(np.array([0.8] * 5), np.array([1, 1, 1, 1, 0]))
+    >>> round(expected_calibration_error(np.array([0.8] * 5), np.array([1, 1, 1, 1, 0])), 6)
     0.0
     >>> round(expected_calibration_error(np.array([0.9, 0.9, 0.1, 0.1]), np.array([1, 0, 0, 1])), 3)
     0.4
@@ -76,8 +89,7 @@ class Calibrator:
 
         if self.method not in METHODS:
             raise ValueError(f"calibration method must be one of {', '.join(METHODS)}")
-        p = np.concatenate([np.asarray(p_a, float), 1 - np.asarray(p_a, float)])
-        y = np.concatenate([np.asarray(human_a, float), 1 - np.asarray(human_a, float)])
+        p, y = both_orders(p_a, human_a)
         if self.method == "platt":
             self.model = LogisticRegression().fit(logit(p)[:, None], y.astype(int))
         else:

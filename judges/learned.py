@@ -23,7 +23,7 @@ from judges.base import Judge, JudgeError, PairItem, Verdict, choice_from_p
 from judges.features import Progress, ResponseFeatures
 
 DEFAULT_MODEL = "smollm2-135m"
-C_GRID = np.logspace(-4, 1, 6)  # inverse regularisation strengths tried by cross-validation
+C_GRID = np.logspace(-4, 0, 5)  # inverse regularisation strengths tried by cross-validation
 FOLDS = 5
 
 

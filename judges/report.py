@@ -4,11 +4,13 @@ and position and length biases, next to the rule baselines run on the same pairs
 
 from __future__ import annotations
 
+import pandas as pd
+
 from curation import Store
 from curation.judge_reads import verdicts
 from curation.judgments import judged_pair_ids, report_counts
 from curation.snapshots import latest_snapshot
-from judges.calibration import expected_calibration_error
+from judges.calibration import expected_calibration_error, reliability
 from judges.heldout import snapshot_heldout, unique_label
 from judges.registry import RULE_KINDS, build_judge
 from judges.runs import run_judge
@@ -66,6 +68,21 @@ def calibration_errors(store: Store) -> dict[str, dict[str, float | None]]:
         errors.setdefault(figures["judge_key"], {"ece": None})
         errors[figures["judge_key"]]["calibrated_ece"] = figures["calibrated_ece"]
     return errors
+
+
+def reliability_curves(store: Store) -> dict[str, pd.DataFrame]:
+    """Per judge other than the rule baselines, the reliability bins of its p_a against the
+    human majority over its labelled pairs (see `judges.calibration.reliability`)."""
+    found = verdicts(store).dropna(subset=["human"])
+    found = found[~found["name"].isin(RULE_KINDS)]
+    judges = found.drop_duplicates("judge_key")
+    labels = judges["label"].tolist()
+    curves = {}
+    for judge in judges.itertuples(index=False):
+        rows = found[found["judge_key"] == judge.judge_key]
+        label = unique_label(judge.label, judge.judge_key, labels)
+        curves[label] = reliability(rows["p_a"], rows["human"] == "a")
+    return curves
 
 
 def judge_report(store: Store, *, baselines: bool = True) -> dict:

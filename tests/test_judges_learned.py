@@ -19,9 +19,15 @@ from app.cli import main
 from curation import Store, import_paths
 from curation.snapshot_policy import SnapshotPolicy
 from curation.snapshots import create_snapshot
-from judges.calibration import Calibrator, calibration_figures, expected_calibration_error
+from judges.calibration import (
+    Calibrator,
+    calibration_figures,
+    expected_calibration_error,
+    reliability,
+)
 from judges.features import ResponseFeatures
 from judges.learned import features_dir
+from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
 
 KIND_WORDS = ["glad to help, here is how", "happy to explain it", "sure, step by step"]
 RUDE_WORDS = ["go away and stop asking", "not my problem", "figure it out yourself"]
@@ -164,12 +170,49 @@ def test_the_best_judge_orders_the_queue_and_is_suggested(learned: dict, signal_
     assert setting == {"enabled": True, "judge_key": learned["judge_key"]}
 
 
+def copy_store(db: Path, folder: Path) -> Path:
+    """A copy of a store file and its files folder in `folder`."""
+    copy = folder / "copy.duckdb"
+    shutil.copy(db, copy)
+    shutil.copytree(files_of(db), files_of(copy))
+    return copy
+
+
+@needs_chromium
+def test_the_judge_tab_names_the_best_judge_and_plots_reliability(
+    learned: dict, signal_db: Path, tmp_path: Path, browser
+) -> None:
+    db = copy_store(signal_db, tmp_path)
+    with Store(db) as store:
+        add_users(store)
+    server = Server(db)
+    try:
+        page = log_in(browser, server, "root")
+        page.get_by_role("tab", name="Judge").click()
+        best = page.locator("#judge-best")
+        best.locator("text=Best judge").wait_for(timeout=60_000)
+        assert learned["judge"] in best.inner_text() and "snapshot v1" in best.inner_text()
+        page.locator("#judge-reliability img, #judge-reliability svg").first.wait_for()
+        screenshot(page, tmp_path, "judge_tab_learned")
+        page.close()
+    finally:
+        server.stop()
+
+
+def test_the_reliability_plot_shows_judge_names_as_written() -> None:
+    from app.tabs.judge import reliability_figure
+
+    bins = reliability(np.array([0.2, 0.7, 0.9]), np.array([0, 1, 1]))
+    figure = reliability_figure({"learned:$x$": bins})
+    legend = [t for t in figure.axes[0].get_legend().get_texts() if "$" in t.get_text()]
+    assert [t.get_text() for t in legend] == ["learned:$x$"]
+    assert not legend[0].get_parse_math()
+
+
 def test_the_reward_route_trains_a_reward_model_and_registers_it(
     signal_db: Path, tiny_lm_dir: Path, tmp_path: Path
 ) -> None:
-    db = tmp_path / "copy.duckdb"
-    shutil.copy(signal_db, db)
-    shutil.copytree(files_of(signal_db), files_of(db))
+    db = copy_store(signal_db, tmp_path)
     args = ("judge", "learn", "--method", "reward", "--model", str(tiny_lm_dir))
     result = run_json(*args, "--max-steps", "2", "--db", str(db))
     assert result["method"] == "reward" and result["run_id"] is not None

@@ -4,14 +4,17 @@ choose how verdicts are used (suggestions to annotators, queue priorities).
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
-from app.safe_text import info, literal, markdown_view, render, shows_errors
-from curation.judgments import get_suggestions, list_judges, set_suggestions
+from app.safe_text import info, literal, markdown_view, plain_figure, render, shows_errors
+from curation.judgments import get_suggestions, list_judges
+from judges.priorities import BEST, best_judge
 from judges.registry import JUDGE_KINDS, LastJudge
-from judges.report import REPORT_COLUMNS, judge_report, report_table
+from judges.report import REPORT_COLUMNS, judge_report, reliability_curves, report_table
 
 PAIR_CHOICES = ["unlabeled", "labeled", "all"]
 
@@ -20,6 +23,39 @@ def report_frames(report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report as a table, and each judge's agreement with human labels for a bar plot."""
     table = pd.DataFrame(report_table(report), columns=["judge", *REPORT_COLUMNS])
     return table, table[["judge", "agreement"]].dropna()
+
+
+def reliability_figure(curves: dict[str, pd.DataFrame]) -> Any:
+    """Each judge's observed share of A preferred against its mean p_a per bin (both orders of
+    every pair), beside the diagonal of a calibrated judge."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5, 4.5), layout="constrained")
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], ls="--", color="grey", label="calibrated")
+    for label, bins in curves.items():
+        axes.plot(bins["mean_p"], bins["observed"], marker="o", label=label)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("judge's p_a (mean per bin)")
+    axes.set_ylabel("share where people preferred A")
+    axes.set_title("Reliability on labelled pairs")
+    axes.legend(loc="upper left", fontsize="small")
+    return plain_figure(figure)
+
+
+def best_text(best: dict | None) -> str:
+    """A line naming the judge with the best held-out agreement (Markdown, rendered safe)."""
+    if best is None:
+        return render(
+            "No judge measured on held-out pairs yet: create a snapshot and run "
+            "`prefstudio judge learn`."
+        )
+    return render(
+        f"Best judge on the held-out pairs of snapshot {literal(best['snapshot'])}: "
+        f"**{literal(best['label'])}** (agreement {best['agreement']:.3f} over {best['n']} "
+        "pairs). Its verdicts order the queue, and *best* suggests its verdicts."
+    )
 
 
 def create_judge_tab(ctx: AppContext) -> None:
@@ -47,6 +83,8 @@ def create_judge_tab(ctx: AppContext) -> None:
     plot = gr.BarPlot(
         x="judge", y="agreement", label="Agreement with human labels (ties excluded)", y_lim=[0, 1]
     )
+    best = markdown_view(elem_id="judge-best")
+    reliability = gr.Plot(label="Reliability of p_a", elem_id="judge-reliability")
     with gr.Row():
         with gr.Column():
             gr.Markdown("### Suggestions to annotators (off by default, to avoid anchoring)")
@@ -66,11 +104,16 @@ def create_judge_tab(ctx: AppContext) -> None:
         frame, bars = report_frames(judge_report(ctx.store, baselines=False))
         setting = get_suggestions(ctx.store)
         judges = [(f"{label} ({key[:8]})", key) for label, key in list_judges(ctx.store)]
+        leader = best_judge(ctx.store)
+        if leader is not None:
+            judges.insert(0, (f"best on held-out pairs: {leader['label']}", BEST))
         return [
             frame,
             bars,
             setting["enabled"],
             gr.Dropdown(choices=judges, value=setting["judge_key"]),
+            best_text(leader),
+            reliability_figure(reliability_curves(ctx.store)),
         ]
 
     @shows_errors
@@ -104,24 +147,26 @@ def create_judge_tab(ctx: AppContext) -> None:
     @shows_errors
     def save_suggestions(enabled: bool, key: str | None, request: gr.Request) -> None:
         ctx.require_user(request, "admin")
-        set_suggestions(ctx.store, enabled, key)
+        from judges.priorities import suggest
+
+        suggest(ctx.store, enabled, key)
         info("Annotators now see suggestions." if enabled else "Suggestions are off.")
 
     def prioritize_pairs(request: gr.Request) -> None:
         ctx.require_user(request, "admin")
-        from judges.priorities import prioritize_uncertain_pairs
+        from judges.priorities import prioritize
 
-        gr.Info(f"{prioritize_uncertain_pairs(ctx.store)} unlabelled pairs moved up the queue.")
+        count, used = prioritize(ctx.store)
+        source = f" by the verdicts of {used['label']}" if used else ""
+        info(f"{count} unlabelled pairs moved up the queue{source}.")
 
     def overview_for_admins(request: gr.Request) -> list:
         if not ctx.is_admin(request):
             return [gr.skip()] * len(overview_outputs)
         return overview(request)
 
-    overview_outputs = [table, plot, show, suggest_from]
+    overview_outputs = [table, plot, show, suggest_from, best, reliability]
     ctx.on_page_load(overview_for_admins, None, overview_outputs)
-    run_button.click(
-        run, [kind, model, pairs, limit, base_url], [summary, table, plot, show, suggest_from]
-    )
+    run_button.click(run, [kind, model, pairs, limit, base_url], [summary, *overview_outputs])
     save_suggest.click(save_suggestions, [show, suggest_from], None)
     prioritize.click(prioritize_pairs, None, None)
