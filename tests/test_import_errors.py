@@ -44,6 +44,12 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def cli_import(path: Path, db: Path) -> subprocess.CompletedProcess:
+    """Run `prefstudio import PATH --db DB` as its own process."""
+    command = ["prefstudio", "import", str(path), "--db", str(db)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 def snapshot(store: Store) -> dict[str, list[tuple]]:
     """Every row of the tables an import writes, in a stable order."""
     tables = ("prompts", "responses", "pairs", "labels", "ratings")
@@ -246,12 +252,7 @@ def test_cli_import_of_bad_file_prints_one_error_line_and_exits_1(
     tmp_path: Path, write_jsonl: WriteJsonl
 ) -> None:
     bad = write_jsonl("bad.jsonl", [GOOD_PAIRS[0], {"prompt": "Hi?", "chosen": 5, "rejected": "x"}])
-    result = subprocess.run(
-        ["prefstudio", "import", str(bad), "--db", str(tmp_path / "cli.duckdb")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = cli_import(bad, tmp_path / "cli.duckdb")
     assert result.returncode == 1
     assert str(bad) in assert_one_error_line(result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
@@ -376,18 +377,6 @@ def test_deeply_nested_json_array_is_refused_naming_the_record(
     whole = tmp_path / "whole.json"
     whole.write_text(DEEP, "utf-8")
     refused_naming(store, [whole], "nested too deeply")
-
-
-def test_cli_refuses_a_deeply_nested_file_with_one_line(tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "deep.jsonl", [f'{{"prompt": {DEEP}}}'])
-    result = subprocess.run(
-        ["prefstudio", "import", str(path), "--db", str(tmp_path / "cli.duckdb")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "nested too deeply" in assert_one_error_line(result.stderr)
 
 
 def test_record_over_the_size_limit_is_named_by_line_in_our_words(

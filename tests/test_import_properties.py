@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 from conftest import REPO, assert_one_error_line, table_counts
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_import_errors import cli_import
 
 from app.cli import main
 from curation import PrefstudioError, Store, import_paths
@@ -227,11 +227,6 @@ def test_cli_refuses_bad_files_with_one_line_and_keeps_stats(tmp_path: Path, nam
 def test_cli_process_refuses_bad_files_with_one_line(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_bytes(BAD_FILES[name])
-    result = subprocess.run(
-        ["prefstudio", "import", str(path), "--db", str(tmp_path / "cli.duckdb")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = cli_import(path, tmp_path / "cli.duckdb")
     assert result.returncode == 1
     assert str(path) in assert_one_error_line(result.stderr)
