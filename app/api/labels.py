@@ -120,16 +120,18 @@ def undo(user: AnnotatorUser, ctx: Context) -> dict:
 def import_file(
     user: AdminUser,
     ctx: Context,
-    file: Annotated[UploadFile, File(description="a JSONL, JSON, CSV or Parquet file")],
+    file: Annotated[
+        list[UploadFile], File(description="one or more JSONL, JSON, CSV or Parquet files")
+    ],
     format: Annotated[Literal[IMPORT_FORMATS], Query()] = "auto",  # type: ignore[valid-type]
     source: Annotated[str | None, Query(max_length=200)] = None,
     gold: Annotated[bool, Query()] = False,
 ) -> dict:
-    """Import one uploaded file (admin); `source` names where it came from (default: its name).
-    With `gold`, its labelled pairs become gold pairs (`gold` in the reply: how many)."""
-    report = import_uploads(
-        ctx.store, [(file.filename, file.file)], format=format, source=source, list_prompts=gold
-    )
+    """Import the uploaded files (admin), all in one transaction, as `prefstudio import` does
+    with several paths; `source` names where they came from (default: each file's name).
+    With `gold`, their labelled pairs become gold pairs (`gold` in the reply: how many)."""
+    uploads = [(upload.filename, upload.file) for upload in file]
+    report = import_uploads(ctx.store, uploads, format=format, source=source, list_prompts=gold)
     data = report.to_dict()
     if gold:
         data["gold"] = mark_imported_gold(ctx.store, report)
