@@ -26,7 +26,7 @@ from curation.errors import PrefstudioError
 
 API_PREFIX = "/api/v1"
 PUBLIC_API_PATHS = frozenset(
-    f"{API_PREFIX}{path}" for path in ("/health", "/docs", "/docs/oauth2-redirect", "/openapi.json")
+    f"{API_PREFIX}{path}" for path in ("/health", "/docs", "/openapi.json")
 )
 UPLOAD_PATHS = frozenset({f"{API_PREFIX}/import", "/gradio_api/upload"})
 MIB = 1024 * 1024
