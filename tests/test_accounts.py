@@ -67,9 +67,9 @@ def test_taken_name_is_refused(store):
 def test_credential_cache_remembers_only_right_passwords(store):
     add_user(store, "ann", "annotator", "password1")
     cache = CredentialCache(store)
-    assert cache.role_for("ann", "password1") == "annotator"
-    assert cache.role_for("ann", "password1") == "annotator"
-    assert cache.role_for("ann", "wrong-password") is None
+    assert cache.role_for("ann", "password1", "192.0.2.1") == "annotator"
+    assert cache.role_for("ann", "password1", "192.0.2.1") == "annotator"
+    assert cache.role_for("ann", "wrong-password", "192.0.2.1") is None
     assert len(cache._entries) == 1
 
 
