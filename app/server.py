@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from app.context import AppContext
 from curation.errors import PrefstudioError
+from training.runs import RunWatcher
 
 LOGIN_MESSAGE = "Log in with your prefstudio account."
 
@@ -87,7 +88,8 @@ def serve(ctx: AppContext, host: str, port: int, on_ready: Callable[[str], None]
             # An open browser tab keeps a stream open; do not wait for it forever on shutdown.
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        _AnnouncingServer(config, lambda: on_ready(url)).run()
+        with RunWatcher(ctx.store):  # the one place that finishes and launches runs
+            _AnnouncingServer(config, lambda: on_ready(url)).run()
     finally:
         remove_server_file(ctx.store.path, info)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api import arena, curation, gold, judges, labels, runs, users
+from app.api import actions, arena, curation, gold, judges, labels, runs, users
 from curation.errors import NotFound, PrefstudioError
 
 AREA_ROUTERS = [
@@ -17,6 +17,7 @@ AREA_ROUTERS = [
     judges.router,
     users.router,
     gold.router,
+    actions.router,
 ]
 
 

@@ -25,12 +25,20 @@ class PrefstudioGroup(click.Group):
             sys.exit(1)
 
 
+ACTIONS: dict[str, Callable[..., tuple[dict, str]]] = {}
+"""Each store command's own function by name: what a server runs for the CLI that asks it."""
+
+
 def store_command(fn: Callable) -> Callable:
     """Add `--db` and `--json` to a command and open the store it names.
 
     The wrapped function receives the open store and returns (data, text): `data` is printed
-    as one JSON object with `--json`, `text` otherwise.
+    as one JSON object with `--json`, `text` otherwise. While a server holds the store, the
+    command goes through it (`app.commands.remote`).
     """
+    if fn.__name__ in ACTIONS:
+        raise ValueError(f"two store commands are named {fn.__name__}")
+    ACTIONS[fn.__name__] = fn
 
     @click.option(
         "--db",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,17 +12,8 @@ from urllib.parse import quote
 import click
 import httpx
 
-from app.commands import curate, gold, guidelines, users
-from app.commands.generate import pairing_result
-from app.commands.judge import (
-    check_suggestion_options,
-    prioritized_result,
-    report_result,
-    suggestions_result,
-)
-from app.commands.leaderboard import leaderboard_text
+from app.commands import users
 from app.commands.train import (
-    exported_run,
     finished_run,
     follow_run,
     new_run_request,
@@ -32,7 +22,6 @@ from app.commands.train import (
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
 from curation.run_records import ACTIVE_STATUSES
-from curation.snapshot_policy import SnapshotPolicy
 from curation.sources import expand_paths
 
 
@@ -45,25 +34,15 @@ def _client(server: ServerInfo) -> httpx.Client:
     )
 
 
-def _checked(response: httpx.Response) -> httpx.Response:
-    """The response, or a one-line error with the server's explanation."""
+def _checked(response: httpx.Response, prefix: str = "the server refused: ") -> httpx.Response:
+    """The response, or a one-line error with the server's explanation after `prefix`."""
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail")
         except ValueError:
             detail = response.text[:200]
-        raise PrefstudioError(f"the server refused: {detail}")
+        raise PrefstudioError(f"{prefix}{detail}")
     return response
-
-
-def remote_stats(server: ServerInfo) -> tuple[dict, str]:
-    """`stats` through the server."""
-    with _client(server) as client:
-        counts = _checked(client.get("/stats")).json()
-    lines = [f"{name:>15}: {value}" for name, value in counts.items() if name != "flags"]
-    flags = counts.get("flags", {})
-    lines.append(f"{'flags':>15}: " + (", ".join(f"{k} {v}" for k, v in flags.items()) or "none"))
-    return counts, "\n".join(lines)
 
 
 def remote_import(
@@ -90,114 +69,11 @@ def remote_import(
     return {**report, "server": server.url}, "\n".join(lines)
 
 
-def remote_export(
-    server: ServerInfo,
-    fmt: str,
-    out: Path,
-    file_type: str,
-    snapshot: str | None = None,
-    **snapshot_options: object,
-) -> tuple[dict, str]:
-    """`export` through the server: the file is downloaded, then moved into place whole.
-
-    Snapshot exports (with their options, such as the split) need the store itself.
-    """
-    if snapshot is not None:
-        raise PrefstudioError(
-            f"through a running server, export writes the live data; snapshot {snapshot} "
-            f"is under {server.url}'s store folder, or stop the server first"
-        )
-    if file_type == "hf":
-        raise PrefstudioError("through a running server, export writes jsonl or parquet, not hf")
-    partial = out.with_name(f".{out.name}.part")
-    with (
-        _client(server) as client,
-        client.stream("GET", "/export", params={"format": fmt, "as": file_type}) as response,
-    ):
-        if response.status_code >= 400:
-            response.read()
-        _checked(response)
-        rows = int(response.headers.get("x-rows", 0))
-        with partial.open("wb") as handle:
-            for chunk in response.iter_bytes():
-                handle.write(chunk)
-    os.replace(partial, out)
-    return {"format": fmt, "path": str(out), "rows": rows}, f"wrote {rows} {fmt} rows to {out}"
-
-
-def remote_guidelines_show(server: ServerInfo) -> tuple[dict, str]:
-    """`guidelines show` through the server."""
-    with _client(server) as client:
-        return guidelines.shown(_checked(client.get("/guidelines")).json()["guidelines"])
-
-
-def remote_guidelines_set(server: ServerInfo, file: Path) -> tuple[dict, str]:
-    """`guidelines set` through the server."""
-    body = {"guidelines": guidelines.read_guidelines_file(file)}
-    with _client(server) as client:
-        return guidelines.saved(_checked(client.put("/guidelines", json=body)).json()["guidelines"])
-
-
-def remote_curate(
-    server: ServerInfo,
-    near_dup_threshold: float,
-    max_tokens: int,
-    truncation_tokens: int,
-    tokenizer: str | None,
-) -> tuple[dict, str]:
-    """`curate` through the server (the tokenizer, if any, is loaded there)."""
-    body = {
-        "near_dup_threshold": near_dup_threshold,
-        "max_tokens": max_tokens,
-        "truncation_tokens": truncation_tokens,
-        "tokenizer": tokenizer,
-    }
-    with _client(server) as client:
-        return curate.curated(_checked(client.post("/curate", json=body)).json())
-
-
-def remote_snapshot_create(
-    server: ServerInfo, name: str, policy_file: Path | None
-) -> tuple[dict, str]:
-    """`snapshot create` through the server; the policy file is read and checked here."""
-    policy = SnapshotPolicy.from_file(policy_file) if policy_file else SnapshotPolicy()
-    body = {"name": name, "policy": policy.to_dict()}
-    with _client(server) as client:
-        return curate.created(_checked(client.post("/snapshots", json=body)).json())
-
-
-def remote_snapshot_list(server: ServerInfo) -> tuple[dict, str]:
-    """`snapshot list` through the server."""
-    with _client(server) as client:
-        return curate.listed(_checked(client.get("/snapshots")).json()["snapshots"])
-
-
-def remote_snapshot_show(server: ServerInfo, name: str) -> tuple[dict, str]:
-    """`snapshot show` through the server."""
-    with _client(server) as client:
-        return curate.shown_snapshot(
-            _checked(client.get(f"/snapshots/{quote(name, safe='')}")).json()
-        )
-
-
-def remote_snapshot_verify(server: ServerInfo, name: str) -> tuple[dict, str]:
-    """`snapshot verify` through the server (it hashes the files of its store)."""
-    with _client(server) as client:
-        response = client.get(f"/snapshots/{quote(name, safe='')}/verify")
-        return curate.verified_snapshot(_checked(response).json())
-
-
 def remote_user_add(server: ServerInfo, name: str, role: str) -> tuple[dict, str]:
     """`user add` through the server (the password from stdin)."""
     body = {"name": name, "role": role, "password": users.password_from_stdin()}
     with _client(server) as client:
         return users.updated(_checked(client.post("/users", json=body)).json(), f"added as {role}")
-
-
-def remote_user_list(server: ServerInfo) -> tuple[dict, str]:
-    """`user list` through the server."""
-    with _client(server) as client:
-        return users.listed(_checked(client.get("/users")).json()["users"])
 
 
 def _remote_user_change(server: ServerInfo, name: str, change: dict, what: str) -> tuple[dict, str]:
@@ -250,113 +126,18 @@ def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
         return run_table(_checked(client.get("/runs")).json()["runs"])
 
 
-def remote_leaderboard(server: ServerInfo, **options: Any) -> tuple[dict, str]:
-    """`leaderboard` through the server (`options`: judges, bootstrap, confidence, seed)."""
-    with _client(server) as client:
-        board = _checked(client.get("/leaderboard", params=options)).json()
-    return board, leaderboard_text(board)
-
-
-def remote_pair(
-    server: ServerInfo, strategy: str, models: tuple[str, ...], **options: Any
-) -> tuple[dict, str]:
-    """`pair` through the server (`options`: per_prompt, priority)."""
-    body = {"strategy": strategy, "models": list(models), **options}
-    with _client(server) as client:
-        return pairing_result(_checked(client.post("/pairs", json=body)).json())
-
-
-def remote_export_run(server: ServerInfo, run_id: int, out: Path, merged: bool) -> tuple[dict, str]:
-    """`export-run` with the run looked up through the server (its folder is on this machine)."""
-    with _client(server) as client:
-        run = _checked(client.get(f"/runs/{run_id}")).json()
-    return exported_run(run, out, merged)
-
-
-def remote_judge_report(server: ServerInfo, no_baselines: bool) -> tuple[dict, str]:
-    """`judge report` through the server."""
-    with _client(server) as client:
-        result = _checked(client.post("/judges/report", json={"baselines": not no_baselines}))
-    return report_result(result.json())
-
-
-def remote_judge_prioritize(server: ServerInfo, include_rules: bool) -> tuple[dict, str]:
-    """`judge prioritize` through the server."""
-    body = {"include_rules": include_rules}
-    with _client(server) as client:
-        return prioritized_result(_checked(client.post("/judges/prioritize", json=body)).json())
-
-
-def remote_judge_suggestions(
-    server: ServerInfo, judge_key: str | None, off: bool
-) -> tuple[dict, str]:
-    """`judge suggestions` through the server."""
-    check_suggestion_options(judge_key, off)
-    with _client(server) as client:
-        if judge_key or off:
-            body = {"enabled": not off, "judge_key": judge_key}
-            response = client.put("/judges/suggestions", json=body)
-        else:
-            response = client.get("/judges/suggestions")
-    return suggestions_result(_checked(response).json())
-
-
-def _gold_call(server: ServerInfo, method: str, path: str, **request: Any) -> Any:
-    """One request to the server's gold routes; the reply's JSON."""
-    with _client(server) as client:
-        return _checked(client.request(method, f"/gold{path}", **request)).json()
-
-
-def remote_gold_rate(server: ServerInfo, every: int | None) -> tuple[dict, str]:
-    """`gold rate` through the server."""
-    if every is None:
-        return gold.rated(_gold_call(server, "GET", "")["every"])
-    return gold.rated(_gold_call(server, "PUT", "/rate", json={"every": every})["every"])
-
-
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
-    "stats": remote_stats,
     "import_command": remote_import,
-    "export": remote_export,
-    "guidelines_show": remote_guidelines_show,
-    "guidelines_set": remote_guidelines_set,
-    "curate_command": remote_curate,
-    "snapshot_create": remote_snapshot_create,
-    "snapshot_list": remote_snapshot_list,
-    "snapshot_show": remote_snapshot_show,
-    "snapshot_verify": remote_snapshot_verify,
-    "leaderboard": remote_leaderboard,
-    "report": remote_judge_report,
-    "prioritize": remote_judge_prioritize,
-    "suggestions": remote_judge_suggestions,
-    "pair": remote_pair,
     "train": remote_train,
     "runs": remote_runs,
-    "export_run": remote_export_run,
-    "gold_add": lambda server, pair_id, answer: gold.marked(
-        _gold_call(server, "POST", "", json={"pair_id": pair_id, "answer": answer})
-    ),
-    "gold_list": lambda server: gold.gold_listed(_gold_call(server, "GET", "")),
-    "gold_remove": lambda server, pair_id: gold.unmarked(
-        _gold_call(server, "DELETE", f"/{quote(pair_id, safe='')}")
-    ),
-    "gold_rate": remote_gold_rate,
-    "gold_accuracy": lambda server: gold.scored(
-        _gold_call(server, "GET", "/accuracy")["annotators"]
-    ),
     "user_add": remote_user_add,
-    "user_list": remote_user_list,
     "user_passwd": remote_user_passwd,
-    "user_set_role": lambda server, name, role: _remote_user_change(
-        server, name, {"role": role}, f"now {role}"
-    ),
-    "user_disable": lambda server, name: _remote_user_change(
-        server, name, {"disabled": True}, "disabled"
-    ),
-    "user_enable": lambda server, name: _remote_user_change(
-        server, name, {"disabled": False}, "enabled"
-    ),
 }
+"""Commands that work differently through a server: files sent from here, a run followed from
+here, a password read from this terminal, or only the API's reads (`runs` must not write)."""
+
+LOCAL_ONLY = {"init", "serve", "generate", "run", "learn"}
+"""Commands that never run inside the server: they create it, or load models for long work."""
 
 
 def run_through_server(
@@ -366,13 +147,28 @@ def run_through_server(
     server = read_server_file(db_path)
     if server is None:
         raise locked
-    remote = REMOTE_COMMANDS.get(command)
-    if remote is None:
+    if command in LOCAL_ONLY:
         raise StoreLocked(
             f"store {db_path} is held by the prefstudio server at {server.url} (PID {server.pid}); "
             "this command cannot run through it: use the web app there, or stop the server first"
         )
+    remote = REMOTE_COMMANDS.get(command)
     try:
-        return remote(server, **kwargs)
+        if remote is not None:
+            return remote(server, **kwargs)
+        return remote_action(server, command, kwargs)
     except httpx.HTTPError as error:
         raise PrefstudioError(f"cannot reach the server at {server.url}: {error}") from None
+
+
+def remote_action(server: ServerInfo, command: str, kwargs: dict) -> tuple[dict, str]:
+    """Run a command's own function in the server (POST /api/v1/actions/<command>): the same
+    code as without a server, on the server's store. Paths travel made absolute."""
+    portable = {
+        key: str(value.resolve()) if isinstance(value, Path) else value
+        for key, value in kwargs.items()
+    }
+    with _client(server) as client:
+        # the command's own error, as it would be without a server
+        reply = _checked(client.post(f"/actions/{command}", json={"kwargs": portable}), "").json()
+    return reply["data"], reply["text"]
