@@ -27,7 +27,14 @@ from judges.calibration import (
 )
 from judges.features import ResponseFeatures
 from judges.learned import features_dir
-from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
+from tests.server_helpers import (
+    USERS,
+    Server,
+    add_users,
+    log_in,
+    needs_chromium,
+    screenshot,
+)
 
 KIND_WORDS = ["glad to help, here is how", "happy to explain it", "sure, step by step"]
 RUDE_WORDS = ["go away and stop asking", "not my problem", "figure it out yourself"]
@@ -197,6 +204,32 @@ def test_the_judge_tab_names_the_best_judge_and_plots_reliability(
         page.close()
     finally:
         server.stop()
+
+
+def test_learning_over_http_is_for_admins(
+    learned: dict, signal_db: Path, tmp_path: Path, tiny_lm_dir
+):
+    from fastapi.testclient import TestClient
+
+    from app.context import AppContext
+    from app.server import create_app
+
+    with Store(copy_store(signal_db, tmp_path)) as store:
+        add_users(store)
+        with TestClient(create_app(AppContext(store))) as client:
+            body = {"method": "light", "model": str(tiny_lm_dir)}
+            annotator = ("ann", USERS["ann"][1])
+            admin = ("root", USERS["root"][1])
+            post = client.post
+            assert post("/api/v1/judges/learn", json=body, auth=annotator).status_code == 403
+            bad = {**body, "method": "heavy"}
+            assert post("/api/v1/judges/learn", json=bad, auth=admin).status_code == 422
+            missing = post("/api/v1/judges/learn", json={**body, "snapshot": "nope"}, auth=admin)
+            assert missing.status_code == 404 and "no snapshot named" in missing.json()["detail"]
+            answer = post("/api/v1/judges/learn", json=body, auth=admin)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["judge_key"] == learned["judge_key"]
+            assert answer.json()["heldout"] == learned["heldout"]
 
 
 def test_the_reliability_plot_shows_judge_names_as_written() -> None:
