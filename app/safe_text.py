@@ -132,14 +132,15 @@ def error(message: object) -> gr.Error:
 
 
 def shows_errors(handler: Callable[P, R]) -> Callable[P, R]:
-    """`handler` with a domain error shown as an error toast of its message, as plain text."""
+    """`handler` with a domain error shown as an error toast of its message, as plain text on
+    one line."""
 
     @functools.wraps(handler)  # Gradio reads the signature through __wrapped__
     def shown(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return handler(*args, **kwargs)
         except PrefstudioError as failure:
-            raise error(failure) from None
+            raise error(" ".join(str(failure).split())) from None
 
     return shown
 
