@@ -121,3 +121,8 @@ def _by_position(result: Outputs | None, names: list[str], action: str) -> Any:
         return None
     values = [result.get(name, gr.skip()) for name in names]
     return values[0] if len(names) == 1 else values
+
+
+def named(components: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The components of `names`, by name and in that order (a handler's outputs)."""
+    return {name: components[name] for name in names}

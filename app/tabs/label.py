@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import gradio as gr
 
 from app.context import AppContext
-from app.safe_text import chat_view, error, literal, markdown_view, render, shows_errors
+from app.safe_text import chat_view, error, info, literal, markdown_view, render, warning
 from app.tabs.guidelines import create_guidelines_panel
-from curation.judgments import shown_suggestion
-from curation.labelling import (
+from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
+from curation.judging.judgments import shown_suggestion
+from curation.labelling.queue import ServedPair, next_pair_for
+from curation.labelling.votes import (
     annotator_progress,
     next_prompt_to_rank,
     next_response_to_rate,
@@ -20,7 +23,6 @@ from curation.labelling import (
     record_thumb,
     undo_last,
 )
-from curation.queue import ServedPair, next_pair_for
 
 # Key -> id of the button it presses; shown on the page and wired by KEYBOARD_JS.
 SHORTCUTS = {
@@ -89,218 +91,257 @@ def _suggestion_text(ctx: AppContext, pair: ServedPair) -> str:
     )
 
 
+COMPARE = [
+    "pair_id",
+    "side_ids",
+    "side_texts",
+    "prompt",
+    "left",
+    "right",
+    "strength",
+    "rationale",
+    "progress",
+    "suggestion",
+]
+THUMBS = ["thumb_id", "thumb_prompt", "thumb_text", "progress"]
+RANK = ["rank_task", "rank_prompt", "rank_list", "rank_order"]
+VIEWS = {"compare_view": "Compare", "thumbs_view": "Thumbs", "rank_view": "Rank"}
+VOTES = {
+    "vote_a": "a",
+    "vote_b": "b",
+    "vote_tie": "tie",
+    "vote_bad": "both_bad",
+    "vote_skip": "skip",
+}
+
+
+def _pair_view(ctx: AppContext, user: str, pair: ServedPair | None, session: dict) -> Outputs:
+    """The compare view for a served pair (or the end of the queue), and the session."""
+    status = _progress_text(ctx, user, session)
+    if pair is None:
+        empty = [None, {}, {}, [], "*Nothing left to label.*", "", None, "", status, ""]
+        return {**dict(zip(COMPARE, empty, strict=True)), "session": session}
+    return {
+        "pair_id": pair.pair_id,
+        "side_ids": {"A": pair.left_id, "B": pair.right_id},
+        "side_texts": {"A": pair.left, "B": pair.right},
+        "prompt": _chat(pair.messages),
+        "left": render(pair.left),
+        "right": render(pair.right),
+        "strength": None,
+        "rationale": "",
+        "progress": status,
+        "suggestion": _suggestion_text(ctx, pair),
+        "session": session,
+    }
+
+
+def _thumb_view(ctx: AppContext, user: str, session: dict) -> Outputs:
+    """The thumbs view with the next response to rate (or the end of them)."""
+    task = next_response_to_rate(ctx.store, user)
+    status = _progress_text(ctx, user, session)
+    if task is None:
+        values = [None, [], "*Nothing left to rate.*", status]
+    else:
+        values = [task["response_id"], _chat(task["prompt"]), render(task["text"]), status]
+    return dict(zip(THUMBS, values, strict=True))
+
+
+def _rank_view(ctx: AppContext, user: str) -> Outputs:
+    """The rank view with the next prompt to rank, its responses numbered (or none left)."""
+    task = next_prompt_to_rank(ctx.store, user)
+    if task is None:
+        values = [None, [], "*No prompt with 3 or more responses is left to rank.*", ""]
+    else:
+        listing = "<hr>".join(
+            render(f"**Response {number}**") + render(r["text"])
+            for number, r in enumerate(task["responses"], 1)
+        )
+        values = [task, _chat(task["prompt"]), listing, ""]
+    return dict(zip(RANK, values, strict=True))
+
+
+@handler("annotator", passive=True)
+def load_pair(ctx: AppContext, user: str, session: dict) -> Outputs:
+    """The first pair to compare when the page opens."""
+    return _pair_view(ctx, user, next_pair_for(ctx.store, user), session)
+
+
+@handler("annotator")
+def vote(
+    ctx: AppContext,
+    user: str,
+    pair_id: str | None,
+    strength: str | None,
+    rationale: str,
+    session: dict,
+    *,
+    choice: str,
+) -> Outputs:
+    """Record `choice` on the shown pair (strength only for a or b) and show the next pair."""
+    if pair_id is None:
+        raise error("No pair is shown; reload the page.")
+    how = strength if choice in "ab" else None
+    record_label(ctx.store, user, pair_id, choice, strength=how, rationale=rationale or None)
+    session["count"] += 1
+    return _pair_view(ctx, user, next_pair_for(ctx.store, user), session)
+
+
+@handler("annotator")
+def undo_label(ctx: AppContext, user: str, session: dict) -> Outputs:
+    """Take back this user's last label and show its pair again."""
+    pair = undo_last(ctx.store, user)
+    if pair is None:
+        warning("Nothing to undo.")
+        pair = next_pair_for(ctx.store, user)
+    else:
+        session["count"] = max(session["count"] - 1, 0)
+    return _pair_view(ctx, user, pair, session)
+
+
+@handler("annotator")
+def open_edit(ctx: AppContext, user: str, side_texts: dict, side: str) -> Outputs:
+    """The edit box, opened on the chosen side's response as written."""
+    return {"edit_box": gr.Group(visible=True), "edit_text": side_texts.get(side, "")}
+
+
+@handler("annotator")
+def save_edit(ctx: AppContext, user: str, side_ids: dict, side: str, text: str) -> Outputs:
+    """Save the rewritten response as a better one than the shown side's, and close the box."""
+    if side not in side_ids:
+        raise error("No pair is shown to edit.")
+    record_edit(ctx.store, user, side_ids[side], text)
+    info("Edit saved as a better response.")
+    return {"edit_box": gr.Group(visible=False), "edit_text": ""}
+
+
+@handler("annotator")
+def thumb(
+    ctx: AppContext, user: str, response_id: str | None, session: dict, *, value: bool
+) -> Outputs:
+    """Record a thumb up or down on the shown response and show the next one."""
+    if response_id is None:
+        raise error("No response is shown.")
+    record_thumb(ctx.store, user, response_id, value)
+    session["count"] += 1
+    return {**_thumb_view(ctx, user, session), "session": session}
+
+
+@handler("annotator")
+def save_rank(ctx: AppContext, user: str, task: dict | None, order: str, session: dict) -> Outputs:
+    """Record the ranking written as response numbers, best first, and show the next prompt."""
+    if task is None:
+        raise error("No prompt is shown to rank.")
+    try:
+        numbers = [int(part) for part in order.replace(" ", "").split(",") if part]
+        ids = [task["responses"][n - 1]["response_id"] for n in numbers if n >= 1]
+    except (ValueError, IndexError):
+        message = f"Write the response numbers best first, like 2,1,3; got {order!r}."
+        raise error(message) from None
+    if len(ids) != len(task["responses"]):
+        raise error(f"Rank all {len(task['responses'])} responses, each once.")
+    record_ranking(ctx.store, user, task["prompt_id"], ids)
+    session["count"] += 1
+    return {**_rank_view(ctx, user), "session": session}
+
+
+@handler("annotator")
+def switch_mode(ctx: AppContext, user: str, mode: str, session: dict) -> Outputs:
+    """Show the chosen mode's view, filled with its first task."""
+    shown = {view: gr.Column(visible=name == mode) for view, name in VIEWS.items()}
+    if mode == "Thumbs":
+        shown.update(_thumb_view(ctx, user, session))
+    elif mode == "Rank":
+        shown.update(_rank_view(ctx, user))
+    return shown
+
+
+def _compare_view() -> dict[str, Any]:
+    """The compare view's components by name: prompt, two sides, votes, strength, edit box."""
+    c: dict[str, Any] = {"pair_id": gr.State(None), "side_ids": gr.State({})}
+    c["side_texts"] = gr.State({})  # the responses as written, for the edit box
+    c["prompt"] = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="prompt")
+    c["suggestion"] = markdown_view(elem_id="suggestion")
+    with gr.Row(equal_height=True):
+        gr.Markdown("**Response A**")
+        gr.Markdown("**Response B**")
+    with gr.Row(equal_height=True):
+        for name, side in (("left", "a"), ("right", "b")):
+            c[name] = markdown_view(
+                label=f"Response {side.upper()}",
+                max_height=420,
+                elem_id=f"response-{side}",
+                container=True,
+            )
+    with gr.Row():
+        for name, key in zip(VOTES, "1234s", strict=True):
+            element, what = SHORTCUTS[key]
+            primary = name in ("vote_a", "vote_b")
+            label = f"{what[0].upper()}{what[1:]} [{key}]"
+            c[name] = gr.Button(
+                label, elem_id=element, variant="primary" if primary else "secondary"
+            )
+        c["undo"] = gr.Button("Undo [u]", elem_id="undo", variant="secondary")
+    with gr.Row():
+        c["strength"] = gr.Radio(
+            ["slight", "clear"], value=None, label="Strength (optional)", elem_id="strength"
+        )
+        c["rationale"] = gr.Textbox(label="Rationale (optional)", lines=1, elem_id="rationale")
+    c["edit_open"] = gr.Button("Edit a response [e]", elem_id="edit-open", size="sm")
+    with gr.Group(visible=False) as c["edit_box"]:
+        c["edit_side"] = gr.Radio(["A", "B"], value="A", label="Rewrite", elem_id="edit-side")
+        c["edit_text"] = gr.Textbox(label="Better response", lines=6, elem_id="edit-text")
+        c["edit_save"] = gr.Button("Save edit as a better response", elem_id="edit-save")
+    return c
+
+
+def _thumbs_and_rank_views() -> dict[str, Any]:
+    """The thumbs and rank views' components by name, both hidden at first."""
+    c: dict[str, Any] = {}
+    with gr.Column(visible=False) as c["thumbs_view"]:
+        c["thumb_id"] = gr.State(None)
+        c["thumb_prompt"] = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="thumb-prompt")
+        c["thumb_text"] = markdown_view(
+            label="Response", max_height=420, container=True, elem_id="thumb-text"
+        )
+        with gr.Row():
+            c["thumb_up"] = gr.Button("Good [y]", elem_id="thumb-up", variant="primary")
+            c["thumb_down"] = gr.Button("Bad [n]", elem_id="thumb-down")
+    with gr.Column(visible=False) as c["rank_view"]:
+        c["rank_task"] = gr.State(None)
+        c["rank_prompt"] = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="rank-prompt")
+        c["rank_list"] = markdown_view(max_height=500, container=True, elem_id="rank-list")
+        c["rank_order"] = gr.Textbox(label="Order, best first (e.g. 2,1,3)", elem_id="rank-order")
+        c["rank_save"] = gr.Button("Save ranking", elem_id="rank-save", variant="primary")
+    return c
+
+
 def create_label_tab(ctx: AppContext) -> None:
     """Build the Label tab: guidelines, a mode switch, then the compare, thumbs and rank views."""
     create_guidelines_panel(ctx)
     gr.Markdown(SHORTCUT_HELP, elem_id="shortcut-help")
     mode = gr.Radio(["Compare", "Thumbs", "Rank"], value="Compare", label="Mode", elem_id="mode")
-    progress = gr.Markdown(elem_id="progress")
-    session = gr.State(lambda: {"started": time.time(), "count": 0})
+    c: dict[str, Any] = {"progress": gr.Markdown(elem_id="progress")}
+    c["session"] = session = gr.State(lambda: {"started": time.time(), "count": 0})
+    with gr.Column(visible=True) as c["compare_view"]:
+        c.update(_compare_view())
+    c.update(_thumbs_and_rank_views())
 
-    with gr.Column(visible=True) as compare_view:
-        pair_id = gr.State(None)
-        side_ids = gr.State({})
-        side_texts = gr.State({})  # the responses as written, for the edit box
-        prompt = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="prompt")
-        suggestion = markdown_view(elem_id="suggestion")
-        with gr.Row(equal_height=True):
-            gr.Markdown("**Response A**")
-            gr.Markdown("**Response B**")
-        with gr.Row(equal_height=True):
-            left = markdown_view(
-                label="Response A", max_height=420, elem_id="response-a", container=True
-            )
-            right = markdown_view(
-                label="Response B", max_height=420, elem_id="response-b", container=True
-            )
-        with gr.Row():
-            vote_a = gr.Button("A is better [1]", elem_id="vote-a", variant="primary")
-            vote_b = gr.Button("B is better [2]", elem_id="vote-b", variant="primary")
-            vote_tie = gr.Button("Tie [3]", elem_id="vote-tie")
-            vote_bad = gr.Button("Both bad [4]", elem_id="vote-both-bad")
-            vote_skip = gr.Button("Skip [s]", elem_id="vote-skip")
-            undo = gr.Button("Undo [u]", elem_id="undo", variant="secondary")
-        with gr.Row():
-            strength = gr.Radio(
-                ["slight", "clear"], value=None, label="Strength (optional)", elem_id="strength"
-            )
-            rationale = gr.Textbox(label="Rationale (optional)", lines=1, elem_id="rationale")
-        edit_open = gr.Button("Edit a response [e]", elem_id="edit-open", size="sm")
-        with gr.Group(visible=False) as edit_box:
-            edit_side = gr.Radio(["A", "B"], value="A", label="Rewrite", elem_id="edit-side")
-            edit_text = gr.Textbox(label="Better response", lines=6, elem_id="edit-text")
-            edit_save = gr.Button("Save edit as a better response", elem_id="edit-save")
-
-    with gr.Column(visible=False) as thumbs_view:
-        thumb_id = gr.State(None)
-        thumb_prompt = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="thumb-prompt")
-        thumb_text = markdown_view(
-            label="Response", max_height=420, container=True, elem_id="thumb-text"
-        )
-        with gr.Row():
-            thumb_up = gr.Button("Good [y]", elem_id="thumb-up", variant="primary")
-            thumb_down = gr.Button("Bad [n]", elem_id="thumb-down")
-
-    with gr.Column(visible=False) as rank_view:
-        rank_task = gr.State(None)
-        rank_prompt = chat_view(**PROMPT_VIEW, label="Prompt", elem_id="rank-prompt")
-        rank_list = markdown_view(max_height=500, container=True, elem_id="rank-list")
-        rank_order = gr.Textbox(label="Order, best first (e.g. 2,1,3)", elem_id="rank-order")
-        rank_save = gr.Button("Save ranking", elem_id="rank-save", variant="primary")
-
-    compare_outputs = [
-        pair_id,
-        side_ids,
-        side_texts,
-        prompt,
-        left,
-        right,
-        strength,
-        rationale,
-        progress,
-        suggestion,
-    ]
-
-    def show_pair(user: str, pair: ServedPair | None, sess: dict) -> list:
-        """Component values for a served pair (or the end of the queue)."""
-        status = _progress_text(ctx, user, sess)
-        if pair is None:
-            return [None, {}, {}, [], "*Nothing left to label.*", "", None, "", status, ""]
-        sides = {"A": pair.left_id, "B": pair.right_id}
-        texts = {"A": pair.left, "B": pair.right}
-        messages = _chat(pair.messages)
-        hint = _suggestion_text(ctx, pair)
-        left_right = [render(pair.left), render(pair.right)]
-        return [pair.pair_id, sides, texts, messages, *left_right, None, "", status, hint]
-
-    def load_pair(sess: dict, request: gr.Request) -> list:
-        user = ctx.require_user(request, "annotator")
-        return show_pair(user, next_pair_for(ctx.store, user), sess)
-
-    def vote(choice: str):
-        @shows_errors
-        def handler(pid, how, why, sess, request: gr.Request) -> list:
-            user = ctx.require_user(request, "annotator")
-            if pid is None:
-                raise gr.Error("No pair is shown; reload the page.")
-            record_label(
-                ctx.store,
-                user,
-                pid,
-                choice,
-                strength=how if choice in "ab" else None,
-                rationale=why or None,
-            )
-            sess["count"] += 1
-            return [*show_pair(user, next_pair_for(ctx.store, user), sess), sess]
-
-        return handler
-
-    @shows_errors
-    def undo_label(sess: dict, request: gr.Request) -> list:
-        user = ctx.require_user(request, "annotator")
-        pair = undo_last(ctx.store, user)
-        if pair is None:
-            gr.Warning("Nothing to undo.")
-            pair = next_pair_for(ctx.store, user)
-        else:
-            sess["count"] = max(sess["count"] - 1, 0)
-        return [*show_pair(user, pair, sess), sess]
-
-    def open_edit(texts: dict, side: str, request: gr.Request) -> dict:
-        ctx.require_user(request, "annotator")
-        return {edit_box: gr.Group(visible=True), edit_text: texts.get(side, "")}
-
-    @shows_errors
-    def save_edit(sides: dict, side: str, text: str, request: gr.Request) -> dict:
-        user = ctx.require_user(request, "annotator")
-        if side not in sides:
-            raise gr.Error("No pair is shown to edit.")
-        record_edit(ctx.store, user, sides[side], text)
-        gr.Info("Edit saved as a better response.")
-        return {edit_box: gr.Group(visible=False), edit_text: ""}
-
-    for button, choice in (
-        (vote_a, "a"),
-        (vote_b, "b"),
-        (vote_tie, "tie"),
-        (vote_bad, "both_bad"),
-        (vote_skip, "skip"),
-    ):
-        button.click(
-            vote(choice), [pair_id, strength, rationale, session], [*compare_outputs, session]
-        )
-    undo.click(undo_label, [session], [*compare_outputs, session])
-    edit_open.click(open_edit, [side_texts, edit_side], [edit_box, edit_text])
-    edit_side.change(open_edit, [side_texts, edit_side], [edit_box, edit_text])
-    edit_save.click(save_edit, [side_ids, edit_side, edit_text], [edit_box, edit_text])
-
-    def show_thumb(user: str, sess: dict) -> list:
-        task = next_response_to_rate(ctx.store, user)
-        status = _progress_text(ctx, user, sess)
-        if task is None:
-            return [None, [], "*Nothing left to rate.*", status]
-        return [task["response_id"], _chat(task["prompt"]), render(task["text"]), status]
-
-    def thumb(value: bool):
-        @shows_errors
-        def handler(rid, sess, request: gr.Request) -> list:
-            user = ctx.require_user(request, "annotator")
-            if rid is None:
-                raise gr.Error("No response is shown.")
-            record_thumb(ctx.store, user, rid, value)
-            sess["count"] += 1
-            return [*show_thumb(user, sess), sess]
-
-        return handler
-
-    thumb_outputs = [thumb_id, thumb_prompt, thumb_text, progress]
-    thumb_up.click(thumb(True), [thumb_id, session], [*thumb_outputs, session])
-    thumb_down.click(thumb(False), [thumb_id, session], [*thumb_outputs, session])
-
-    def show_rank(user: str) -> list:
-        task = next_prompt_to_rank(ctx.store, user)
-        if task is None:
-            return [None, [], "*No prompt with 3 or more responses is left to rank.*", ""]
-        listing = "<hr>".join(
-            render(f"**Response {number}**") + render(r["text"])
-            for number, r in enumerate(task["responses"], 1)
-        )
-        return [task, _chat(task["prompt"]), listing, ""]
-
-    @shows_errors
-    def save_rank(task, order: str, sess: dict, request: gr.Request) -> list:
-        user = ctx.require_user(request, "annotator")
-        if task is None:
-            raise gr.Error("No prompt is shown to rank.")
-        try:
-            numbers = [int(part) for part in order.replace(" ", "").split(",") if part]
-            ids = [task["responses"][n - 1]["response_id"] for n in numbers if n >= 1]
-        except (ValueError, IndexError):
-            message = f"Write the response numbers best first, like 2,1,3; got {order!r}."
-            raise error(message) from None
-        if len(ids) != len(task["responses"]):
-            raise gr.Error(f"Rank all {len(task['responses'])} responses, each once.")
-        record_ranking(ctx.store, user, task["prompt_id"], ids)
-        sess["count"] += 1
-        return [*show_rank(user), sess]
-
-    rank_outputs = [rank_task, rank_prompt, rank_list, rank_order]
-    rank_save.click(save_rank, [rank_task, rank_order, session], [*rank_outputs, session])
-
-    def switch_mode(chosen: str, sess: dict, request: gr.Request) -> dict:
-        user = ctx.require_user(request, "annotator")
-        views = {compare_view: "Compare", thumbs_view: "Thumbs", rank_view: "Rank"}
-        updates = {view: gr.Column(visible=name == chosen) for view, name in views.items()}
-        if chosen == "Thumbs":
-            updates.update(zip(thumb_outputs, show_thumb(user, sess), strict=True))
-        elif chosen == "Rank":
-            updates.update(zip(rank_outputs, show_rank(user), strict=True))
-        return updates
-
-    mode.change(
-        switch_mode,
-        [mode, session],
-        [compare_view, thumbs_view, rank_view, *thumb_outputs, *rank_outputs],
-    )
-    ctx.on_page_load(load_pair, [session], compare_outputs)
+    compared = named(c, *COMPARE, "session")
+    for button, choice in VOTES.items():
+        inputs = [c["pair_id"], c["strength"], c["rationale"], session]
+        wire(ctx, c[button].click, vote, inputs, compared, choice=choice)
+    wire(ctx, c["undo"].click, undo_label, [session], compared)
+    editing = named(c, "edit_box", "edit_text")
+    for trigger in (c["edit_open"].click, c["edit_side"].change):
+        wire(ctx, trigger, open_edit, [c["side_texts"], c["edit_side"]], editing)
+    edited = [c["side_ids"], c["edit_side"], c["edit_text"]]
+    wire(ctx, c["edit_save"].click, save_edit, edited, editing)
+    for button, value in (("thumb_up", True), ("thumb_down", False)):
+        rated = named(c, *THUMBS, "session")
+        wire(ctx, c[button].click, thumb, [c["thumb_id"], session], rated, value=value)
+    ranked = [c["rank_task"], c["rank_order"], session]
+    wire(ctx, c["rank_save"].click, save_rank, ranked, named(c, *RANK, "session"))
+    shown = named(c, *VIEWS, *THUMBS, *RANK)
+    wire(ctx, mode.change, switch_mode, [mode, session], shown)
+    on_page_load(ctx, load_pair, [session], compared)

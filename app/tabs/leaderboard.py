@@ -10,7 +10,8 @@ import pandas as pd
 
 from app.context import AppContext
 from app.safe_text import plain_figure
-from curation.leaderboard import Leaderboard, store_leaderboard
+from app.tabs.handlers import Outputs, handler, wire
+from curation.arena.leaderboard import Leaderboard, store_leaderboard
 
 TABLE_COLUMNS = [
     "rank",
@@ -115,32 +116,38 @@ def win_rate_figure(board: Leaderboard) -> Any:
     return plain_figure(figure)
 
 
+@handler("admin")
+def show_leaderboard(ctx: AppContext, user: str, include_judges: bool) -> Outputs:
+    """The standings, a summary of how they were reached, and the two plots."""
+    board = store_leaderboard(ctx.store, judges=include_judges)
+    if not board.standings:
+        text = "No games yet: label pairs whose two responses come from different models."
+        return {"summary": text, "table": standings_table(board), "ratings": None, "matrix": None}
+    text = (
+        f"{board.total_games} games between {len(board.standings)} models; ties count half "
+        f"a win each. Ratings from fewer than {board.provisional_games} games are "
+        f"provisional. Length coefficient {board.length_coefficient:+.2f}: positive when "
+        "longer answers win more often, which the LC columns discount."
+    )
+    return {
+        "summary": text,
+        "table": standings_table(board),
+        "ratings": ratings_figure(board),
+        "matrix": win_rate_figure(board),
+    }
+
+
 def create_leaderboard_tab(ctx: AppContext) -> None:
     """Build the Leaderboard tab (admin): table, ratings plot and win-rate matrix."""
     with gr.Row():
         judges = gr.Checkbox(label="Count judges' verdicts too", elem_id="leaderboard-judges")
         refresh = gr.Button("Refresh", size="sm", elem_id="leaderboard-refresh")
-    summary = gr.Markdown(elem_id="leaderboard-summary")
-    table = gr.Dataframe(
+    view = {"summary": gr.Markdown(elem_id="leaderboard-summary")}
+    view["table"] = gr.Dataframe(
         headers=TABLE_COLUMNS, interactive=False, label="Standings", elem_id="leaderboard-table"
     )
     with gr.Row():
-        ratings = gr.Plot(show_label=False, elem_id="leaderboard-ratings")
-        matrix = gr.Plot(show_label=False, elem_id="leaderboard-matrix")
-
-    def show(include_judges: bool, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        board = store_leaderboard(ctx.store, judges=include_judges)
-        if not board.standings:
-            text = "No games yet: label pairs whose two responses come from different models."
-            return [text, standings_table(board), None, None]
-        text = (
-            f"{board.total_games} games between {len(board.standings)} models; ties count half "
-            f"a win each. Ratings from fewer than {board.provisional_games} games are "
-            f"provisional. Length coefficient {board.length_coefficient:+.2f}: positive when "
-            "longer answers win more often, which the LC columns discount."
-        )
-        return [text, standings_table(board), ratings_figure(board), win_rate_figure(board)]
-
-    refresh.click(show, judges, [summary, table, ratings, matrix])
-    judges.change(show, judges, [summary, table, ratings, matrix])
+        view["ratings"] = gr.Plot(show_label=False, elem_id="leaderboard-ratings")
+        view["matrix"] = gr.Plot(show_label=False, elem_id="leaderboard-matrix")
+    for trigger in (refresh.click, judges.change):
+        wire(ctx, trigger, show_leaderboard, [judges], view)

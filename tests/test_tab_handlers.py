@@ -1,0 +1,186 @@
+"""The UI's handlers called directly with a real store: what they return by output name, the
+role each needs, and domain errors as one escaped line; and their wiring as Gradio sees it."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import pytest
+from gradio.helpers import special_args
+
+from app.context import AppContext
+from app.tabs import label
+from app.tabs.guidelines import show_guidelines
+from app.tabs.handlers import handler
+from app.tabs.leaderboard import show_leaderboard
+from app.ui import build_ui
+from curation import import_paths
+from curation.errors import PrefstudioError
+from curation.labelling.guidelines import set_guidelines
+from tests.conftest import table_counts
+from tests.server_helpers import add_users
+
+
+@pytest.fixture
+def ctx(store) -> AppContext:
+    """The app's context over a fresh store with an annotator (ann) and an admin (root)."""
+    add_users(store)
+    return AppContext(store)
+
+
+def as_user(name: str | None) -> gr.Request:
+    """A Gradio request from `name` (None: nobody logged in)."""
+    return gr.Request(username=name)
+
+
+@handler("admin")
+def echo(ctx: AppContext, user: str, text: str, *, suffix: str = "") -> dict:
+    """Returns its input, or fails with a domain error naming it."""
+    if text.startswith("<"):
+        raise PrefstudioError(f"bad value {text}\nsecond line")
+    return {"out": f"{user}:{text}{suffix}"}
+
+
+@handler("admin")
+def slow(ctx: AppContext, user: str, rows: list, progress=gr.Progress()) -> dict:  # noqa: B008
+    return {"out": len(rows), "other": type(progress).__name__}
+
+
+@handler("admin")
+def selected(ctx: AppContext, user: str, rows: list, event: gr.SelectData) -> dict:
+    return {"out": rows[event.index[0]]}
+
+
+@handler("admin", passive=True)
+def on_open(ctx: AppContext, user: str) -> dict:
+    return {"out": user}
+
+
+def test_a_handler_runs_as_the_user_of_the_request(ctx):
+    assert echo(ctx, as_user("root"), "hi") == {"out": "root:hi"}
+    assert echo(ctx, as_user("root"), "hi", suffix="!") == {"out": "root:hi!"}
+
+
+@pytest.mark.parametrize(
+    ("who", "message"),
+    [(None, "Log in first."), ("ann", "This needs the admin role; ann does not have it.")],
+)
+def test_the_wrong_role_is_refused_with_one_line(ctx, who, message):
+    with pytest.raises(gr.Error) as refused:
+        echo(ctx, as_user(who), "hi")
+    assert refused.value.message == message
+
+
+def test_a_domain_error_is_one_escaped_line(ctx):
+    with pytest.raises(gr.Error) as raised:
+        echo(ctx, as_user("root"), "<script>")
+    assert raised.value.message == "bad value &lt;script&gt; second line"
+
+
+def test_a_passive_handler_skips_the_wrong_role(ctx):
+    event = on_open.event(ctx, ["out", "more"])
+    assert on_open(ctx, as_user("ann")) is None
+    assert event(as_user("ann")) == [gr.skip(), gr.skip()]
+    assert event(as_user("root")) == ["root", gr.skip()]
+
+
+def test_gradio_injects_the_request_progress_and_event_data(ctx):
+    event = slow.event(ctx, ["out", "other"])
+    inputs, progress_at, _, _ = special_args(event, [[1, 2]], request=as_user("root"))
+    assert progress_at == 2 and event(*inputs) == [2, "Progress"]
+
+    event = selected.event(ctx, ["out"])
+    data = gr.SelectData(None, {"index": [1, 0], "value": "b"})
+    inputs, _, data_at, _ = special_args(event, [["a", "b"]], as_user("root"), data)
+    assert data_at == 1 and event(*inputs) == "b"
+
+
+def test_an_output_the_handler_is_not_wired_to_is_a_bug(ctx):
+    with pytest.raises(ValueError, match="'out'"):
+        echo.event(ctx, ["other"])("hi", as_user("root"))
+
+
+def test_the_whole_ui_builds_over_the_handlers(ctx):
+    build_ui(ctx)
+    assert ctx.page_loads
+
+
+def test_guidelines_panel_shows_only_when_written(ctx):
+    shown = show_guidelines(ctx, as_user("ann"))
+    assert shown["panel"].visible is False
+    set_guidelines(ctx.store, "Prefer <b>short</b> answers.")
+    shown = show_guidelines(ctx, as_user("ann"))
+    assert shown["panel"].visible is True and "&lt;b&gt;" in shown["text"]
+
+
+def test_leaderboard_without_games(ctx):
+    shown = show_leaderboard(ctx, as_user("root"), False)
+    assert shown["summary"].startswith("No games yet") and shown["ratings"] is None
+    with pytest.raises(gr.Error, match="admin role"):
+        show_leaderboard(ctx, as_user("ann"), False)
+
+
+CANDIDATES = [{"prompt": f"Question {i}?", "responses": [f"{i} one.", f"{i} two."]} for i in (1, 2)]
+
+
+@pytest.fixture
+def labelling(ctx, write_jsonl) -> AppContext:
+    """The context over a store with two pairs to label."""
+    import_paths(ctx.store, [write_jsonl("p.jsonl", CANDIDATES)])
+    return ctx
+
+
+def new_session() -> dict:
+    return {"started": time.time(), "count": 0}
+
+
+def test_label_votes_undo_and_the_end_of_the_queue(labelling):
+    ann, session = as_user("ann"), new_session()
+    first = label.load_pair(labelling, ann, session)
+    assert set(first) == {*label.COMPARE, "session"} and first["pair_id"]
+    second = label.vote(labelling, ann, first["pair_id"], "clear", "", session, choice="a")
+    assert second["pair_id"] not in (None, first["pair_id"]) and session["count"] == 1
+    done = label.vote(labelling, ann, second["pair_id"], None, "", session, choice="tie")
+    assert done["pair_id"] is None and done["left"] == "*Nothing left to label.*"
+    again = label.undo_label(labelling, ann, session)
+    assert again["pair_id"] == second["pair_id"] and session["count"] == 1
+    assert table_counts(labelling.store)["labels"] == 3  # undo appends, never deletes
+
+
+def test_label_refuses_a_vote_without_a_pair_and_a_bad_ranking(labelling):
+    ann = as_user("ann")
+    with pytest.raises(gr.Error, match="No pair is shown"):
+        label.vote(labelling, ann, None, None, "", new_session(), choice="a")
+    task = {"prompt_id": "p", "responses": [{"response_id": "r1"}, {"response_id": "r2"}]}
+    with pytest.raises(gr.Error) as raised:
+        label.save_rank(labelling, ann, task, "2,<x>", new_session())
+    assert raised.value.message == (
+        "Write the response numbers best first, like 2,1,3; got &#x27;2,&lt;x&gt;&#x27;."
+    )
+    with pytest.raises(gr.Error, match="Rank all 2 responses"):
+        label.save_rank(labelling, ann, task, "2", new_session())
+    assert table_counts(labelling.store)["labels"] == 0
+
+
+def test_label_domain_error_on_an_unknown_pair_is_one_line(labelling):
+    with pytest.raises(gr.Error) as raised:
+        label.vote(labelling, as_user("ann"), "no-such-pair", None, "", new_session(), choice="a")
+    assert "\n" not in raised.value.message and "no-such-pair" in raised.value.message
+
+
+def test_label_modes_show_their_view_and_the_edit_box(labelling):
+    ann, session = as_user("ann"), new_session()
+    thumbs = label.switch_mode(labelling, ann, "Thumbs", session)
+    assert thumbs["thumbs_view"].visible and not thumbs["compare_view"].visible
+    assert thumbs["thumb_id"] is not None
+    rated = label.thumb(labelling, ann, thumbs["thumb_id"], session, value=True)
+    assert rated["thumb_id"] != thumbs["thumb_id"] and session["count"] == 1
+    ranked = label.switch_mode(labelling, ann, "Rank", session)
+    assert ranked["rank_task"] is None  # no prompt has three responses
+    shown = label.load_pair(labelling, ann, session)
+    opened = label.open_edit(labelling, ann, shown["side_texts"], "B")
+    assert opened["edit_box"].visible and opened["edit_text"] == shown["side_texts"]["B"]
+    saved = label.save_edit(labelling, ann, shown["side_ids"], "B", "A better answer.")
+    assert saved == {"edit_box": saved["edit_box"], "edit_text": ""}
+    assert table_counts(labelling.store)["responses"] == 5
