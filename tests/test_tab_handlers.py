@@ -10,7 +10,7 @@ import pytest
 from gradio.helpers import special_args
 
 from app.context import AppContext
-from app.tabs import label
+from app.tabs import curate, label
 from app.tabs.guidelines import show_guidelines
 from app.tabs.handlers import handler
 from app.tabs.leaderboard import show_leaderboard
@@ -18,6 +18,7 @@ from app.ui import build_ui
 from curation import import_paths
 from curation.errors import PrefstudioError
 from curation.labelling.guidelines import set_guidelines
+from curation.snapshots.freeze import list_snapshots
 from tests.conftest import table_counts
 from tests.server_helpers import add_users
 
@@ -184,3 +185,67 @@ def test_label_modes_show_their_view_and_the_edit_box(labelling):
     saved = label.save_edit(labelling, ann, shown["side_ids"], "B", "A better answer.")
     assert saved == {"edit_box": saved["edit_box"], "edit_text": ""}
     assert table_counts(labelling.store)["responses"] == 5
+
+
+@pytest.fixture
+def flagged(ctx, write_jsonl) -> AppContext:
+    """The context over a store where one labelled pair has identical responses."""
+    records = [
+        {"prompt": "Say yes.", "chosen": "Yes.", "rejected": "Yes."},
+        {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "<b>Lyon</b>."},
+    ]
+    import_paths(ctx.store, [write_jsonl("r.jsonl", records)])
+    return ctx
+
+
+POLICY = {
+    "agreement": "majority",
+    "min_votes": 1,
+    "ties": "drop",
+    "both_bad": "drop",
+    "exclude_flags": ["identical"],
+    "test_fraction": 0.0,
+    "judge_key": "",
+    "judge_min_confidence": 0.8,
+}
+
+
+def test_curate_runs_and_shows_the_flagged_pairs(flagged):
+    root = as_user("root")
+    shown = curate.run_curation(flagged, root, 0.8, gr.Progress())
+    assert set(shown) == set(curate.OVERVIEW) and shown["summary"].startswith("Curated.")
+    listed = curate.show_flagged(flagged, root, "identical", 10)
+    assert list(listed["flagged"].kind) == ["identical"]
+    click = gr.SelectData(None, {"index": [0, 1], "value": "x"})
+    texts = curate.show_pair(flagged, root, listed["flagged_state"], click)
+    assert texts == {"prompt": "Say yes.", "response_a": "Yes.", "response_b": "Yes."}
+    flag_ids = [row["flag_id"] for row in listed["flagged_state"]]
+    excluded = curate.exclude_selected(flagged, root, flag_ids, listed["flagged_state"], "dup")
+    assert excluded == {"action": "Excluded 1 pairs from snapshots."}
+    with pytest.raises(gr.Error, match="Select flags first"):
+        curate.dismiss_selected(flagged, root, [], listed["flagged_state"])
+
+
+def test_curate_is_for_admins(flagged):
+    for action, inputs in ((curate.overview, ()), (curate.show_flagged, ("all", 10))):
+        with pytest.raises(gr.Error, match="needs the admin role"):
+            action(flagged, as_user("ann"), *inputs)
+
+
+def test_snapshot_form_by_name_previews_and_creates(flagged):
+    form = {name: gr.Textbox() for name in [*curate.POLICY_FIELDS, "name"]}
+    create = curate.make_snapshot.event(flagged, ["snapshot_out", "snapshots"], form=form)
+    values = {form[name]: value for name, value in {**POLICY, "name": " v1 "}.items()}
+    out, table = create(values, as_user("root"))
+    assert "Created <strong>v1</strong>" in out and list(table.name) == ["v1"]
+    preview = curate.preview_counts(flagged, as_user("root"), POLICY)
+    assert "| train | 1 |" in preview["snapshot_out"]
+
+
+def test_a_bad_snapshot_policy_is_one_line_and_creates_nothing(flagged):
+    with pytest.raises(gr.Error) as raised:
+        curate.make_snapshot(flagged, as_user("root"), {**POLICY, "ties": "<keep>", "name": "v"})
+    assert raised.value.message == (
+        "policy ties is &#x27;&lt;keep&gt;&#x27;; choose from drop, kto_good"
+    )
+    assert list_snapshots(flagged.store) == []

@@ -9,17 +9,44 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
-from app.safe_text import literal, markdown_view, plain_figure, render, shows_errors
-from curation.agreement import AgreementReport, annotator_agreement
-from curation.curate import curate
-from curation.flags import FLAG_KINDS, dismiss_flags, exclude_pairs, flag_counts, flagged_pairs
-from curation.length_stats import chosen_vs_rejected, response_lengths
-from curation.minhash import DEFAULT_THRESHOLD
-from curation.snapshot_policy import SnapshotPolicy
-from curation.snapshots import create_snapshot, list_snapshots, preview_snapshot
+from app.safe_text import error, literal, markdown_view, plain_figure, render
+from app.tabs.handlers import Outputs, handler, named, wire
+from curation.quality.agreement import AgreementReport, annotator_agreement
+from curation.quality.curate import curate
+from curation.quality.flags import (
+    FLAG_KINDS,
+    dismiss_flags,
+    exclude_pairs,
+    flag_counts,
+    flagged_pairs,
+)
+from curation.quality.length_stats import chosen_vs_rejected, response_lengths
+from curation.quality.minhash import DEFAULT_THRESHOLD
+from curation.snapshots.freeze import create_snapshot, list_snapshots, preview_snapshot
+from curation.snapshots.snapshot_policy import SnapshotPolicy
 
 FLAGGED_COLUMNS = ["flag", "kind", "detail", "pair", "prompt"]
 ALL_KINDS = "all"
+# What the overview shows, and the snapshot form's settings (SnapshotPolicy's fields).
+OVERVIEW = [
+    "summary",
+    "counts_plot",
+    "lengths_plot",
+    "scatter",
+    "agreement_plot",
+    "agreement_text",
+    "snapshots",
+]
+POLICY_FIELDS = [
+    "agreement",
+    "min_votes",
+    "ties",
+    "both_bad",
+    "exclude_flags",
+    "test_fraction",
+    "judge_key",
+    "judge_min_confidence",
+]
 
 
 def flag_count_table(counts: dict[str, int]) -> pd.DataFrame:
@@ -132,185 +159,207 @@ def _snapshots_table(ctx: AppContext) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "created", "sha256", "dpo train", "dpo test"])
 
 
-def create_curate_tab(ctx: AppContext) -> None:
-    """Build the Curate tab (admin only)."""
+def _selected_pairs(flag_ids: list[int], rows: list[dict]) -> list[str]:
+    """The pairs of the selected flags among the rows shown."""
+    if not flag_ids:
+        raise error("Select flags first.")
+    return sorted({r["pair_id"] for r in rows if r["flag_id"] in set(flag_ids)})
+
+
+@handler("admin")
+def overview(ctx: AppContext, user: str) -> Outputs:
+    """Flag counts, length and agreement plots, and the snapshots, as they stand."""
+    counts = flag_counts(ctx.store.con)
+    report = annotator_agreement(ctx.store)
+    return {
+        "summary": f"{sum(counts.values())} flags on pairs not dismissed. Run curation after "
+        "importing or labelling to refresh duplicates and flags.",
+        "counts_plot": flag_count_table(counts),
+        "lengths_plot": lengths_figure(response_lengths(ctx.store)),
+        "scatter": chosen_vs_rejected(ctx.store),
+        "agreement_plot": agreement_figure(report),
+        "agreement_text": render(agreement_summary(report)),
+        "snapshots": _snapshots_table(ctx),
+    }
+
+
+@handler("admin")
+def run_curation(
+    ctx: AppContext,
+    user: str,
+    threshold: float,
+    progress=gr.Progress(),  # noqa: B008
+) -> Outputs:
+    """Find duplicates and flags afresh, then the figures with the clusters found."""
+    report = curate(
+        ctx.store,
+        near_dup_threshold=float(threshold),
+        progress=lambda steps: progress.tqdm(steps, desc="curating"),
+    )
+    clusters = "; ".join(
+        f"{subject}: {c['exact']['clusters']} exact, {c['near']['clusters']} near"
+        for subject, c in report.to_dict()["clusters"].items()
+    )
+    shown = overview.fn(ctx, user)
+    shown["summary"] = f"Curated. Duplicate clusters: {clusters}. " + shown["summary"]
+    return shown
+
+
+@handler("admin")
+def show_flagged(ctx: AppContext, user: str, kind: str, limit: float | None) -> Outputs:
+    """The flagged pairs of a kind (or all), and their flags to choose from."""
+    rows = flagged_pairs(ctx.store, None if kind == ALL_KINDS else kind, int(limit or 100))
+    choices = [flag_choice(f) for f in rows]
+    return {
+        "flagged_state": rows,
+        "flagged": flagged_table(rows),
+        "selected": gr.CheckboxGroup(choices=choices, value=[]),
+    }
+
+
+@handler("admin")
+def show_pair(ctx: AppContext, user: str, rows: list[dict], event: gr.SelectData) -> Outputs:
+    """The prompt and both responses of the clicked row."""
+    row = rows[event.index[0]]
+    return {
+        "prompt": row["prompt"],
+        "response_a": row["response_a"],
+        "response_b": row["response_b"],
+    }
+
+
+@handler("admin")
+def dismiss_selected(ctx: AppContext, user: str, flag_ids: list[int], rows: list[dict]) -> Outputs:
+    """Dismiss the selected flags."""
+    _selected_pairs(flag_ids, rows)
+    return {"action": f"Dismissed {dismiss_flags(ctx.store, flag_ids, by=user)} flags."}
+
+
+@handler("admin")
+def exclude_selected(
+    ctx: AppContext, user: str, flag_ids: list[int], rows: list[dict], reason: str
+) -> Outputs:
+    """Exclude the pairs of the selected flags from snapshots, with the reason given."""
+    pair_ids = _selected_pairs(flag_ids, rows)
+    done = exclude_pairs(ctx.store, pair_ids, by=user, reason=reason.strip())
+    return {"action": f"Excluded {done} pairs from snapshots."}
+
+
+@handler("admin")
+def preview_counts(ctx: AppContext, user: str, form: dict) -> Outputs:
+    """What a snapshot with the form's policy would hold."""
+    return {"snapshot_out": counts_markdown(preview_snapshot(ctx.store, policy_from(form)))}
+
+
+@handler("admin")
+def make_snapshot(ctx: AppContext, user: str, form: dict) -> Outputs:
+    """Freeze a snapshot under the form's name and policy; the snapshots listed anew."""
+    snapshot = create_snapshot(ctx.store, form["name"].strip(), policy_from(form))
+    text = f"Created **{literal(snapshot.name)}** (sha256 `{snapshot.sha256[:16]}`)\n\n"
+    return {
+        "snapshot_out": render(text + counts_markdown(snapshot.counts)),
+        "snapshots": _snapshots_table(ctx),
+    }
+
+
+def _flags_section() -> dict[str, Any]:
+    """Curation controls, the flagged pairs, one pair's texts, and dismiss or exclude."""
+    c: dict[str, Any] = {}
     with gr.Row():
-        threshold = gr.Slider(
+        c["threshold"] = gr.Slider(
             0.5, 1.0, value=DEFAULT_THRESHOLD, step=0.05, label="Near-duplicate threshold"
         )
-        run = gr.Button("Run curation", variant="primary", elem_id="curate-run")
-        refresh = gr.Button("Refresh", elem_id="curate-refresh")
-    summary = gr.Markdown(elem_id="curate-summary")
-    counts_plot = gr.BarPlot(x="kind", y="pairs", label="Pairs per flag", x_label_angle=-30)
-
+        c["run"] = gr.Button("Run curation", variant="primary", elem_id="curate-run")
+        c["refresh"] = gr.Button("Refresh", elem_id="curate-refresh")
+    c["summary"] = gr.Markdown(elem_id="curate-summary")
+    c["counts_plot"] = gr.BarPlot(x="kind", y="pairs", label="Pairs per flag", x_label_angle=-30)
     with gr.Row():
-        kind = gr.Dropdown(
+        c["kind"] = gr.Dropdown(
             [ALL_KINDS, *FLAG_KINDS], value=ALL_KINDS, label="Flag kind", elem_id="curate-kind"
         )
-        limit = gr.Number(100, precision=0, minimum=1, maximum=1000, label="Show at most")
-        browse = gr.Button("Show flagged pairs", elem_id="curate-browse")
-    flagged_state = gr.State([])
-    flagged = gr.Dataframe(
+        c["limit"] = gr.Number(100, precision=0, minimum=1, maximum=1000, label="Show at most")
+        c["browse"] = gr.Button("Show flagged pairs", elem_id="curate-browse")
+    c["flagged_state"] = gr.State([])
+    c["flagged"] = gr.Dataframe(
         headers=FLAGGED_COLUMNS,
         interactive=False,
         wrap=True,
         label="Flagged pairs (click a row)",
         elem_id="curate-flagged",
     )
-    prompt = gr.Textbox(label="Prompt", lines=3, interactive=False, elem_id="curate-prompt")
+    c["prompt"] = gr.Textbox(label="Prompt", lines=3, interactive=False, elem_id="curate-prompt")
     with gr.Row():
-        response_a = gr.Textbox(label="Response A", lines=8, interactive=False, elem_id="curate-a")
-        response_b = gr.Textbox(label="Response B", lines=8, interactive=False, elem_id="curate-b")
-    selected = gr.CheckboxGroup(label="Flags to act on", elem_id="curate-selected")
+        for name, side in (("response_a", "a"), ("response_b", "b")):
+            c[name] = gr.Textbox(
+                label=f"Response {side.upper()}",
+                lines=8,
+                interactive=False,
+                elem_id=f"curate-{side}",
+            )
+    c["selected"] = gr.CheckboxGroup(label="Flags to act on", elem_id="curate-selected")
     with gr.Row():
-        reason = gr.Textbox(label="Reason for exclusion", scale=2)
-        dismiss = gr.Button("Dismiss selected flags", elem_id="curate-dismiss")
-        exclude = gr.Button("Exclude their pairs from snapshots", elem_id="curate-exclude")
-    action = gr.Markdown(elem_id="curate-action")
+        c["reason"] = gr.Textbox(label="Reason for exclusion", scale=2)
+        c["dismiss"] = gr.Button("Dismiss selected flags", elem_id="curate-dismiss")
+        c["exclude"] = gr.Button("Exclude their pairs from snapshots", elem_id="curate-exclude")
+    c["action"] = gr.Markdown(elem_id="curate-action")
+    return c
 
+
+def _plots_section() -> dict[str, Any]:
+    """Length and agreement plots."""
+    c: dict[str, Any] = {}
     with gr.Row():
-        lengths_plot = gr.Plot(label="Response lengths by role")
-        scatter = gr.ScatterPlot(
+        c["lengths_plot"] = gr.Plot(label="Response lengths by role")
+        c["scatter"] = gr.ScatterPlot(
             x="rejected", y="chosen", label="Chosen vs rejected length (characters)"
         )
     with gr.Row():
-        agreement_plot = gr.Plot(label="Annotator agreement (Cohen's kappa)")
-        agreement_text = markdown_view(elem_id="curate-agreement")
+        c["agreement_plot"] = gr.Plot(label="Annotator agreement (Cohen's kappa)")
+        c["agreement_text"] = markdown_view(elem_id="curate-agreement")
+    return c
 
+
+def _snapshot_section() -> dict[str, Any]:
+    """The snapshot form (name and policy settings), its buttons, and the snapshots."""
     gr.Markdown("### Snapshot")
+    c: dict[str, Any] = {}
     with gr.Row():
-        name = gr.Textbox(label="Name", elem_id="snapshot-name")
-        agreement = gr.Dropdown(["majority", "unanimous"], value="majority", label="Vote")
-        min_votes = gr.Number(1, precision=0, minimum=1, label="Minimum votes")
-        test_fraction = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="Test share")
+        c["name"] = gr.Textbox(label="Name", elem_id="snapshot-name")
+        c["agreement"] = gr.Dropdown(["majority", "unanimous"], value="majority", label="Vote")
+        c["min_votes"] = gr.Number(1, precision=0, minimum=1, label="Minimum votes")
+        c["test_fraction"] = gr.Slider(0.0, 0.5, value=0.1, step=0.05, label="Test share")
     with gr.Row():
-        ties = gr.Dropdown(["drop", "kto_good"], value="drop", label="Ties become")
-        both_bad = gr.Dropdown(["drop", "kto_bad"], value="drop", label="Both bad become")
-        judge_key = gr.Textbox(label="Judge key filling unlabelled pairs (optional)")
-        judge_confidence = gr.Slider(0.5, 1.0, value=0.8, step=0.05, label="Judge confidence")
-    exclude_flags = gr.CheckboxGroup(
+        c["ties"] = gr.Dropdown(["drop", "kto_good"], value="drop", label="Ties become")
+        c["both_bad"] = gr.Dropdown(["drop", "kto_bad"], value="drop", label="Both bad become")
+        c["judge_key"] = gr.Textbox(label="Judge key filling unlabelled pairs (optional)")
+        c["judge_min_confidence"] = gr.Slider(
+            0.5, 1.0, value=0.8, step=0.05, label="Judge confidence"
+        )
+    c["exclude_flags"] = gr.CheckboxGroup(
         list(FLAG_KINDS), value=list(SnapshotPolicy().exclude_flags), label="Flags that exclude"
     )
     with gr.Row():
-        preview = gr.Button("Preview counts", elem_id="snapshot-preview")
-        create = gr.Button("Create snapshot", variant="primary", elem_id="snapshot-create")
-    snapshot_out = markdown_view(elem_id="snapshot-out")
-    snapshots = gr.Dataframe(interactive=False, label="Snapshots", elem_id="snapshot-list")
-    policy_fields = {
-        "agreement": agreement,
-        "min_votes": min_votes,
-        "ties": ties,
-        "both_bad": both_bad,
-        "exclude_flags": exclude_flags,
-        "test_fraction": test_fraction,
-        "judge_key": judge_key,
-        "judge_min_confidence": judge_confidence,
-    }
+        c["preview"] = gr.Button("Preview counts", elem_id="snapshot-preview")
+        c["create"] = gr.Button("Create snapshot", variant="primary", elem_id="snapshot-create")
+    c["snapshot_out"] = markdown_view(elem_id="snapshot-out")
+    c["snapshots"] = gr.Dataframe(interactive=False, label="Snapshots", elem_id="snapshot-list")
+    return c
 
-    def form_policy(values: dict) -> SnapshotPolicy:
-        return policy_from({setting: values[c] for setting, c in policy_fields.items()})
 
-    overview_outputs = [
-        summary,
-        counts_plot,
-        lengths_plot,
-        scatter,
-        agreement_plot,
-        agreement_text,
-        snapshots,
-    ]
-
-    def overview(request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        counts = flag_counts(ctx.store.con)
-        report = annotator_agreement(ctx.store)
-        flagged_pairs_total = sum(counts.values())
-        text = (
-            f"{flagged_pairs_total} flags on pairs not dismissed. Run curation after importing "
-            "or labelling to refresh duplicates and flags."
-        )
-        return [
-            text,
-            flag_count_table(counts),
-            lengths_figure(response_lengths(ctx.store)),
-            chosen_vs_rejected(ctx.store),
-            agreement_figure(report),
-            render(agreement_summary(report)),
-            _snapshots_table(ctx),
-        ]
-
-    @shows_errors
-    def run_curation(
-        value: float,
-        request: gr.Request,
-        progress=gr.Progress(),  # noqa: B008
-    ) -> list:
-        ctx.require_user(request, "admin")
-        report = curate(
-            ctx.store,
-            near_dup_threshold=float(value),
-            progress=lambda steps: progress.tqdm(steps, desc="curating"),
-        )
-        found = report.to_dict()["clusters"]
-        clusters = "; ".join(
-            f"{subject}: {c['exact']['clusters']} exact, {c['near']['clusters']} near"
-            for subject, c in found.items()
-        )
-        values = overview(request)
-        values[0] = f"Curated. Duplicate clusters: {clusters}. " + values[0]
-        return values
-
-    def show_flagged(flag_kind: str, how_many: float, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        rows = flagged_pairs(
-            ctx.store, None if flag_kind == ALL_KINDS else flag_kind, int(how_many or 100)
-        )
-        choices = [flag_choice(f) for f in rows]
-        return [rows, flagged_table(rows), gr.CheckboxGroup(choices=choices, value=[])]
-
-    def show_pair(rows: list[dict], event: gr.SelectData, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        row = rows[event.index[0]]
-        return [row["prompt"], row["response_a"], row["response_b"]]
-
-    def selected_pairs(flag_ids: list[int], rows: list[dict]) -> list[str]:
-        if not flag_ids:
-            raise gr.Error("Select flags first.")
-        return sorted({r["pair_id"] for r in rows if r["flag_id"] in set(flag_ids)})
-
-    @shows_errors
-    def dismiss_selected(flag_ids: list[int], rows: list[dict], request: gr.Request) -> str:
-        user = ctx.require_user(request, "admin")
-        selected_pairs(flag_ids, rows)
-        return f"Dismissed {dismiss_flags(ctx.store, flag_ids, by=user)} flags."
-
-    @shows_errors
-    def exclude_selected(
-        flag_ids: list[int], rows: list[dict], why: str, request: gr.Request
-    ) -> str:
-        user = ctx.require_user(request, "admin")
-        pair_ids = selected_pairs(flag_ids, rows)
-        done = exclude_pairs(ctx.store, pair_ids, by=user, reason=why.strip())
-        return f"Excluded {done} pairs from snapshots."
-
-    @shows_errors
-    def preview_counts(values: dict, request: gr.Request) -> str:
-        ctx.require_user(request, "admin")
-        return counts_markdown(preview_snapshot(ctx.store, form_policy(values)))
-
-    @shows_errors
-    def make_snapshot(values: dict, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        info = create_snapshot(ctx.store, values[name].strip(), form_policy(values))
-        text = f"Created **{literal(info.name)}** (sha256 `{info.sha256[:16]}`)\n\n"
-        return [render(text + counts_markdown(info.counts)), _snapshots_table(ctx)]
-
-    refresh.click(overview, outputs=overview_outputs)
-    run.click(run_curation, inputs=[threshold], outputs=overview_outputs)
-    browse.click(show_flagged, inputs=[kind, limit], outputs=[flagged_state, flagged, selected])
-    flagged.select(show_pair, inputs=[flagged_state], outputs=[prompt, response_a, response_b])
-    dismiss.click(dismiss_selected, inputs=[selected, flagged_state], outputs=action)
-    exclude.click(exclude_selected, inputs=[selected, flagged_state, reason], outputs=action)
-    form = set(policy_fields.values())
-    preview.click(preview_counts, inputs=form, outputs=snapshot_out)
-    create.click(make_snapshot, inputs=form | {name}, outputs=[snapshot_out, snapshots])
+def create_curate_tab(ctx: AppContext) -> None:
+    """Build the Curate tab (admin only)."""
+    c = {**_flags_section(), **_plots_section(), **_snapshot_section()}
+    figures = named(c, *OVERVIEW)
+    wire(ctx, c["refresh"].click, overview, None, figures)
+    wire(ctx, c["run"].click, run_curation, [c["threshold"]], figures)
+    browsed = named(c, "flagged_state", "flagged", "selected")
+    wire(ctx, c["browse"].click, show_flagged, [c["kind"], c["limit"]], browsed)
+    texts = named(c, "prompt", "response_a", "response_b")
+    wire(ctx, c["flagged"].select, show_pair, [c["flagged_state"]], texts)
+    chosen = [c["selected"], c["flagged_state"]]
+    wire(ctx, c["dismiss"].click, dismiss_selected, chosen, named(c, "action"))
+    wire(ctx, c["exclude"].click, exclude_selected, [*chosen, c["reason"]], named(c, "action"))
+    policy = named(c, *POLICY_FIELDS)
+    wire(ctx, c["preview"].click, preview_counts, policy, named(c, "snapshot_out"))
+    made = named(c, "snapshot_out", "snapshots")
+    wire(ctx, c["create"].click, make_snapshot, {**policy, "name": c["name"]}, made)

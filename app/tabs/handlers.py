@@ -46,9 +46,16 @@ class Handler:
             return None
         return _shown(self.fn, ctx, ctx.require_user(request, self.role), *inputs, **fixed)
 
-    def event(self, ctx: AppContext, names: list[str], **fixed: Any) -> Callable[..., Any]:
+    def event(
+        self,
+        ctx: AppContext,
+        names: list[str],
+        form: Mapping[str, Any] | None = None,
+        fixed: Mapping[str, Any] | None = None,
+    ) -> Callable[..., Any]:
         """A Gradio event function for this handler whose outputs are the components `names`,
-        in order; `fixed` fills the handler's keyword-only parameters."""
+        in order. With a `form` (components by name, given to Gradio as a set) the handler
+        takes one dict of their values by name; `fixed` fills its keyword-only parameters."""
         inputs = _input_parameters(self.fn)
         request_at = next((i for i, p in enumerate(inputs) if p.default is not p.empty), None)
         request_at = len(inputs) if request_at is None else request_at
@@ -59,7 +66,10 @@ class Handler:
 
         def run(*values: Any) -> Any:
             given = list(values)
-            result = self(ctx, given.pop(request_at), *given, **fixed)
+            user = given.pop(request_at)
+            if form is not None:  # Gradio's dict of the form's values by component
+                given[0] = {name: given[0][component] for name, component in form.items()}
+            result = self(ctx, user, *given, **(fixed or {}))
             return _by_position(result, names, self.fn.__name__)
 
         run.__name__ = self.fn.__name__
@@ -78,13 +88,16 @@ def wire(
     ctx: AppContext,
     trigger: Callable[..., Any],
     action: Handler,
-    inputs: list[Any] | None,
+    inputs: list[Any] | Mapping[str, Any] | None,
     outputs: Mapping[str, Any],
     **fixed: Any,
 ) -> None:
     """Run `action` on `trigger` (an event listener such as `button.click`, or
-    `ctx.on_page_load`), its results going to `outputs` by name."""
-    trigger(action.event(ctx, list(outputs), **fixed), inputs, list(outputs.values()))
+    `ctx.on_page_load`), its results going to `outputs` by name. `inputs` fill the handler's
+    parameters in order, or, given by name, its one parameter as a dict (a form)."""
+    form = inputs if isinstance(inputs, Mapping) else None
+    event = action.event(ctx, list(outputs), form=form, fixed=fixed)
+    trigger(event, set(form.values()) if form else inputs, list(outputs.values()))
 
 
 def on_page_load(
