@@ -10,17 +10,20 @@ import pytest
 from gradio.helpers import special_args
 
 from app.context import AppContext
-from app.tabs import curate, label
+from app.tabs import accounts, admin, curate, label
 from app.tabs.guidelines import show_guidelines
 from app.tabs.handlers import handler
 from app.tabs.leaderboard import show_leaderboard
 from app.ui import build_ui
 from curation import import_paths
 from curation.errors import PrefstudioError
-from curation.labelling.guidelines import set_guidelines
+from curation.labelling.accounts import list_users
+from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
+from curation.labelling.queue import get_overlap
 from curation.snapshots.freeze import list_snapshots
-from tests.conftest import table_counts
+from tests.conftest import PREFERENCES, table_counts
 from tests.server_helpers import add_users
+from tests.test_curate_tab import FORM as POLICY
 
 
 @pytest.fixture
@@ -198,18 +201,6 @@ def flagged(ctx, write_jsonl) -> AppContext:
     return ctx
 
 
-POLICY = {
-    "agreement": "majority",
-    "min_votes": 1,
-    "ties": "drop",
-    "both_bad": "drop",
-    "exclude_flags": ["identical"],
-    "test_fraction": 0.0,
-    "judge_key": "",
-    "judge_min_confidence": 0.8,
-}
-
-
 def test_curate_runs_and_shows_the_flagged_pairs(flagged):
     root = as_user("root")
     shown = curate.run_curation(flagged, root, 0.8, gr.Progress())
@@ -249,3 +240,51 @@ def test_a_bad_snapshot_policy_is_one_line_and_creates_nothing(flagged):
         "policy ties is &#x27;&lt;keep&gt;&#x27;; choose from drop, kto_good"
     )
     assert list_snapshots(flagged.store) == []
+
+
+def test_admin_imports_exports_and_saves_settings(ctx, write_jsonl):
+    root = as_user("root")
+    path = write_jsonl("prefs.jsonl", PREFERENCES)
+    imported = admin.run_import(ctx, root, [str(path)], "auto", gr.Progress())
+    assert set(imported) == {"import_report", *admin.OVERVIEW}
+    assert "prefs.jsonl" in imported["import_report"] and imported["overlap"] == 1
+    exported = admin.run_export(ctx, root, "dpo", "jsonl")
+    assert exported["export_file"].endswith(".jsonl")
+    assert admin.save_overlap(ctx, root, 2) == {} and get_overlap(ctx.store) == 2
+    saved = admin.save_guidelines(ctx, root, "  Be kind.  ")
+    assert saved == {"guidelines": "Be kind."}
+
+
+def test_admin_refusals_change_nothing(ctx):
+    with pytest.raises(gr.Error, match="needs the admin role"):
+        admin.save_overlap(ctx, as_user("ann"), 3)
+    with pytest.raises(gr.Error, match="Choose one or more files"):
+        admin.run_import(ctx, as_user("root"), [], "auto", gr.Progress())
+    with pytest.raises(gr.Error) as raised:
+        admin.save_guidelines(ctx, as_user("root"), "x" * (MAX_GUIDELINES + 1))
+    assert "\n" not in raised.value.message and "at most" in raised.value.message
+    assert get_overlap(ctx.store) == 1 and get_guidelines(ctx.store) == ""
+
+
+def test_accounts_are_created_changed_and_disabled_by_admins(ctx):
+    root = as_user("root")
+    made = accounts.create_account(ctx, root, " bob ", "annotator", "bob-password")
+    assert made["new_name"] == "" and "bob" in list(made["accounts"].name)
+    changed = accounts.change_role(ctx, root, "bob", "admin")
+    assert changed["accounts"].set_index("name").role["bob"] == "admin"
+    assert accounts.change_password(ctx, root, "bob", "new-password")["password"] == ""
+    disabled = accounts.set_disabled(ctx, root, "bob", disabled=True)
+    assert disabled["accounts"].set_index("name").disabled["bob"]
+    assert ctx.role_of("bob") is None
+
+
+def test_accounts_refuse_annotators_and_bad_input_in_one_line(ctx):
+    with pytest.raises(gr.Error, match="needs the admin role"):
+        accounts.create_account(ctx, as_user("ann"), "eve", "admin", "eve-password")
+    with pytest.raises(gr.Error, match="Choose an account first"):
+        accounts.change_role(ctx, as_user("root"), None, "admin")
+    with pytest.raises(gr.Error) as raised:
+        accounts.create_account(ctx, as_user("root"), "<eve>", "admin", "eve-password")
+    assert "&lt;eve&gt;" in raised.value.message and "\n" not in raised.value.message
+    assert sorted(u.name for u in list_users(ctx.store)) == ["ann", "root"]
+    assert accounts.list_accounts(ctx, as_user("ann")) is None  # a page load skips annotators

@@ -2,91 +2,109 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
-from app.safe_text import info, shows_errors
-from curation.accounts import ROLES, add_user, list_users, update_account
+from app.safe_text import error, info
+from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
+from curation.labelling.accounts import ROLES, add_user, list_users, update_account
+
+
+def _listing(ctx: AppContext) -> Outputs:
+    """The accounts to pick from, and the table of them."""
+    users = list_users(ctx.store)
+    table = pd.DataFrame([vars(u) for u in users], columns=["name", "role", "created", "disabled"])
+    return {"pick": gr.Dropdown(choices=[u.name for u in users]), "accounts": table}
+
+
+def _changed(ctx: AppContext, message: str) -> Outputs:
+    """After a change: the remembered logins dropped, `message` shown, the accounts listed."""
+    ctx.credentials.forget()
+    info(message)
+    return _listing(ctx)
+
+
+def _chosen(name: str | None) -> str:
+    """The picked account's name; an error when none is picked."""
+    if not name:
+        raise error("Choose an account first.")
+    return name
+
+
+@handler("admin", passive=True)
+def list_accounts(ctx: AppContext, user: str) -> Outputs:
+    """The accounts, when an admin opens the page."""
+    return _listing(ctx)
+
+
+@handler("admin")
+def create_account(ctx: AppContext, user: str, name: str, role: str, secret: str) -> Outputs:
+    """Add an account; the form's name and password cleared."""
+    add_user(ctx.store, name.strip(), role, secret)
+    listed = _changed(ctx, f"Added {role} {name.strip()}.")
+    return {"new_name": "", "new_password": "", **listed}
+
+
+@handler("admin")
+def change_role(ctx: AppContext, user: str, name: str | None, role: str) -> Outputs:
+    """Give the picked account another role."""
+    update_account(ctx.store, _chosen(name), role=role)
+    return _changed(ctx, f"{name} is now an {role}.")
+
+
+@handler("admin")
+def change_password(ctx: AppContext, user: str, name: str | None, secret: str) -> Outputs:
+    """Set the picked account's password; the field cleared."""
+    update_account(ctx.store, _chosen(name), password=secret)
+    return {"password": "", **_changed(ctx, f"New password set for {name}.")}
+
+
+@handler("admin")
+def set_disabled(ctx: AppContext, user: str, name: str | None, *, disabled: bool) -> Outputs:
+    """Disable or enable the picked account."""
+    update_account(ctx.store, _chosen(name), disabled=disabled)
+    return _changed(ctx, f"{'Disabled' if disabled else 'Enabled'} {name}.")
+
+
+def _account_forms() -> dict[str, Any]:
+    """The new-account form and the change-an-account controls, by name."""
+    c: dict[str, Any] = {}
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("### New account")
+            c["new_name"] = gr.Textbox(label="Name")
+            c["new_role"] = gr.Radio(list(ROLES), value="annotator", label="Role")
+            c["new_password"] = gr.Textbox(label="Password (8+ characters)", type="password")
+            c["add"] = gr.Button("Add account")
+        with gr.Column():
+            gr.Markdown("### Change an account")
+            c["pick"] = gr.Dropdown(label="Account", choices=[], elem_id="account-pick")
+            with gr.Row():
+                c["role"] = gr.Radio(list(ROLES), value="annotator", label="Role")
+                c["set_role"] = gr.Button("Change role", elem_id="account-role")
+            with gr.Row():
+                c["password"] = gr.Textbox(label="New password (8+ characters)", type="password")
+                c["set_password"] = gr.Button("Set password", elem_id="account-password")
+            with gr.Row():
+                c["disable"] = gr.Button("Disable", variant="stop", elem_id="account-disable")
+                c["enable"] = gr.Button("Enable", elem_id="account-enable")
+    return c
 
 
 def create_accounts_panel(ctx: AppContext) -> None:
     """Build the panel; every handler checks the admin role on the server, and every change
     drops the logins the server remembers, so it takes effect at the next request."""
-    with gr.Row():
-        with gr.Column():
-            gr.Markdown("### New account")
-            new_name = gr.Textbox(label="Name")
-            new_role = gr.Radio(list(ROLES), value="annotator", label="Role")
-            new_password = gr.Textbox(label="Password (8+ characters)", type="password")
-            add_button = gr.Button("Add account")
-        with gr.Column():
-            gr.Markdown("### Change an account")
-            pick = gr.Dropdown(label="Account", choices=[], elem_id="account-pick")
-            with gr.Row():
-                role = gr.Radio(list(ROLES), value="annotator", label="Role")
-                role_button = gr.Button("Change role", elem_id="account-role")
-            with gr.Row():
-                password = gr.Textbox(label="New password (8+ characters)", type="password")
-                password_button = gr.Button("Set password", elem_id="account-password")
-            with gr.Row():
-                disable_button = gr.Button("Disable", variant="stop", elem_id="account-disable")
-                enable_button = gr.Button("Enable", elem_id="account-enable")
-    accounts = gr.Dataframe(label="Accounts", interactive=False, elem_id="accounts")
-
-    def listing() -> list:
-        users = list_users(ctx.store)
-        table = pd.DataFrame(
-            [vars(u) for u in users], columns=["name", "role", "created", "disabled"]
-        )
-        return [gr.Dropdown(choices=[u.name for u in users]), table]
-
-    def changed(message: str) -> list:
-        ctx.credentials.forget()
-        info(message)
-        return listing()
-
-    @shows_errors
-    def create(name: str, chosen_role: str, secret: str, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        add_user(ctx.store, name.strip(), chosen_role, secret)
-        return ["", "", *changed(f"Added {chosen_role} {name.strip()}.")]
-
-    def chosen(name: str | None) -> str:
-        if not name:
-            raise gr.Error("Choose an account first.")
-        return name
-
-    @shows_errors
-    def change_role(name: str | None, chosen_role: str, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        update_account(ctx.store, chosen(name), role=chosen_role)
-        return changed(f"{name} is now an {chosen_role}.")
-
-    @shows_errors
-    def change_password(name: str | None, secret: str, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        update_account(ctx.store, chosen(name), password=secret)
-        return ["", *changed(f"New password set for {name}.")]
-
-    def disable_or_enable(disabled: bool):
-        @shows_errors
-        def handler(name: str | None, request: gr.Request) -> list:
-            ctx.require_user(request, "admin")
-            update_account(ctx.store, chosen(name), disabled=disabled)
-            return changed(f"{'Disabled' if disabled else 'Enabled'} {name}.")
-
-        return handler
-
-    def listing_for_admins(request: gr.Request) -> list:
-        if not ctx.is_admin(request):
-            return [gr.skip(), gr.skip()]
-        return listing()
-
-    shown = [pick, accounts]
-    ctx.on_page_load(listing_for_admins, None, shown)
-    add_button.click(create, [new_name, new_role, new_password], [new_name, new_password, *shown])
-    role_button.click(change_role, [pick, role], shown)
-    password_button.click(change_password, [pick, password], [password, *shown])
-    disable_button.click(disable_or_enable(True), pick, shown)
-    enable_button.click(disable_or_enable(False), pick, shown)
+    c = _account_forms()
+    c["accounts"] = gr.Dataframe(label="Accounts", interactive=False, elem_id="accounts")
+    shown = named(c, "pick", "accounts")
+    on_page_load(ctx, list_accounts, None, shown)
+    form = [c["new_name"], c["new_role"], c["new_password"]]
+    wire(ctx, c["add"].click, create_account, form, named(c, "new_name", "new_password", *shown))
+    wire(ctx, c["set_role"].click, change_role, [c["pick"], c["role"]], shown)
+    changed = named(c, "password", *shown)
+    wire(ctx, c["set_password"].click, change_password, [c["pick"], c["password"]], changed)
+    for button, disabled in (("disable", True), ("enable", False)):
+        wire(ctx, c[button].click, set_disabled, [c["pick"]], shown, disabled=disabled)

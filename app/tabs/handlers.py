@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -103,8 +103,8 @@ def wire(
 def on_page_load(
     ctx: AppContext, action: Handler, inputs: list[Any] | None, outputs: Mapping[str, Any]
 ) -> None:
-    """Run the passive `action` each time a page opens (see `wire`)."""
-    wire(ctx, ctx.on_page_load, action, inputs, outputs)
+    """Run `action` each time a page opens, passive: the wrong role gets gr.skip() (see `wire`)."""
+    wire(ctx, ctx.on_page_load, replace(action, passive=True), inputs, outputs)
 
 
 @shows_errors
