@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from curation.candidates import (
+from curation.arena.candidates import (
     PROMPT_CHOICES,
     GeneratedResponse,
     PromptToGenerate,
@@ -23,7 +23,7 @@ from curation.candidates import (
     prompts_to_generate,
 )
 from curation.errors import BadInput, PrefstudioError
-from curation.store import Store
+from curation.store.store import Store
 
 Messages = list[dict[str, str]]
 Progress = Callable[[int, int], None]  # (prompts done, prompts in all)
@@ -234,6 +234,31 @@ def select_prompts(
     return {model: from_file for model in models}
 
 
+def batch_responses(
+    todo: Sequence[PromptToGenerate],
+    model_name: str,
+    settings: SamplingSettings,
+    batch: list[tuple[int, list[Sample]]],
+) -> list[GeneratedResponse]:
+    """A generated batch as responses to store: each sample with its prompt, the model's name,
+    and in its meta the sampling settings, its index, new tokens and whether it finished."""
+    return [
+        GeneratedResponse(
+            todo[index].id,
+            sample.text,
+            model_name,
+            {
+                **asdict(settings),
+                "sample": k,
+                "new_tokens": sample.tokens,
+                "finished": sample.finished,
+            },
+        )
+        for index, samples in batch
+        for k, sample in enumerate(samples)
+    ]
+
+
 def generate_candidates(
     store: Store,
     models: Sequence[str],
@@ -277,21 +302,7 @@ def generate_candidates(
             should_stop=should_stop,
         )
         for batch in batches:
-            rows = [
-                GeneratedResponse(
-                    todo[index].id,
-                    sample.text,
-                    model_name,
-                    {
-                        **asdict(settings),
-                        "sample": k,
-                        "new_tokens": sample.tokens,
-                        "finished": sample.finished,
-                    },
-                )
-                for index, samples in batch
-                for k, sample in enumerate(samples)
-            ]
+            rows = batch_responses(todo, model_name, settings, batch)
             added = add_generated_responses(store, rows)
             report.responses_added += added
             report.per_model[model_name] += added

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from curation.jobs.files import read_json, write_json_atomically
 
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write a JSON file whole (beside it, then renamed), so a reader never sees half of it."""
-    scratch = path.with_name(f".{path.name}.tmp")
-    scratch.write_text(json.dumps(data, default=str), encoding="utf-8")
-    os.replace(scratch, path)
+__all__ = [
+    "metrics_callback",
+    "read_json",
+    "read_metrics",
+    "write_json_atomically",
+    "write_progress",
+]
 
 
 def write_progress(path: Path, phase: str, step: int = 0, max_steps: int = 0) -> None:
@@ -22,14 +24,6 @@ def write_progress(path: Path, phase: str, step: int = 0, max_steps: int = 0) ->
     write_json_atomically(
         path, {"phase": phase, "step": step, "max_steps": max_steps, "time": time.time()}
     )
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON file's object, or None when it is missing or still being written."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

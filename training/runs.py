@@ -10,12 +10,8 @@ answers) and launches the next queued one; reads (`get_run`, `list_runs`) never 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -23,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from curation.errors import PrefstudioError
-from curation.run_records import (
+from curation.jobs import processes
+from curation.jobs.watcher import Watcher
+from curation.store.run_records import (
     RunRecord,
     get_run,
     insert_run,
     list_runs,
     update_run,
 )
-from curation.store import Store
+from curation.store.store import Store
 from training import run_spec as files
 from training.methods import get_method, settings_from_dict
-from training.metrics_log import read_json, read_metrics, write_json_atomically
+from training.metrics_log import read_json, read_metrics
 from training.run_spec import RunSpec, write_spec
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -54,7 +52,7 @@ def runs_dir(store: Store) -> Path:
 
 def snapshot_data(store: Store, snapshot: str, method: str) -> dict[str, str]:
     """The snapshot files a method reads: its training split, and the held-out pairs to score."""
-    from curation.snapshots import snapshot_files
+    from curation.snapshots.freeze import snapshot_files
 
     found = snapshot_files(store, snapshot)
     fmt = get_method(method).snapshot_format
@@ -155,17 +153,9 @@ def _launch_run(store: Store, run_id: int) -> RunRecord:
     run_dir = Path(record.out_dir)
     for stale in (files.ERROR_FILE, files.EVAL_FILE, files.CANCEL_FILE):
         (run_dir / stale).unlink(missing_ok=True)
-    with open(run_dir / files.LOG_FILE, "ab") as log:
-        process = subprocess.Popen(
-            record.command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: cancel reaches every child
-        )
-    _record_worker(run_dir, process.pid)
+    pid = processes.launch(record.command, run_dir)
     return update_run(
-        store, run_id, status="running", pid=process.pid, error=None, started="now", ended=None
+        store, run_id, status="running", pid=pid, error=None, started="now", ended=None
     )
 
 
@@ -184,65 +174,21 @@ def launch_queued(store: Store) -> list[RunRecord]:
         return [_launch_run(store, r.id) for r in queued[: max(0, MAX_RUNNING - running)]]
 
 
-def _record_worker(run_dir: Path, pid: int) -> None:
-    """Write who the worker is: its pid and the kernel's start time of that pid."""
-    import psutil
-
-    try:
-        started = psutil.Process(pid).create_time()
-    except psutil.Error:  # gone already: the watcher will find it ended
-        started = None
-    write_json_atomically(run_dir / files.WORKER_FILE, {"pid": pid, "started": started})
-
-
 def _worker_process(record: RunRecord) -> Any:
-    """The live worker process of a run, or None once it has ended.
-
-    A worker is the pid recorded at launch with the same start time: a pid reused by another
-    process has another start time. Its command line is not looked at (a process that has
-    just started may not have one yet).
-    """
-    import psutil
-
-    worker = read_json(Path(record.out_dir) / files.WORKER_FILE) if record.out_dir else None
-    if not record.pid or not worker or worker.get("pid") != record.pid or not worker["started"]:
-        return None
-    try:
-        process = psutil.Process(record.pid)
-        if abs(process.create_time() - worker["started"]) > 0.01:
-            return None
-        if process.status() == psutil.STATUS_ZOMBIE:
-            _reap(record.pid)
-            return None
-    except psutil.Error:
-        return None
-    return process
-
-
-def _reap(pid: int) -> None:
-    """Collect an ended child of this process so it leaves no zombie."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    """The live worker process of a run (known by its pid and start time), or None once it
+    has ended."""
+    return processes.live_worker(Path(record.out_dir) if record.out_dir else None, record.pid)
 
 
 def failure_cause(run_dir: Path) -> str:
     """Why a run failed, in one line: out of memory, a bad config, or the error it ended with."""
-    error = read_json(run_dir / files.ERROR_FILE)
-    try:
-        log = (run_dir / files.LOG_FILE).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        log = ""
+    error = processes.worker_error(run_dir)
     text = f"{error['type']}: {error['message']}" if error else ""
-    if _OOM.search(text) or (not error and _OOM.search(log[-5000:])):
+    if _OOM.search(text) or (not error and _OOM.search(processes.log_text(run_dir)[-5000:])):
         return "out of memory: lower per_device_train_batch_size or max_length, or use 4bit"
     if error and error["type"] in ("ValueError", "TypeError", "KeyError", "ModelError"):
         return f"bad config: {text}"
-    if error:
-        return text
-    endings = [match.group(0) for match in _TRACEBACK_END.finditer(log)]
-    if endings:
-        return endings[-1].strip()[:500]
-    return "the worker stopped without a result (killed?); see log.txt"
+    return processes.failure_cause(run_dir)
 
 
 def watch_runs(store: Store) -> list[RunRecord]:
@@ -285,7 +231,7 @@ def summarize_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def import_generations(store: Store, record: RunRecord) -> int:
     """Store the run's sample answers as candidate pairs (base vs trained, origin `run:<id>`)."""
-    from curation.run_pairs import add_run_pairs
+    from curation.arena.run_pairs import add_run_pairs
 
     path = Path(record.out_dir) / files.GENERATIONS_FILE
     if not path.is_file():
@@ -297,24 +243,13 @@ def import_generations(store: Store, record: RunRecord) -> int:
 def cancel_run(store: Store, run_id: int, *, grace_seconds: float = 5.0) -> RunRecord:
     """Cancel a queued run, or end a running run's whole process tree (terminate, then kill
     after the grace period); either way its status becomes `cancelled`."""
-    import psutil
-
     record = get_run(store, run_id)
     if not record.active:
         raise RunError(f"run {run_id} is {record.status}, not running; nothing to cancel")
     Path(record.out_dir, files.CANCEL_FILE).touch()  # the watcher now records it as cancelled
     process = _worker_process(record)
     if process is not None:
-        tree = [process, *process.children(recursive=True)]
-        for member in tree:
-            with contextlib.suppress(psutil.Error):
-                member.send_signal(signal.SIGTERM)
-        _, alive = psutil.wait_procs(tree, timeout=grace_seconds)
-        for member in alive:
-            with contextlib.suppress(psutil.Error):
-                member.kill()
-        psutil.wait_procs(alive, timeout=grace_seconds)
-        _reap(process.pid)
+        processes.end_tree(process, grace_seconds)
     with _finishing:
         record = get_run(store, run_id)
         if record.active:
@@ -357,33 +292,12 @@ def wait_for_run(
         time.sleep(poll_seconds)
 
 
-class RunWatcher:
-    """A daemon thread that calls `watch_runs` every `interval` seconds until stopped.
-
-    The server runs one: it is the only place there that finishes and launches runs.
-    """
+class RunWatcher(Watcher):
+    """A watcher thread that calls `watch_runs` every `interval` seconds until stopped (the
+    server's watcher also watches jobs)."""
 
     def __init__(self, store: Store, interval: float = 1.0) -> None:
-        self.store = store
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="run-watcher", daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                watch_runs(self.store)
-            except Exception as error:  # a bad run folder must not stop the watching
-                print(f"run watcher: {type(error).__name__}: {error}", file=sys.stderr)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> RunWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__init__(store, (watch_runs,), interval)
 
 
 def run_progress(record: RunRecord) -> dict[str, Any]:
@@ -398,10 +312,4 @@ def run_view(record: RunRecord) -> dict[str, Any]:
 
 def log_tail(record: RunRecord, lines: int = 40) -> str:
     """The last lines of a run's log.txt."""
-    try:
-        text = (Path(record.out_dir) / files.LOG_FILE).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    # tqdm redraws a line with carriage returns: keep only what is last shown on each line
-    shown = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
-    return "\n".join(shown[-lines:])
+    return processes.log_tail(Path(record.out_dir), lines)

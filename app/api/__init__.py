@@ -6,13 +6,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api import actions, arena, curation, gold, judges, labels, runs, users
+from app.api import actions, arena, curation, gold, jobs, judges, labels, runs, users
 from curation.errors import NotFound, PrefstudioError
 
 AREA_ROUTERS = [
     labels.router,
     curation.router,
     runs.router,
+    jobs.router,
     arena.router,
     judges.router,
     users.router,

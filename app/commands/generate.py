@@ -9,12 +9,15 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 
 from app.commands.base import store_command
-from curation.pairing import STRATEGIES, pair_responses
-from curation.store import Store
+from app.server_info import ServerInfo
+from curation.arena.pairing import STRATEGIES, pair_responses
+from curation.errors import PrefstudioError
+from curation.store.store import Store
 
 
 class PerSecond(click.ParamType):
@@ -131,49 +134,102 @@ def generate(
 ) -> tuple[dict, str]:
     """Generate candidate responses from one or more models and store them batch by batch.
 
-    With --base-url each sample is a request to that server; samples already stored (same
-    prompt, model and sample index) are skipped. Ctrl-C stops after the current batch (or the
-    requests in flight) and keeps everything generated so far.
+    The models run in a worker process (a job); each finished batch is stored as it comes, and
+    Ctrl-C cancels the job, keeping every batch stored so far. A later run skips prompts that
+    already have a response from the model. With --base-url each sample is a request to that
+    server instead; samples already stored (same prompt, model and sample index) are skipped.
     """
-    from tqdm import tqdm
-
-    from training.generate import GenerationError, SamplingSettings, generate_candidates
-    from training.generate_remote import ServerOptions, generate_on_server
+    from training.generate import GenerationError
 
     given = {name: value for name, value in remote.items() if value is not None}
     if given and not base_url:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
         raise GenerationError(f"{flags} only apply with --base-url")
-    settings = SamplingSettings(
-        n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
-    )
-    unit = "sample" if base_url else "prompt"
-    with _stop_on_interrupt() as stop, tqdm(desc="generate", unit=unit, disable=None) as bar:
+    sampling = dict(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+    if base_url:
+        return _generate_on_server(store, models, prompts, limit, seed, base_url, sampling, given)
+    from app.commands.jobs import run_job_here
+
+    params = generation_params(models, prompts, batch_size, limit=limit, seed=seed, **sampling)
+    return generation_result(run_job_here(store, "generate", params))
+
+
+def remote_generate(server: ServerInfo, base_url: str | None, **options: Any) -> tuple[dict, str]:
+    """`generate` through a running server: the job runs there, and this follows it.
+    `options` are the command's other options."""
+    from app.commands.jobs import run_job_remote
+
+    if base_url:
+        raise PrefstudioError(
+            f"through the running server at {server.url}, generate runs models as a job there; "
+            "--base-url runs here only: stop the server first"
+        )
+    return generation_result(run_job_remote(server, "generate", generation_params(**options)))
+
+
+def generation_params(
+    models: tuple[str, ...], prompts: str, batch_size: int, **settings: Any
+) -> dict[str, Any]:
+    """A generation job's parameters, as `POST /api/v1/jobs` takes them, from the command's
+    options (those of --base-url left out; a prompt file's path made absolute)."""
+    from pathlib import Path
+
+    from curation.arena.candidates import PROMPT_CHOICES
+
+    if prompts not in PROMPT_CHOICES and Path(prompts).exists():
+        prompts = str(Path(prompts).resolve())
+    job = ("n", "limit", "temperature", "top_p", "max_new_tokens", "seed")
+    chosen = {name: settings[name] for name in job}
+    return dict(models=list(models), prompts=prompts, batch_size=batch_size, **chosen)
+
+
+def _generate_on_server(
+    store: Store,
+    models: tuple[str, ...],
+    prompts: str,
+    limit: int | None,
+    seed: int,
+    base_url: str,
+    sampling: dict,
+    given: dict,
+) -> tuple[dict, str]:
+    """Generate by asking an OpenAI-compatible server, here (the work is waiting on it)."""
+    from tqdm import tqdm
+
+    from training.generate import SamplingSettings
+    from training.generate_remote import ServerOptions, generate_on_server
+
+    settings = SamplingSettings(seed=seed, **sampling)
+    with _stop_on_interrupt() as stop, tqdm(desc="generate", unit="sample", disable=None) as bar:
 
         def show(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        run = dict(prompts=prompts, limit=limit, settings=settings, progress=show)
-        if base_url:
-            server = ServerOptions(base_url, **given)
-            report = generate_on_server(store, list(models), server, should_stop=stop.is_set, **run)
-        else:
-            report = generate_candidates(
-                store, list(models), batch_size=batch_size, should_stop=stop.is_set, **run
-            )
-    counted = "samples received" if base_url else "new responses"
-    lines = [f"{model}: {added} {counted}" for model, added in report.per_model.items()]
-    if base_url:
-        lines.append(
-            f"{report.endpoint}: {report.already_stored} samples already stored, "
-            f"{report.retries} requests retried"
-        )
+        report = generate_on_server(
+            store, list(models), ServerOptions(base_url, **given), prompts=prompts, limit=limit,
+            settings=settings, progress=show, should_stop=stop.is_set,
+        )  # fmt: skip
+    lines = [f"{model}: {added} samples received" for model, added in report.per_model.items()]
     lines.append(
-        f"{report.prompts_done} of {report.prompts} prompts, {report.new_tokens} new tokens "
-        f"in {report.seconds:.1f} s" + (" (stopped early)" if report.cancelled else "")
+        f"{report.endpoint}: {report.already_stored} samples already stored, "
+        f"{report.retries} requests retried"
     )
-    return report.to_dict(), "\n".join(lines)
+    return report.to_dict(), "\n".join([*lines, _totals(report.to_dict())])
+
+
+def _totals(report: dict) -> str:
+    """The last line of a generation report: prompts done, new tokens, time."""
+    return (
+        f"{report['prompts_done']} of {report['prompts']} prompts, {report['new_tokens']} new "
+        f"tokens in {report['seconds']:.1f} s" + (" (stopped early)" if report["cancelled"] else "")
+    )
+
+
+def generation_result(report: dict) -> tuple[dict, str]:
+    """What `generate` prints for a generation job's report."""
+    lines = [f"{model}: {added} new responses" for model, added in report["per_model"].items()]
+    return report, "\n".join([*lines, _totals(report)])
 
 
 @click.command()

@@ -1,4 +1,9 @@
-"""The Generate tab: write candidates with one or more models, then pair them for labelling."""
+"""The Generate tab: write candidates with one or more models, then pair them for labelling.
+
+Models run as a generation job in a worker process: the tab starts it, shows its progress
+(a timer reads the job; the server's watcher stores the batches) and cancels it. Asking an
+OpenAI-compatible server instead runs here, since it only waits on that server.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,13 @@ import threading
 import gradio as gr
 
 from app.context import AppContext
+from app.job_requests import start_job
 from app.safe_text import literal, markdown_view, render, shows_errors
-from curation.pairing import STRATEGIES, pair_responses
-from training.generate import SamplingSettings, generate_candidates
+from app.tabs.job_panel import job_text
+from curation.arena.pairing import STRATEGIES, pair_responses
+from curation.jobs.records import get_job
+from curation.jobs.runner import cancel_job
+from training.generate import SamplingSettings
 from training.generate_remote import ServerOptions, generate_on_server
 from training.models import EMBEDDED_MODEL
 
@@ -18,6 +27,23 @@ PROMPT_CHOICES = {
     "all prompts": "all",
     "from an uploaded file": "file",
 }
+
+
+def report_text(report: dict, counted: str) -> str:
+    """A generation report (as GenerateReport.to_dict gives it) as safe Markdown."""
+    ending = "stopped early; what was done is kept" if report["cancelled"] else "done"
+    lines = [
+        f"- {literal(model)}: {added} {counted}" for model, added in report["per_model"].items()
+    ]
+    return render(
+        "\n".join(
+            [
+                f"**{ending}**: {report['prompts_done']} of {report['prompts']} prompts, "
+                f"{report['new_tokens']} new tokens in {report['seconds']:.1f} s",
+                *lines,
+            ]
+        )
+    )
 
 
 def create_generate_tab(ctx: AppContext) -> None:
@@ -58,8 +84,10 @@ def create_generate_tab(ctx: AppContext) -> None:
             batch_size = gr.Number(value=8, precision=0, minimum=1, label="Batch size")
     with gr.Row():
         start = gr.Button("Generate", variant="primary", elem_id="generate-start")
-        cancel = gr.Button("Stop after this batch", elem_id="generate-cancel")
+        cancel = gr.Button("Cancel", elem_id="generate-cancel")
     report = markdown_view(elem_id="generate-report")
+    followed = gr.State(None)  # id of the generation job shown
+    timer = gr.Timer(1.0)
     gr.Markdown("### Pair for labelling")
     with gr.Row():
         strategy = gr.Radio(list(STRATEGIES), value="across", label="Strategy")
@@ -88,56 +116,55 @@ def create_generate_tab(ctx: AppContext) -> None:
         server: str,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
-    ) -> str:
+    ) -> tuple[str, int | None]:
         ctx.require_user(request, "admin")
         source = PROMPT_CHOICES[which]
         if source == "file" and not upload:
             raise gr.Error("Upload a prompt file, or choose other prompts.")
         if not chosen:
             raise gr.Error("Choose at least one model.")
-        stop = stop_events[request.session_hash] = threading.Event()
-        url = server.strip()
-        unit = "sample" if url else "prompt"
-        progress(0, desc="asking the server" if url else "loading the model")
-        run = dict(
-            prompts=upload if source == "file" else source,
-            limit=int(most) if most else None,
-            settings=SamplingSettings(
-                n=int(samples), temperature=temp, top_p=nucleus, max_new_tokens=int(new_tokens)
-            ),
-            progress=lambda done, total: progress((done, total), desc=f"{unit}s", unit=unit),
-            should_stop=stop.is_set,
+        sampling = dict(
+            n=int(samples), temperature=temp, top_p=nucleus, max_new_tokens=int(new_tokens)
         )
+        prompts_ = upload if source == "file" else source
+        limit_ = int(most) if most else None
+        url = server.strip()
+        if not url:
+            params = dict(models=chosen, prompts=prompts_, limit=limit_, batch_size=int(batch))
+            job = start_job(ctx.store, "generate", {**params, **sampling})
+            return job_text(job), job.id
+        stop = stop_events[request.session_hash] = threading.Event()
+        progress(0, desc="asking the server")
         try:
-            if url:
-                result = generate_on_server(ctx.store, chosen, ServerOptions(url), **run)
-            else:
-                result = generate_candidates(ctx.store, chosen, batch_size=int(batch), **run)
+            result = generate_on_server(
+                ctx.store, chosen, ServerOptions(url), prompts=prompts_, limit=limit_,
+                settings=SamplingSettings(**sampling), should_stop=stop.is_set,
+                progress=lambda done, total: progress((done, total), desc="samples", unit="sample"),
+            )  # fmt: skip
         finally:
             stop_events.pop(request.session_hash, None)
-        counted = "samples received" if url else "new responses"
-        lines = [
-            f"- {literal(model)}: {added} {counted}" for model, added in result.per_model.items()
-        ]
-        ending = "stopped early; what was done is kept" if result.cancelled else "done"
-        return render(
-            "\n".join(
-                [
-                    f"**{ending}**: {result.prompts_done} of {result.prompts} prompts, "
-                    f"{result.new_tokens} new tokens in {result.seconds:.1f} s",
-                    *lines,
-                ]
-            )
-        )
+        return report_text(result.to_dict(), "samples received"), None
 
-    def stop_generation(request: gr.Request) -> None:
+    def follow(job_id: int | None, request: gr.Request) -> str:
+        if job_id is None or not ctx.is_admin(request):
+            return gr.skip()
+        job = get_job(ctx.store, job_id)
+        if job.status in ("succeeded", "cancelled"):
+            return report_text(job.result, "new responses")
+        return job_text(job)
+
+    @shows_errors
+    def stop_generation(job_id: int | None, request: gr.Request) -> None:
         ctx.require_user(request, "admin")
         event = stop_events.get(request.session_hash)
-        if event is None:
+        if event is not None:
+            event.set()
+            gr.Info("Stopping after the requests in flight.")
+        elif job_id is not None and get_job(ctx.store, job_id).active:
+            cancel_job(ctx.store, job_id)
+            gr.Info("Generation cancelled; the batches done are kept.")
+        else:
             gr.Info("Nothing is being generated.")
-            return
-        event.set()
-        gr.Info("Stopping after the current batch.")
 
     @shows_errors
     def pair(chosen: list[str], how: str, per: float, request: gr.Request) -> str:
@@ -149,6 +176,7 @@ def create_generate_tab(ctx: AppContext) -> None:
         )
 
     inputs = [models, prompts, prompt_file, limit, n, temperature, top_p, max_new_tokens]
-    start.click(run, [*inputs, batch_size, server_url], report)
-    cancel.click(stop_generation, None, None)
+    start.click(run, [*inputs, batch_size, server_url], [report, followed])
+    cancel.click(stop_generation, followed, None)
+    timer.tick(follow, followed, report, show_progress="hidden")
     pair_button.click(pair, [pair_models, strategy, per_prompt], pair_report)

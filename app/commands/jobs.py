@@ -1,0 +1,83 @@
+"""Following a generation or judging job from the CLI until it ends, here or through a server.
+
+Here, the CLI holds the store, so its wait loop is the watcher that takes the worker's results
+in; through a server, it polls the job while the server's watcher does that. Either way a tqdm
+bar shows the worker's progress and Ctrl-C cancels the job (what it finished is kept).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.server_info import ServerInfo
+from curation.errors import PrefstudioError
+from curation.jobs.records import ACTIVE_STATUSES
+from curation.store.store import Store
+
+JobWait = Callable[[Callable[[dict], None]], dict]
+
+
+def follow_job(job: dict, wait: JobWait, cancel: Callable[[], dict]) -> dict:
+    """Wait for a job (a job view) with a progress bar; Ctrl-C cancels it. Returns its view."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=f"{job['kind']} job {job['id']}", unit="item", disable=None)
+
+    def show(current: dict) -> None:
+        progress = current["progress"]
+        if progress.get("total"):
+            bar.total = progress["total"]
+        bar.set_postfix_str(progress.get("phase", current["status"]), refresh=False)
+        bar.n = progress.get("done", 0)
+        bar.refresh()
+
+    try:
+        return wait(show)
+    except KeyboardInterrupt:
+        bar.write(f"cancelling job {job['id']}; what it finished is kept")
+        return cancel()
+    finally:
+        bar.close()
+
+
+def job_report(view: dict) -> dict[str, Any]:
+    """A finished job's report; a failed job is an error naming its cause."""
+    if view["status"] == "failed":
+        raise PrefstudioError(f"{view['kind']} job {view['id']} failed: {view['error']}")
+    return view["result"]
+
+
+def run_job_here(store: Store, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Start a job on this store and follow it to its end; its report."""
+    from app.job_requests import start_job
+    from curation.jobs.runner import cancel_job, job_view, wait_for_job
+
+    job = start_job(store, kind, params)
+
+    def wait(on_poll: Callable[[dict], None]) -> dict:
+        return job_view(wait_for_job(store, job.id, on_poll=lambda j: on_poll(job_view(j))))
+
+    return job_report(follow_job(job_view(job), wait, lambda: job_view(cancel_job(store, job.id))))
+
+
+def run_job_remote(server: ServerInfo, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Start a job in the server and follow it to its end by polling; its report."""
+    from app.commands.remote import _checked as checked_response
+    from app.commands.remote import _client
+
+    with _client(server) as client:
+        job = checked_response(client.post("/jobs", json={"kind": kind, "params": params})).json()
+        path = f"/jobs/{job['id']}"
+
+        def wait(on_poll: Callable[[dict], None]) -> dict:
+            while True:
+                current = checked_response(client.get(path)).json()
+                on_poll(current)
+                if current["status"] not in ACTIVE_STATUSES:
+                    return current
+                time.sleep(0.5)
+
+        cancel = lambda: checked_response(client.post(f"{path}/cancel")).json()  # noqa: E731
+        return job_report(follow_job(job, wait, cancel))

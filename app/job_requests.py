@@ -1,0 +1,98 @@
+"""Starting a generation or judging job from `{kind, params}`: the one way the CLI (here or
+through a server), the HTTP API and the UI start them. Parameters are checked here; a bad
+one is a 422 in the API and one error line in the CLI."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from curation.errors import BadInput
+from curation.jobs.records import JobRecord
+from curation.store.store import Store
+
+
+class GenerateParams(BaseModel):
+    """A generation job: models, which prompts, how many, and how to sample."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str] = Field(min_length=1, max_length=20)
+    prompts: str = Field(default="unlabeled", min_length=1, max_length=4096)
+    limit: int | None = Field(default=None, ge=1)
+    n: int = Field(default=2, ge=1)
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_new_tokens: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    seed: int = 0
+
+
+class JudgeParams(BaseModel):
+    """A judging job: the judge (a kind or a judge key), its model and options, which pairs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    judge: str = Field(min_length=1, max_length=200)
+    model: str | None = Field(default=None, max_length=500)
+    pairs: str = Field(default="unlabeled", min_length=1, max_length=300)
+    limit: int | None = Field(default=None, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobBody(BaseModel):
+    """A job to start: its kind and its parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["generate", "judge"]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def start_job(store: Store, kind: str, params: dict[str, Any]) -> JobRecord:
+    """Check `params` for `kind` and start the job; BadInput names the first bad field."""
+    model = {"generate": GenerateParams, "judge": JudgeParams}[kind]
+    try:
+        checked = model.model_validate(params)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "params"
+        raise BadInput(where, problem["msg"]) from None
+    if isinstance(checked, GenerateParams):
+        return _start_generation(store, checked)
+    return _start_judging(store, checked)
+
+
+def _start_generation(store: Store, params: GenerateParams) -> JobRecord:
+    from training.generate import SamplingSettings
+    from training.generation_jobs import start_generation
+
+    settings = SamplingSettings(
+        n=params.n,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        max_new_tokens=params.max_new_tokens,
+        seed=params.seed,
+    )
+    return start_generation(
+        store,
+        params.models,
+        prompts=params.prompts,
+        limit=params.limit,
+        settings=settings,
+        batch_size=params.batch_size,
+    )
+
+
+def _start_judging(store: Store, params: JudgeParams) -> JobRecord:
+    from judges.judge_jobs import start_judging
+
+    return start_judging(
+        store,
+        params.judge,
+        params.model,
+        pairs=params.pairs,
+        limit=params.limit,
+        **params.options,
+    )

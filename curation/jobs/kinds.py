@@ -1,0 +1,75 @@
+"""What a chunk of each job kind adds to the store, and to the job's report.
+
+A generation chunk holds one batch of samples ({prompt_id, text, model, meta}); a judging
+chunk holds verdicts ({pair_id, p_a, choice, consistent, raw}). Each is stored by the same
+core function that in-process generation and judging use, and returns the counts it adds
+to the job's report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from curation.arena.candidates import GeneratedResponse, add_generated_responses
+from curation.judging.judgments import save_judgments
+from curation.store.store import Store
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job: the worker module it runs, and how one of its chunks is stored."""
+
+    worker: str
+    store_chunk: Callable[[Store, dict[str, Any], Rows], dict[str, Any]]
+
+
+def store_samples(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, Any]:
+    """Store a batch of generated samples; the counts of new responses, samples and prompts."""
+    per_model = {}
+    for model in dict.fromkeys(row["model"] for row in rows):
+        batch = [GeneratedResponse(**row) for row in rows if row["model"] == model]
+        per_model[model] = add_generated_responses(store, batch)
+    return {
+        "responses_added": sum(per_model.values()),
+        "per_model": per_model,
+        "samples": len(rows),
+        "new_tokens": sum(row["meta"].get("new_tokens", 0) for row in rows),
+        "prompts_done": len({(row["model"], row["prompt_id"]) for row in rows}),
+    }
+
+
+def store_verdicts(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, Any]:
+    """Store a chunk of verdicts under the job's judge key; the counts of pairs and choices."""
+    frame = pd.DataFrame(rows, columns=["pair_id", "p_a", "choice", "consistent", "raw"])
+    frame["raw"] = frame["raw"].map(lambda raw: json.dumps(raw, default=str))
+    save_judgments(store, params["judge_key"], frame)
+    return {"judged": len(rows), "choices": dict(Counter(row["choice"] for row in rows))}
+
+
+KINDS = {
+    "generate": JobKind("training.generate_worker", store_samples),
+    "judge": JobKind("judges.judge_worker", store_verdicts),
+}
+
+
+def add_counts(report: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
+    """The report with `counts` added: numbers summed, nested counts merged key by key.
+
+    >>> add_counts({"n": 1, "by": {"a": 1}, "name": "x"}, {"n": 2, "by": {"a": 1, "b": 3}})
+    {'n': 3, 'by': {'a': 2, 'b': 3}, 'name': 'x'}
+    """
+    merged = dict(report)
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            merged[key] = add_counts(merged.get(key) or {}, value)
+        else:
+            merged[key] = merged.get(key, 0) + value
+    return merged
