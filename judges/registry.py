@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import inspect
 import threading
+from pathlib import Path
 from typing import Any
 
 from curation import Store
-from curation.judge_reads import judge_description
+from curation.judging.judge_reads import judge_description
 from judges.base import Judge, JudgeError
 from judges.rules import LongerJudge, RefusalJudge, ShorterJudge
 
@@ -74,10 +75,16 @@ def judge_from_key(store: Store, key: str) -> Judge:
             f"unknown judge {key!r}: not a kind ({', '.join(JUDGE_KINDS)}) "
             "nor the key of a judge that has run on this store (see `prefstudio judge report`)"
         )
+    return judge_from_description(store.files_dir, found)
+
+
+def judge_from_description(files_dir: Path, found: dict[str, Any]) -> Judge:
+    """The judge a recorded description (key, name, label, model, template, settings) stands
+    for, built without the store (a learned judge reads its file under `files_dir`)."""
     if found["name"] == "learned":
         from judges.learned import LearnedJudge
 
-        judge = LearnedJudge.from_settings(store.files_dir, found["model"], found["settings"])
+        judge = LearnedJudge.from_settings(files_dir, found["model"], found["settings"])
     elif found["name"] in JUDGE_KINDS:
         accepted = inspect.signature(_judge_class(found["name"]).__init__).parameters
         described = {**found["settings"], "template": found["template"]}

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from curation import Store
-from curation.judgments import pairs_to_judge, register_judge, save_judgments
+from curation.judging.judgments import pairs_to_judge, register_judge, save_judgments
 from judges.base import Judge, JudgeError, PairItem, Verdict
 
 Progress = Callable[[int, int], None]  # (pairs judged so far, pairs to judge)
@@ -58,11 +58,7 @@ def run_judge(
     if progress:
         progress(0, total)
     for start in range(0, total, chunk_size):
-        rows = selection.todo[start : start + chunk_size]
-        items = [PairItem(r["pair_id"], r["messages"], r["text_a"], r["text_b"]) for r in rows]
-        verdicts = judge.judge(items)
-        if len(verdicts) != len(items):
-            raise JudgeError(f"{judge.label} gave {len(verdicts)} verdicts for {len(items)} pairs")
+        items, verdicts = judge_rows(judge, selection.todo[start : start + chunk_size])
         save_judgments(store, key, verdict_rows(items, verdicts))
         summary.judged += len(items)
         for verdict in verdicts:
@@ -70,6 +66,16 @@ def run_judge(
         if progress:
             progress(summary.judged, total)
     return summary
+
+
+def judge_rows(judge: Judge, rows: list[dict]) -> tuple[list[PairItem], list[Verdict]]:
+    """Judge pairs given as rows (pair_id, messages, text_a, text_b): the items and a verdict
+    for each; JudgeError when the judge does not give one verdict per pair."""
+    items = [PairItem(r["pair_id"], r["messages"], r["text_a"], r["text_b"]) for r in rows]
+    verdicts = judge.judge(items)
+    if len(verdicts) != len(items):
+        raise JudgeError(f"{judge.label} gave {len(verdicts)} verdicts for {len(items)} pairs")
+    return items, verdicts
 
 
 def verdict_rows(items: list[PairItem], verdicts: list[Verdict]) -> pd.DataFrame:

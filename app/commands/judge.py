@@ -12,8 +12,9 @@ from typing import Any
 import click
 
 from app.commands.base import store_command
+from app.server_info import ServerInfo
 from curation import Store
-from curation.judgments import get_suggestions
+from curation.judging.judgments import get_suggestions
 from judges.learn import LEARN_METHODS
 from judges.priorities import BEST
 from judges.registry import JUDGE_KINDS, KIND_ALIASES
@@ -108,26 +109,34 @@ def judge() -> None:
 def run(
     store: Store, kind: str, model: str | None, pairs: str, limit: int | None, **options: Any
 ) -> tuple[dict, str]:
-    """Judge pairs, skipping those this judge has already judged; each chunk is saved as it ends."""
+    """Judge pairs, skipping those this judge has already judged; each chunk is saved as it ends.
 
-    from judges.registry import judge_for
-    from judges.runs import run_judge
+    The judge runs in a worker process (a job); Ctrl-C cancels it, keeping the verdicts saved.
+    """
+    from app.commands.jobs import run_job_here
 
-    judge_obj = judge_for(store, kind, model, **options)
-    with ProgressBars() as bars:
-        summary = run_judge(
-            store,
-            judge_obj,
-            pairs=pairs,
-            limit=limit,
-            progress=lambda done, total: bars.show(f"judge {judge_obj.label}", done, total),
-        )
-    choices = ", ".join(f"{n} {choice}" for choice, n in sorted(summary.choices.items())) or "none"
+    params = {"judge": kind, "model": model, "pairs": pairs, "limit": limit, "options": options}
+    return judged_result(run_job_here(store, "judge", params))
+
+
+def remote_run(
+    server: ServerInfo, kind: str, model: str | None, pairs: str, limit: int | None, **options: Any
+) -> tuple[dict, str]:
+    """`judge run` through a running server: the job runs there, and this follows it."""
+    from app.commands.jobs import run_job_remote
+
+    params = {"judge": kind, "model": model, "pairs": pairs, "limit": limit, "options": options}
+    return judged_result(run_job_remote(server, "judge", params))
+
+
+def judged_result(summary: dict) -> tuple[dict, str]:
+    """What `judge run` prints for a judging job's summary (as RunSummary.to_dict gives it)."""
+    choices = ", ".join(f"{n} {c}" for c, n in sorted(summary["choices"].items())) or "none"
     text = (
-        f"{summary.judge} (key {summary.judge_key}): {summary.selected} pairs selected, "
-        f"{summary.cached} already judged, {summary.judged} judged now ({choices})"
+        f"{summary['judge']} (key {summary['judge_key']}): {summary['selected']} pairs selected, "
+        f"{summary['cached']} already judged, {summary['judged']} judged now ({choices})"
     )
-    return summary.to_dict(), text
+    return summary, text
 
 
 class ProgressBars:

@@ -13,6 +13,8 @@ import click
 import httpx
 
 from app.commands import users
+from app.commands.generate import remote_generate
+from app.commands.judge import remote_run
 from app.commands.train import (
     finished_run,
     follow_run,
@@ -21,8 +23,8 @@ from app.commands.train import (
 )
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
-from curation.run_records import ACTIVE_STATUSES
-from curation.sources import expand_paths
+from curation.io.sources import expand_paths
+from curation.store.run_records import ACTIVE_STATUSES
 
 
 def _client(server: ServerInfo) -> httpx.Client:
@@ -128,15 +130,17 @@ def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
 
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "import_command": remote_import,
+    "generate": remote_generate,
+    "run": remote_run,
     "train": remote_train,
     "runs": remote_runs,
     "user_add": remote_user_add,
     "user_passwd": remote_user_passwd,
 }
-"""Commands that work differently through a server: files sent from here, a run followed from
-here, a password read from this terminal, or only the API's reads (`runs` must not write)."""
+"""Commands that work differently through a server: files sent from here, a run or a job
+followed from here, a password read from this terminal, or only the API's reads (`runs` must not write)."""
 
-LOCAL_ONLY = {"init", "serve", "generate", "run", "learn"}
+LOCAL_ONLY = {"init", "serve", "learn"}
 """Commands that never run inside the server: they create it, or load models for long work."""
 
 

@@ -1,5 +1,8 @@
-"""The Judge tab (admins): run a judge over pairs with a progress bar, read the report, and
-choose how verdicts are used (suggestions to annotators, queue priorities).
+"""The Judge tab (admins): run a judge over pairs as a job, read the report, and choose how
+verdicts are used (suggestions to annotators, queue priorities).
+
+The judge runs in a worker process: the tab starts the job, a timer shows its progress (the
+server's watcher stores the verdicts), and Cancel ends it; the report refreshes when it ends.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
+from app.job_requests import start_job
 from app.safe_text import info, literal, markdown_view, plain_figure, render, shows_errors
-from curation.judgments import get_suggestions, list_judges
+from app.tabs.job_panel import job_text
+from curation.jobs.records import get_job
+from curation.jobs.runner import cancel_job
+from curation.judging.judgments import get_suggestions, list_judges
 from judges.priorities import BEST, best_judge
-from judges.registry import JUDGE_KINDS, LastJudge
+from judges.registry import JUDGE_KINDS
 from judges.report import REPORT_COLUMNS, judge_report, reliability_curves, report_table
 
 PAIR_CHOICES = ["unlabeled", "labeled", "all"]
@@ -58,9 +65,17 @@ def best_text(best: dict | None) -> str:
     )
 
 
+def summary_text(result: dict) -> str:
+    """A judging job's summary (as RunSummary.to_dict gives it), as safe Markdown."""
+    choices = ", ".join(f"{n} {c}" for c, n in sorted(result["choices"].items())) or "none"
+    return render(
+        f"**{literal(result['judge'])}**: {result['selected']} pairs selected, "
+        f"{result['cached']} already judged, {result['judged']} judged now ({choices})."
+    )
+
+
 def create_judge_tab(ctx: AppContext) -> None:
     """Build the Judge tab; every handler checks the admin role on the server."""
-    last_judge = LastJudge()  # a second click with the same judge reuses its loaded model
     with gr.Row():
         kind = gr.Dropdown(list(JUDGE_KINDS), value="llm", label="Judge", elem_id="judge-kind")
         model = gr.Textbox(
@@ -76,8 +91,12 @@ def create_judge_tab(ctx: AppContext) -> None:
     base_url = gr.Textbox(
         label="Endpoint base URL (api judge)", placeholder="http://localhost:8000/v1"
     )
-    run_button = gr.Button("Run judge", variant="primary", elem_id="judge-run")
+    with gr.Row():
+        run_button = gr.Button("Run judge", variant="primary", elem_id="judge-run")
+        cancel_button = gr.Button("Cancel", elem_id="judge-cancel")
     summary = markdown_view(elem_id="judge-summary")
+    followed = gr.State(None)  # id of the judging job shown
+    timer = gr.Timer(1.0)
     gr.Markdown("### Report (ties excluded from agreement; rule baselines on the same pairs)")
     table = gr.Dataframe(interactive=False, elem_id="judge-report")
     plot = gr.BarPlot(
@@ -118,31 +137,32 @@ def create_judge_tab(ctx: AppContext) -> None:
 
     @shows_errors
     def run(
-        kind_: str,
-        model_: str,
-        pairs_: str,
-        limit_: float,
-        base_url_: str,
-        request: gr.Request,
-        progress=gr.Progress(),  # noqa: B008
-    ) -> list:
+        kind_: str, model_: str, pairs_: str, limit_: float, base_url_: str, request: gr.Request
+    ) -> tuple[str, int]:
         ctx.require_user(request, "admin")
-        from judges.runs import run_judge
-
         options = {"base_url": base_url_.strip() or None} if kind_ == "api" else {}
-        judge = last_judge.get(kind_, model_.strip() or None, **options)
-        progress(0, desc=f"judging with {judge.label}")
-        result = run_judge(
-            ctx.store, judge, pairs=pairs_, limit=int(limit_) or None,
-            progress=lambda done, total: progress((done, max(total, 1)), unit="pairs"),
-        )  # fmt: skip
-        frame, bars = report_frames(judge_report(ctx.store))
-        choices = ", ".join(f"{n} {c}" for c, n in sorted(result.choices.items())) or "none"
-        text = (
-            f"**{literal(result.judge)}**: {result.selected} pairs selected, {result.cached} already judged, "
-            f"{result.judged} judged now ({choices})."
+        params = {"judge": kind_, "model": model_.strip() or None, "pairs": pairs_}
+        job = start_job(
+            ctx.store, "judge", {**params, "limit": int(limit_) or None, "options": options}
         )
-        return [render(text), frame, bars, *overview(request)[2:]]
+        return job_text(job), job.id
+
+    def follow(job_id: int | None, request: gr.Request) -> list:
+        if job_id is None or not ctx.is_admin(request):
+            return [gr.skip()] * (2 + len(overview_outputs))
+        job = get_job(ctx.store, job_id)
+        if job.active:
+            return [job_text(job), gr.skip(), *[gr.skip()] * len(overview_outputs)]
+        return [job_text(job) + "\n\n" + summary_text(job.result), None, *overview(request)]
+
+    @shows_errors
+    def cancel(job_id: int | None, request: gr.Request) -> None:
+        ctx.require_user(request, "admin")
+        if job_id is None or not get_job(ctx.store, job_id).active:
+            info("No judge is running.")
+            return
+        cancel_job(ctx.store, job_id)
+        info("Judging cancelled; the verdicts saved are kept.")
 
     @shows_errors
     def save_suggestions(enabled: bool, key: str | None, request: gr.Request) -> None:
@@ -167,6 +187,8 @@ def create_judge_tab(ctx: AppContext) -> None:
 
     overview_outputs = [table, plot, show, suggest_from, best, reliability]
     ctx.on_page_load(overview_for_admins, None, overview_outputs)
-    run_button.click(run, [kind, model, pairs, limit, base_url], [summary, *overview_outputs])
+    run_button.click(run, [kind, model, pairs, limit, base_url], [summary, followed])
+    cancel_button.click(cancel, followed, None)
+    timer.tick(follow, followed, [summary, followed, *overview_outputs], show_progress="hidden")
     save_suggest.click(save_suggestions, [show, suggest_from], None)
     prioritize.click(prioritize_pairs, None, None)
