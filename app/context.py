@@ -8,9 +8,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from curation.accounts import CredentialCache, user_role
-from curation.login_throttle import LoginLocked
-from curation.store import Store
+from curation.labelling.accounts import CredentialCache, user_role
+from curation.labelling.login_throttle import LoginLocked
+from curation.store.store import Store
 
 if TYPE_CHECKING:
     import gradio as gr

@@ -9,8 +9,8 @@ from typing import BinaryIO
 
 from curation import Store, export_dataset, import_paths
 from curation.errors import BadInput, PrefstudioError
-from curation.exporter import ExportReport
-from curation.importer import ImportProgress, ImportReport
+from curation.io.exporter import ExportReport
+from curation.io.importer import ImportProgress, ImportReport
 
 MAX_NAME_BYTES = 255  # the longest file name most file systems take
 MAX_SHOWN_NAME = 1000

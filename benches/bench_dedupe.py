@@ -27,7 +27,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from curation.minhash import NGRAM, NUM_PERM, lsh_parameters, near_duplicates
+from curation.quality.minhash import NGRAM, NUM_PERM, lsh_parameters, near_duplicates
 
 
 def synthetic_documents(count: int, seed: int = 0) -> tuple[list[str], np.ndarray]:

@@ -29,8 +29,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curation import Store, import_paths
-from curation.accounts import add_user, list_users
-from curation.queue import sync_queue
+from curation.labelling.accounts import add_user, list_users
+from curation.labelling.queue import sync_queue
 from tests.server_helpers import Server
 
 PASSWORD = "bench-password"

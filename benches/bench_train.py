@@ -175,7 +175,7 @@ def main() -> None:
         return
 
     from curation import Store, import_paths
-    from curation.snapshots import create_snapshot, snapshot_files
+    from curation.snapshots.freeze import create_snapshot, snapshot_files
     from training.models import resolve_model
 
     values = settings(args)

@@ -11,10 +11,10 @@ from curation.errors import (
     StoreLocked,
     UnknownFormat,
 )
-from curation.exporter import EXPORT_FORMATS, export_dataset
-from curation.importer import IMPORT_FORMATS, import_paths
+from curation.io.exporter import EXPORT_FORMATS, export_dataset
+from curation.io.importer import IMPORT_FORMATS, import_paths
 from curation.stats import store_stats
-from curation.store import Store, default_db_path
+from curation.store.store import Store, default_db_path
 
 __all__ = [
     "EXPORT_FORMATS",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from curation.flags import flag_counts
-from curation.gold_scores import gold_report
-from curation.store import Store, fetch_one
+from curation.labelling.gold_scores import gold_report
+from curation.quality.flags import flag_counts
+from curation.store.store import Store, fetch_one
 
 COUNTED_TABLES = (
     "prompts",
@@ -21,8 +21,8 @@ COUNTED_TABLES = (
 def store_stats(store: Store, *, with_agreement: bool = False) -> dict:
     """Row counts per table, pairs labelled, and pairs per flag kind (dismissed flags excluded).
 
-    With `with_agreement`, also `agreement`: annotator agreement and biases (`curation.agreement`),
-    and `gold`: gold pairs, their rate, and each annotator's gold accuracy (`curation.gold_scores`).
+    With `with_agreement`, also `agreement`: annotator agreement and biases (`curation.quality.agreement`),
+    and `gold`: gold pairs, their rate, and each annotator's gold accuracy (`curation.labelling.gold_scores`).
     """
     con = store.con
     counted = ", ".join(f"(SELECT count(*) FROM {table}) AS {table}" for table in COUNTED_TABLES)
@@ -35,7 +35,7 @@ def store_stats(store: Store, *, with_agreement: bool = False) -> dict:
     counts: dict = dict(zip(columns, values, strict=True))
     counts["flags"] = flag_counts(con)  # the same figures `curate` reports
     if with_agreement:
-        from curation.agreement import annotator_agreement
+        from curation.quality.agreement import annotator_agreement
 
         counts["agreement"] = annotator_agreement(store).to_dict()
         counts["gold"] = gold_report(store)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from curation.openai_client import EndpointError, EndpointRefused, OpenAIClient, RequestFailed
+from curation.io.openai_client import EndpointError, EndpointRefused, OpenAIClient, RequestFailed
 from judges.base import BothOrdersJudge, JudgeError, OrderScore
 from judges.templates import DEFAULT_TEMPLATE, load_template
 

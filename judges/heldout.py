@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from curation import Store
-from curation.judge_reads import snapshot_pairs, verdicts
+from curation.judging.judge_reads import snapshot_pairs, verdicts
 from judges.base import JudgeError
 from judges.calibration import calibration_figures
 from judges.registry import RULE_KINDS

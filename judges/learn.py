@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from curation import Store
-from curation.judge_reads import snapshot_pairs
-from curation.snapshots import latest_snapshot
+from curation.judging.judge_reads import snapshot_pairs
+from curation.snapshots.freeze import latest_snapshot
 from judges.base import Judge, JudgeError, PairItem
 from judges.heldout import heldout_figures
 from judges.registry import RULE_KINDS, build_judge

@@ -5,9 +5,9 @@ going by the judge that agrees best with people on the newest snapshot's held-ou
 from __future__ import annotations
 
 from curation import Store
-from curation.judgments import set_suggestions, uncertain_pairs
-from curation.queue import set_priorities
-from curation.snapshots import latest_snapshot
+from curation.judging.judgments import set_suggestions, uncertain_pairs
+from curation.labelling.queue import set_priorities
+from curation.snapshots.freeze import latest_snapshot
 from judges.base import JudgeError
 from judges.heldout import snapshot_heldout
 from judges.registry import RULE_KINDS

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 
 from curation import Store
-from curation.judge_reads import verdicts
-from curation.judgments import judged_pair_ids, report_counts
-from curation.snapshots import latest_snapshot
+from curation.judging.judge_reads import verdicts
+from curation.judging.judgments import judged_pair_ids, report_counts
+from curation.snapshots.freeze import latest_snapshot
 from judges.calibration import expected_calibration_error, reliability
 from judges.heldout import snapshot_heldout, unique_label
 from judges.registry import RULE_KINDS, build_judge

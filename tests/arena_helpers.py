@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from curation.candidates import GeneratedResponse, add_generated_responses
-from curation.importer import import_paths
-from curation.pairing import pair_responses
-from curation.store import Store
+from curation.arena.candidates import GeneratedResponse, add_generated_responses
+from curation.arena.pairing import pair_responses
+from curation.io.importer import import_paths
+from curation.store.store import Store
 
 
 def arena_store(store: Store, folder: Path, *, unpaired: int = 0) -> list[str]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from curation import Store, import_paths
-from curation.accounts import add_user
+from curation.labelling.accounts import add_user
 
 USERS = {"ann": ("annotator", "ann-password"), "root": ("admin", "root-password")}
 CHROMIUM = Path("/usr/bin/chromium")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation.accounts import (
+from curation.labelling.accounts import (
     CredentialCache,
     add_user,
     hash_password,
@@ -14,7 +14,7 @@ from curation.accounts import (
     user_role,
     verify_password,
 )
-from curation.annotation_errors import AccountError
+from curation.labelling.annotation_errors import AccountError
 
 
 def test_hash_is_salted_and_verifies():

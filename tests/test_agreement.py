@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from app.cli import main
 from curation import import_paths
-from curation.agreement import annotator_agreement, fleiss_kappa
+from curation.quality.agreement import annotator_agreement, fleiss_kappa
 
 # Four unlabelled pairs; in each, response a is the short one and b the long one.
 PROMPTS = ["One?", "Two?", "Three?", "Four?"]

@@ -21,8 +21,8 @@ from app.context import AppContext
 from app.server import create_app
 from app.transfer import safe_upload_name
 from curation import Store, import_paths
-from curation.accounts import add_user
 from curation.errors import BadInput
+from curation.labelling.accounts import add_user
 from tests.conftest import REPO
 
 ANN = ("ann", "ann-password")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from app.context import AppContext
 from app.server import create_app
 from curation import Store, import_paths
-from curation.accounts import add_user
+from curation.labelling.accounts import add_user
 from tests.conftest import REPO
 
 ANN = ("ann", "ann-password")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from app.context import AppContext
 from app.server import create_app
 from curation import Store
-from curation.accounts import add_user
+from curation.labelling.accounts import add_user
 from tests.training_helpers import tiny_spec, write_split_exports
 from training.runs import create_run
 

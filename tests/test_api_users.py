@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.context import AppContext
 from app.server import create_app
-from curation.accounts import add_user
+from curation.labelling.accounts import add_user
 
 ANN = ("ann", "ann-password")
 ADMIN = ("root", "root-password")

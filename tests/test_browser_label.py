@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from curation import Store
-from curation.guidelines import set_guidelines
-from curation.queue import set_priorities
+from curation.labelling.guidelines import set_guidelines
+from curation.labelling.queue import set_priorities
 from tests.server_helpers import Server, log_in, make_store, needs_chromium, screenshot
 
 pytestmark = needs_chromium

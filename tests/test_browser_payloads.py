@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from curation import Store, import_paths
-from curation.candidates import GeneratedResponse, add_generated_responses, prompts_from_file
-from curation.flags import exclude_pairs
-from curation.guidelines import set_guidelines
-from curation.judgments import register_judge, save_judgments, set_suggestions
-from curation.pairing import pair_responses
-from curation.queue import set_priorities
+from curation.arena.candidates import GeneratedResponse, add_generated_responses, prompts_from_file
+from curation.arena.pairing import pair_responses
+from curation.judging.judgments import register_judge, save_judgments, set_suggestions
+from curation.labelling.guidelines import set_guidelines
+from curation.labelling.queue import set_priorities
+from curation.quality.flags import exclude_pairs
 from tests.arena_helpers import vote
 from tests.server_helpers import Server, add_users, log_in, needs_chromium
 

@@ -6,7 +6,7 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.content_ids import (
+from curation.io.content_ids import (
     pair_id,
     pair_id_sql,
     prompt_id,

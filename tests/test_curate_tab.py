@@ -18,12 +18,12 @@ from app.tabs.curate import (
     policy_from,
 )
 from curation import import_paths
-from curation.agreement import annotator_agreement
-from curation.curate import curate
-from curation.flags import FLAG_KINDS, flagged_pairs
-from curation.length_stats import chosen_vs_rejected, response_lengths
-from curation.snapshot_policy import PolicyError
-from curation.snapshots import create_snapshot, preview_snapshot
+from curation.quality.agreement import annotator_agreement
+from curation.quality.curate import curate
+from curation.quality.flags import FLAG_KINDS, flagged_pairs
+from curation.quality.length_stats import chosen_vs_rejected, response_lengths
+from curation.snapshots.freeze import create_snapshot, preview_snapshot
+from curation.snapshots.snapshot_policy import PolicyError
 from tests.server_helpers import Server, log_in, make_store, needs_chromium
 
 RECORDS = [

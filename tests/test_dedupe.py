@@ -8,9 +8,9 @@ import pytest
 from conftest import table_counts
 
 from curation import import_paths
-from curation.curate import CurateError, curate
-from curation.dedupe import list_clusters
-from curation.minhash import exact_jaccard, near_duplicates, shingle_hashes
+from curation.quality.curate import CurateError, curate
+from curation.quality.dedupe import list_clusters
+from curation.quality.minhash import exact_jaccard, near_duplicates, shingle_hashes
 
 LONG = (
     "Explain in plain words how a refrigerator keeps food cold, what the compressor does, "

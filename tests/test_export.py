@@ -10,8 +10,8 @@ from conftest import CONVERSATION, PREFERENCES, THUMBS, table_counts
 
 from curation import Store, export_dataset, import_paths
 from curation.errors import ExportError
-from curation.labelling import record_label, undo_last
-from curation.queue import next_pair_for
+from curation.labelling.queue import next_pair_for
+from curation.labelling.votes import record_label, undo_last
 
 
 def read_back(path: Path, file_type: str) -> list[dict]:

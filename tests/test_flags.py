@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from app.cli import main
 from curation import Store, import_paths, store_stats
-from curation.accounts import add_user
-from curation.curate import curate
-from curation.flags import FlagError, FlagRules, dismiss_flags, exclude_pairs, flagged_pairs
+from curation.labelling.accounts import add_user
+from curation.quality.curate import curate
+from curation.quality.flags import FlagError, FlagRules, dismiss_flags, exclude_pairs, flagged_pairs
 
 ANSWER = (
     "A refrigerator pumps heat out of the box: the compressor squeezes a refrigerant so it "

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from curation.candidates import prompts_from_file
+from curation.arena.candidates import prompts_from_file
 from curation.errors import BadInput
-from curation.store import Store
+from curation.store.store import Store
 from tests.conftest import assert_one_error_line
 from tests.models import build_tiny_causal_lm
 from training.generate import (
@@ -44,7 +44,7 @@ def tiny(tiny_lm):
 
 
 def _store_with_prompts(store: Store, write_jsonl, count: int = 5) -> None:
-    from curation.importer import import_paths
+    from curation.io.importer import import_paths
 
     import_paths(
         store,
@@ -189,7 +189,7 @@ def test_cli_generate_json_and_bad_settings(db_path, write_jsonl, tiny_lm):
 
 
 def test_embedded_default_answers_a_question(store, write_jsonl):
-    from curation.importer import import_paths
+    from curation.io.importer import import_paths
 
     import_paths(store, [write_jsonl("q.jsonl", [{"prompt": "What is the capital of France?"}])])
     report = generate_candidates(

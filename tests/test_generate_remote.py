@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.cli import main
-from curation.generated_samples import prompts_missing_samples
-from curation.importer import import_paths
-from curation.openai_client import OpenAIClient, TokenBucket, retry_after_seconds
-from curation.store import Store
+from curation.arena.generated_samples import prompts_missing_samples
+from curation.io.importer import import_paths
+from curation.io.openai_client import OpenAIClient, TokenBucket, retry_after_seconds
+from curation.store.store import Store
 from tests.conftest import assert_one_error_line, table_counts
 from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
 from training.generate import GenerationError, SamplingSettings

@@ -14,8 +14,8 @@ from app.cli import main
 from app.context import AppContext
 from app.server import create_app
 from curation import Store, import_paths
-from curation.accounts import add_user
-from curation.gold import (
+from curation.labelling.accounts import add_user
+from curation.labelling.gold import (
     GOLD_ANSWERS,
     GoldError,
     GoldPairNotFound,
@@ -25,12 +25,12 @@ from curation.gold import (
     remove_gold,
     set_gold_every,
 )
-from curation.gold_scores import gold_scores
-from curation.labelling import record_label, undo_last
-from curation.queue import next_pair_for, set_overlap
-from curation.queue_reads import ServedPair
-from curation.snapshot_policy import PolicyError, SnapshotPolicy
-from curation.snapshots import create_snapshot, preview_snapshot
+from curation.labelling.gold_scores import gold_scores
+from curation.labelling.queue import next_pair_for, set_overlap
+from curation.labelling.queue_reads import ServedPair
+from curation.labelling.votes import record_label, undo_last
+from curation.snapshots.freeze import create_snapshot, preview_snapshot
+from curation.snapshots.snapshot_policy import PolicyError, SnapshotPolicy
 from curation.stats import store_stats
 from tests.conftest import assert_one_error_line
 from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot

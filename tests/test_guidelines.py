@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from app.cli import main
 from app.context import AppContext
 from app.server import create_app
-from curation.accounts import add_user
-from curation.annotation_errors import LabelError
-from curation.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
+from curation.labelling.accounts import add_user
+from curation.labelling.annotation_errors import LabelError
+from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from tests.conftest import assert_one_error_line
 
 ANN = ("ann", "ann-password")

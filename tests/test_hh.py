@@ -8,7 +8,7 @@ import pytest
 from conftest import table_counts
 
 from curation import BadInput, import_paths
-from curation.transcripts import parse_hh_turns, split_hh_pair
+from curation.io.transcripts import parse_hh_turns, split_hh_pair
 
 PREFIX = "\n\nHuman: Hi there\n\nAssistant: Hello! How can I help?\n\nHuman: Tell me a joke."
 

@@ -471,7 +471,7 @@ def test_api_answers_a_deeply_nested_upload_with_400_and_one_line(db_path: Path)
 
     from app.context import AppContext
     from app.server import create_app
-    from curation.accounts import add_user
+    from curation.labelling.accounts import add_user
 
     admin = ("root", "root-password")
     with Store(db_path) as store:

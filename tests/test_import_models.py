@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curation import BadInput, Store, import_paths
-from curation.leaderboard import games_from_store
+from curation.arena.leaderboard import games_from_store
 
 ROW = {
     "prompt": "Name a colour.",

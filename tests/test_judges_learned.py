@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from app.cli import main
 from curation import Store, import_paths
-from curation.snapshot_policy import SnapshotPolicy
-from curation.snapshots import create_snapshot
+from curation.snapshots.freeze import create_snapshot
+from curation.snapshots.snapshot_policy import SnapshotPolicy
 from judges.calibration import (
     Calibrator,
     calibration_figures,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from curation import Store, import_paths
-from curation.judgments import (
+from curation.judging.judgments import (
     JudgmentError,
     get_suggestions,
     set_suggestions,
@@ -222,7 +222,7 @@ def test_unsure_and_disagreeing_pairs_go_first_in_the_queue(store: Store, write_
 
 
 def test_a_snapshot_selects_its_preference_pairs(cases_store: Store) -> None:
-    from curation.snapshots import create_snapshot
+    from curation.snapshots.freeze import create_snapshot
 
     create_snapshot(cases_store, "s1")
     summary = run_judge(cases_store, LongerJudge(), pairs="snapshot:s1")

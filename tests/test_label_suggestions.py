@@ -5,10 +5,10 @@ from __future__ import annotations
 from app.context import AppContext
 from app.tabs.label import _suggestion_text
 from curation import Store, import_paths
-from curation.accounts import add_user
-from curation.judgments import set_suggestions
-from curation.labelling import record_label
-from curation.queue import next_pair_for
+from curation.judging.judgments import set_suggestions
+from curation.labelling.accounts import add_user
+from curation.labelling.queue import next_pair_for
+from curation.labelling.votes import record_label
 from judges.rules import LongerJudge
 from judges.runs import run_judge
 

@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from curation import export_dataset, import_paths
-from curation.annotation_errors import LabelError
-from curation.labelling import (
+from curation.labelling.annotation_errors import LabelError
+from curation.labelling.queue import next_pair_for, queue_for
+from curation.labelling.votes import (
     _Vote,
     _writer_for,
     next_prompt_to_rank,
@@ -21,7 +22,6 @@ from curation.labelling import (
     submit_label,
     undo_last,
 )
-from curation.queue import next_pair_for, queue_for
 
 RANKED = {"prompt": "Name a colour.", "responses": ["Blue.", "Colour.", "I refuse.", "Red!"]}
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from curation.leaderboard import (
+from curation.arena.leaderboard import (
     Games,
     bradley_terry,
     games_from_store,
@@ -19,8 +19,8 @@ from curation.leaderboard import (
     store_leaderboard,
     to_elo,
 )
-from curation.model_names import model_identity
-from curation.store import Store
+from curation.arena.model_names import model_identity
+from curation.store.store import Store
 from tests.arena_helpers import arena_store, vote
 
 
@@ -219,8 +219,8 @@ def run_model_folder(store: Store, run_id: int) -> Path:
 def test_a_runs_model_folder_and_its_own_answers_are_one_model(
     db_path, tmp_path, monkeypatch, store
 ):
-    from curation.pairing import pair_responses
-    from curation.run_pairs import add_run_pairs
+    from curation.arena.pairing import pair_responses
+    from curation.arena.run_pairs import add_run_pairs
 
     pair_ids = arena_store(store, tmp_path)
     prompt_ids = [r[0] for r in store.con.execute("SELECT id FROM prompts ORDER BY id").fetchall()]

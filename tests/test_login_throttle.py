@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from app.context import AppContext
 from app.server import create_app
-from curation.accounts import CredentialCache, add_user
-from curation.login_throttle import LoginLocked, LoginThrottle
+from curation.labelling.accounts import CredentialCache, add_user
+from curation.labelling.login_throttle import LoginLocked, LoginThrottle
 
 ATTACKER, USER = "198.51.100.7", "203.0.113.9"
 

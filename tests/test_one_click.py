@@ -8,9 +8,9 @@ import json
 import pytest
 
 from curation import import_paths
-from curation.labelling import record_label
-from curation.queue import next_pair_for
-from curation.snapshots import list_snapshots
+from curation.labelling.queue import next_pair_for
+from curation.labelling.votes import record_label
+from curation.snapshots.freeze import list_snapshots
 from tests.models import build_tiny_causal_lm
 from tests.training_helpers import VARIED_PAIRS, make_snapshot
 from training.one_click import one_click_dpo

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from curation.candidates import GeneratedResponse, add_generated_responses
-from curation.importer import import_paths
-from curation.pairing import PairingError, pair_responses
-from curation.queue import next_pair_for
-from curation.store import Store
+from curation.arena.candidates import GeneratedResponse, add_generated_responses
+from curation.arena.pairing import PairingError, pair_responses
+from curation.io.importer import import_paths
+from curation.labelling.queue import next_pair_for
+from curation.store.store import Store
 from tests.conftest import assert_one_error_line
 
 

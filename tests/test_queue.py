@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 
 from curation import import_paths
-from curation import queue as queue_module
-from curation.annotation_errors import LabelError
-from curation.labelling import next_prompt_to_rank, record_label, record_ranking
-from curation.queue import (
+from curation.labelling import queue as queue_module
+from curation.labelling.annotation_errors import LabelError
+from curation.labelling.queue import (
     LabelQueue,
     get_overlap,
     next_pair_for,
@@ -19,6 +18,7 @@ from curation.queue import (
     set_overlap,
     set_priorities,
 )
+from curation.labelling.votes import next_prompt_to_rank, record_label, record_ranking
 
 CANDIDATES = [
     {"prompt": f"Question {i}?", "responses": [f"Answer {i} one.", f"Answer {i} two."]}

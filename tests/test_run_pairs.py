@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import PREFERENCES
 
 from curation import import_paths
-from curation.run_pairs import add_run_pairs
+from curation.arena.run_pairs import add_run_pairs
 
 
 def test_answers_become_queued_pairs_and_identical_answers_none(store, write_jsonl):

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from curation import Store, import_paths
-from curation.agreement import annotator_agreement
-from curation.curate import curate
-from curation.leaderboard import store_leaderboard
-from curation.length_stats import chosen_vs_rejected
+from curation.arena.leaderboard import store_leaderboard
+from curation.quality.agreement import annotator_agreement
+from curation.quality.curate import curate
+from curation.quality.length_stats import chosen_vs_rejected
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data"
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from curation import Store, import_paths
-from curation.candidates import GeneratedResponse, add_generated_responses
+from curation.arena.candidates import GeneratedResponse, add_generated_responses
 from tests.conftest import PREFERENCES, REPO, assert_one_error_line
 from tests.server_helpers import USERS, Server, add_users, free_port, make_store
 

@@ -15,11 +15,9 @@ from hypothesis import strategies as st
 
 from app.cli import main
 from curation import Store, import_paths
-from curation.curate import curate
 from curation.errors import ExportError
-from curation.snapshot_policy import PolicyError, SnapshotPolicy
-from curation.snapshot_verify import file_sha256
-from curation.snapshots import (
+from curation.quality.curate import curate
+from curation.snapshots.freeze import (
     SnapshotError,
     create_snapshot,
     export_snapshot,
@@ -30,6 +28,8 @@ from curation.snapshots import (
     snapshots_dir,
     verify_snapshot,
 )
+from curation.snapshots.snapshot_policy import PolicyError, SnapshotPolicy
+from curation.snapshots.snapshot_verify import file_sha256
 
 WORDS = [
     "alpha",
@@ -248,7 +248,7 @@ def test_an_empty_snapshot_is_refused(store):
 
 
 def test_a_failed_snapshot_leaves_no_row_and_no_folder(labelled, monkeypatch):
-    import curation.snapshots as snapshots
+    import curation.snapshots.freeze as snapshots
 
     def broken(folder, paths):
         raise OSError("disk full")
@@ -480,7 +480,7 @@ def test_snapshot_verify_route_is_admin_only_and_reports_changes(labelled):
 
     from app.context import AppContext
     from app.server import create_app
-    from curation.accounts import add_user
+    from curation.labelling.accounts import add_user
 
     create_snapshot(labelled, "v1")
     add_user(labelled, "ann", "annotator", "ann-password")

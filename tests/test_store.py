@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from curation import Store, StoreError, StoreLocked
-from curation.migrations import MIGRATIONS
+from curation.store.migrations import MIGRATIONS
 
 
 def test_new_store_records_every_migration(db_path):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from app.tabs.train import followed_view, parse_settings, settings_yaml
-from curation.run_records import update_run
+from curation.store.run_records import update_run
 from tests.models import build_tiny_causal_lm
 from tests.training_helpers import tiny_spec, write_split_exports
 from training.methods import settings_from_dict

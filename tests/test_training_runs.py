@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from curation import Store
-from curation.run_records import get_run
+from curation.store.run_records import get_run
 from tests.models import build_tiny_causal_lm
 from tests.training_helpers import tiny_spec, write_split_exports
 from training.metrics_log import read_metrics

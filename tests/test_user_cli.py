@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from app.cli import main
 from curation import Store
-from curation.accounts import verify_password
+from curation.labelling.accounts import verify_password
 from tests.conftest import assert_one_error_line
 
 

@@ -84,8 +84,8 @@ VARIED_PAIRS = [
 
 def make_snapshot(store, folder: Path, name: str = "s1") -> str:
     """Import VARIED_PAIRS into `store` and freeze them as snapshot `name` with a test split."""
-    from curation.snapshot_policy import SnapshotPolicy
-    from curation.snapshots import create_snapshot, snapshot_files
+    from curation.snapshots.freeze import create_snapshot, snapshot_files
+    from curation.snapshots.snapshot_policy import SnapshotPolicy
 
     source = folder / "varied.jsonl"
     source.write_text("".join(json.dumps(p) + "\n" for p in VARIED_PAIRS))

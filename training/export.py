@@ -2,7 +2,7 @@
 
 Either result loads with `from_pretrained` (an adapter folder through PEFT, or
 `AutoPeftModelForCausalLM`; a merged folder with the plain auto classes), and names its run
-(`curation.model_names`), so answers generated from it count as the run's.
+(`curation.arena.model_names`), so answers generated from it count as the run's.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from curation.model_names import run_model_name, write_model_identity
+from curation.arena.model_names import run_model_name, write_model_identity
 from training import run_spec as files
 from training.methods import get_method
 from training.models import adapter_base

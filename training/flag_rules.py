@@ -6,7 +6,7 @@ is a model's business, so the rules are built here for the CLI, the API and the 
 
 from __future__ import annotations
 
-from curation.flags import FlagRules
+from curation.quality.flags import FlagRules
 
 
 def flag_rules(max_tokens: int, truncation_tokens: int, tokenizer: str | None) -> FlagRules:

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from curation.candidates import GeneratedResponse, PromptToGenerate
-from curation.candidates import add_generated_responses as store_chunk
-from curation.generated_samples import prompts_missing_samples, stored_samples
-from curation.openai_client import EndpointError, OpenAIClient
-from curation.store import Store
+from curation.arena.candidates import GeneratedResponse, PromptToGenerate
+from curation.arena.candidates import add_generated_responses as store_chunk
+from curation.arena.generated_samples import prompts_missing_samples, stored_samples
+from curation.io.openai_client import EndpointError, OpenAIClient
+from curation.store.store import Store
 from training.generate import (
     GenerateReport,
     GenerationError,

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from curation.run_records import RunRecord
-from curation.snapshots import changed_since, create_snapshot, get_snapshot, latest_snapshot
-from curation.store import Store
+from curation.snapshots.freeze import changed_since, create_snapshot, get_snapshot, latest_snapshot
+from curation.store.run_records import RunRecord
+from curation.store.store import Store
 from training.presets import preset_settings
 from training.runs import DEFAULT_MODEL, check_run, plan_run, start_run
 
@@ -50,7 +50,7 @@ def auto_snapshot_name(store: Store) -> str:
 
 
 def _exists(store: Store, name: str) -> bool:
-    from curation.snapshots import SnapshotError
+    from curation.snapshots.freeze import SnapshotError
 
     try:
         get_snapshot(store, name)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from curation.run_records import RunRecord
-from curation.store import Store
+from curation.store.run_records import RunRecord
+from curation.store.store import Store
 from training.presets import preset_settings
 from training.run_spec import MODEL_DIR
 from training.runs import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from curation.run_records import RunRecord
+from curation.store.run_records import RunRecord
 from training import run_spec as files
 from training.metrics_log import read_metrics
 

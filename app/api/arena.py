@@ -6,8 +6,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.leaderboard import DEFAULT_BOOTSTRAP, DEFAULT_PROVISIONAL_GAMES, store_leaderboard
-from curation.pairing import STRATEGIES, pair_responses
+from curation.arena.leaderboard import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_PROVISIONAL_GAMES,
+    store_leaderboard,
+)
+from curation.arena.pairing import STRATEGIES, pair_responses
 
 router = APIRouter()
 

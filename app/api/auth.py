@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.context import AppContext, role_allows
-from curation.login_throttle import LoginLocked
+from curation.labelling.login_throttle import LoginLocked
 
 LOCAL_CLI_USER = "local-cli"
 CALLER_KEY = "prefstudio.caller"  # where ApiGuard leaves (name, role) in the ASGI scope

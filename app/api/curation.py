@@ -9,11 +9,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.curate import curate
-from curation.flags import FlagRules
-from curation.minhash import DEFAULT_THRESHOLD
-from curation.snapshot_policy import SnapshotPolicy
-from curation.snapshots import create_snapshot, list_snapshots, show_snapshot, verify_snapshot
+from curation.quality.curate import curate
+from curation.quality.flags import FlagRules
+from curation.quality.minhash import DEFAULT_THRESHOLD
+from curation.snapshots.freeze import (
+    create_snapshot,
+    list_snapshots,
+    show_snapshot,
+    verify_snapshot,
+)
+from curation.snapshots.snapshot_policy import SnapshotPolicy
 from training.flag_rules import flag_rules
 
 router = APIRouter()

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.gold import add_gold, list_gold, remove_gold, set_gold_every
-from curation.gold_mix import get_gold_every
-from curation.gold_scores import gold_scores
+from curation.labelling.gold import add_gold, list_gold, remove_gold, set_gold_every
+from curation.labelling.gold_mix import get_gold_every
+from curation.labelling.gold_scores import gold_scores
 
 router = APIRouter()
 

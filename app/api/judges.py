@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.judgments import get_suggestions
+from curation.judging.judgments import get_suggestions
 from judges.learn import LEARN_METHODS
 
 router = APIRouter()

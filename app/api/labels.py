@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import AdminUser, AnnotatorUser, Context
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS, Store, store_stats
-from curation.gold import mark_imported_gold
-from curation.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
-from curation.labelling import MAX_RATIONALE, submit_label, undo_last
-from curation.queue import next_pair_for, queue_for
+from curation.labelling.gold import mark_imported_gold
+from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
+from curation.labelling.queue import next_pair_for, queue_for
+from curation.labelling.votes import MAX_RATIONALE, submit_label, undo_last
 
 router = APIRouter()
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.run_records import get_run, list_runs
+from curation.store.run_records import get_run, list_runs
 from training.methods import METHODS
 from training.one_click import one_click_dpo
 from training.presets import PRESETS

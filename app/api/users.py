@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.auth import AdminUser, Context
-from curation.accounts import ROLES, add_user, list_users, update_account
+from curation.labelling.accounts import ROLES, add_user, list_users, update_account
 
 router = APIRouter()
 Role = Literal[ROLES]  # type: ignore[valid-type]

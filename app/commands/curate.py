@@ -9,17 +9,17 @@ import click
 
 from app.commands.base import store_command
 from curation import Store
-from curation.curate import curate
-from curation.flags import FlagRules
-from curation.minhash import DEFAULT_THRESHOLD
-from curation.snapshot_policy import SnapshotPolicy
-from curation.snapshot_verify import SnapshotUnverified
-from curation.snapshots import (
+from curation.quality.curate import curate
+from curation.quality.flags import FlagRules
+from curation.quality.minhash import DEFAULT_THRESHOLD
+from curation.snapshots.freeze import (
     create_snapshot,
     list_snapshots,
     show_snapshot,
     verify_snapshot,
 )
+from curation.snapshots.snapshot_policy import SnapshotPolicy
+from curation.snapshots.snapshot_verify import SnapshotUnverified
 from training.flag_rules import flag_rules
 
 

@@ -17,10 +17,10 @@ from curation import (
     import_paths,
     store_stats,
 )
-from curation.exporter import EXPORT_FILE_TYPES
-from curation.gold import mark_imported_gold
-from curation.importer import ImportProgress
-from curation.snapshots import export_snapshot
+from curation.io.exporter import EXPORT_FILE_TYPES
+from curation.io.importer import ImportProgress
+from curation.labelling.gold import mark_imported_gold
+from curation.snapshots.freeze import export_snapshot
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -6,9 +6,9 @@ import click
 
 from app.commands.base import store_command
 from curation import Store
-from curation.gold import add_gold, list_gold, remove_gold, set_gold_every
-from curation.gold_mix import get_gold_every
-from curation.gold_scores import gold_scores
+from curation.labelling.gold import add_gold, list_gold, remove_gold, set_gold_every
+from curation.labelling.gold_mix import get_gold_every
+from curation.labelling.gold_scores import gold_scores
 
 CLI_MARKER = "cli"  # who marked a pair gold from the command line
 

@@ -10,7 +10,7 @@ import click
 from app.commands.base import store_command
 from curation import Store
 from curation.errors import BadInput
-from curation.guidelines import get_guidelines, set_guidelines
+from curation.labelling.guidelines import get_guidelines, set_guidelines
 
 
 def read_guidelines_file(path: Path) -> str:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import click
 
 from app.commands.base import store_command
-from curation.leaderboard import DEFAULT_BOOTSTRAP, DEFAULT_PROVISIONAL_GAMES, store_leaderboard
-from curation.store import Store
+from curation.arena.leaderboard import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_PROVISIONAL_GAMES,
+    store_leaderboard,
+)
+from curation.store.store import Store
 
 
 def leaderboard_text(board: dict) -> str:

@@ -10,8 +10,8 @@ import click
 
 from app.commands.base import store_command
 from curation import PrefstudioError, Store, import_paths
-from curation.accounts import add_user
-from curation.guidelines import set_guidelines
+from curation.labelling.accounts import add_user
+from curation.labelling.guidelines import set_guidelines
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860

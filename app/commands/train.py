@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from app.commands.base import store_command
-from curation.run_records import get_run, list_runs
-from curation.store import Store
+from curation.store.run_records import get_run, list_runs
+from curation.store.store import Store
 from training.methods import METHODS
 from training.one_click import one_click_dpo
 from training.presets import PRESETS, preset_settings
@@ -49,7 +49,9 @@ def new_run_request(
         raise RunError(f"bad config file: {error}") from None
     if one_click:
         if snapshot or method not in (None, "dpo"):
-            raise RunError("--one-click picks the snapshot and trains DPO: drop --snapshot/--method")
+            raise RunError(
+                "--one-click picks the snapshot and trains DPO: drop --snapshot/--method"
+            )
         return {"model": model, "preset": preset, "settings": overrides, "max_steps": max_steps}
     if not snapshot or not method:
         raise RunError("name --snapshot and --method (or use --one-click, or --resume a run)")

@@ -12,7 +12,7 @@ import click
 
 from app.commands.base import store_command
 from curation import Store
-from curation.accounts import ROLES, add_user, list_users, update_account
+from curation.labelling.accounts import ROLES, add_user, list_users, update_account
 
 
 def password_from_stdin() -> str:

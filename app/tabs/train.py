@@ -12,8 +12,8 @@ import yaml
 from app import safe_text
 from app.context import AppContext
 from curation.errors import PrefstudioError
-from curation.run_records import RunRecord, get_run, list_runs
-from curation.snapshots import list_snapshots
+from curation.snapshots.freeze import list_snapshots
+from curation.store.run_records import RunRecord, get_run, list_runs
 from training.methods import METHODS
 from training.models import EMBEDDED_MODEL
 from training.one_click import one_click_dpo

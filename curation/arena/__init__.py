@@ -1,0 +1,1 @@
+"""The arena: models' candidate responses, pairs made between them, and the leaderboard of ratings."""

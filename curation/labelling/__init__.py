@@ -1,0 +1,1 @@
+"""Labelling: accounts and logins, the queue each annotator is served from, votes (append-only), gold pairs, guidelines and labelling statistics."""

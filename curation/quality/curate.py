@@ -1,0 +1,67 @@
+"""One curation pass: duplicate clusters and quality flags for the whole store, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from curation.errors import PrefstudioError
+from curation.quality.dedupe import DuplicateReport, drop_group_tables, find_duplicates
+from curation.quality.flags import FlagRules, compute_flags, flag_counts, replace_flags
+from curation.quality.minhash import DEFAULT_THRESHOLD
+from curation.store.store import Store
+
+STEPS = ("duplicates", "flags")
+
+
+class CurateError(PrefstudioError):
+    """Curation was asked for with settings it cannot use."""
+
+
+@dataclass
+class CurateReport:
+    """Pairs per flag kind after the pass, and the duplicate clusters it found."""
+
+    flags: dict[str, int]
+    duplicates: DuplicateReport
+    near_dup_threshold: float
+    rules: FlagRules = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "flags": self.flags,
+            "clusters": self.duplicates.to_dict()["counts"],
+            "largest_clusters": self.duplicates.largest,
+            "near_dup_threshold": self.near_dup_threshold,
+            "max_tokens": self.rules.max_tokens,
+            "truncation_tokens": self.rules.truncation_tokens,
+        }
+
+
+def curate(
+    store: Store,
+    *,
+    near_dup_threshold: float = DEFAULT_THRESHOLD,
+    rules: FlagRules | None = None,
+    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+) -> CurateReport:
+    """Recompute duplicate clusters and flags; dismissed flags stay dismissed.
+
+    Running it twice on unchanged data changes nothing the second time.
+    """
+    if not 0 < near_dup_threshold <= 1:
+        raise CurateError(
+            f"near-duplicate threshold must be above 0 and at most 1, got {near_dup_threshold}"
+        )
+    rules = rules or FlagRules()
+    steps = progress(STEPS) if progress else STEPS
+    with store.transaction() as con:  # on error, the rollback drops the temporary tables too
+        for step in steps:
+            if step == "duplicates":
+                duplicates = find_duplicates(con, near_dup_threshold)
+            else:
+                compute_flags(con, rules)
+                replace_flags(con)
+        drop_group_tables(con)
+        counts = flag_counts(con)
+    return CurateReport(counts, duplicates, near_dup_threshold, rules)
