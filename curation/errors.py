@@ -6,7 +6,12 @@ from pathlib import Path
 
 
 class PrefstudioError(Exception):
-    """Base class for every error caused by the user's input or environment, not by a bug."""
+    """Base class for every error caused by the user's input or environment, not by a bug.
+
+    `data`, when set, is the result worth printing with the error (`--json`, the API's reply).
+    """
+
+    data: dict | None = None
 
 
 class NotFound(PrefstudioError):

@@ -458,7 +458,7 @@ def test_cli_goes_through_a_running_server(db_path, write_jsonl):
         assert imported.exit_code == 0, imported.stderr
         assert imported.stdout.endswith("marked 3 pairs as gold\n")
         added = json.loads(cli(db_path, "gold", "add", pair_id, "--answer", "b", "--json").stdout)
-        assert (added["answer"], added["marked_by"]) == ("b", "local-cli")
+        assert (added["answer"], added["marked_by"]) == ("b", "cli")  # as without a server
         assert cli(db_path, "gold", "rate", "7").stdout == "one pair in every 7 served is gold\n"
         listed = json.loads(cli(db_path, "gold", "list", "--json").stdout)
         assert listed["every"] == 7 and len(listed["gold"]) == 4

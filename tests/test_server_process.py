@@ -168,8 +168,9 @@ def test_cli_judge_report_priorities_and_suggestions_go_through_the_server(tmp_p
         shown = cli("judge", "suggestions", "--db", str(db), "--json")
         assert json.loads(shown.stdout) == {"enabled": True, "judge_key": key}
         assert cli("judge", "suggestions", "--off", "--db", str(db)).stdout == "suggestions off\n"
-        refused = cli("judge", "--judge", "length", "--db", str(db))
-        assert "cannot run through it" in assert_one_error_line(refused.stderr)
+        judged_there = cli("judge", "--judge", "length", "--db", str(db), "--json")
+        assert judged_there.returncode == 0, judged_there.stderr  # a judging job in the server
+        assert json.loads(judged_there.stdout)["judged"] == 0  # the cache: judged before
     finally:
         server.stop()
 

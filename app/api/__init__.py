@@ -39,7 +39,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(error)}, status_code=404)
 
     async def bad_request(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=400)
+        data = getattr(error, "data", None)
+        return JSONResponse({"detail": str(error), **({"data": data} if data else {})}, 400)
 
     async def invalid(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": validation_line(error)}, status_code=422)

@@ -51,14 +51,23 @@ def store_command(fn: Callable) -> Callable:
     def wrapper(db: Path | None, as_json: bool, **kwargs: Any) -> None:
         path = db or default_db_path()
         try:
-            store = Store(path)
-        except StoreLocked as locked:  # a running server may do it through its API
-            from app.commands.remote import run_through_server
-
-            data, text = run_through_server(path, fn.__name__, kwargs, locked)
-        else:
-            with store:
-                data, text = fn(store, **kwargs)
+            data, text = _run(path, fn, kwargs)
+        except PrefstudioError as error:
+            if as_json and error.data is not None:
+                click.echo(json.dumps(error.data, default=str))
+            raise
         click.echo(json.dumps(data, default=str) if as_json else text)
 
     return wrapper
+
+
+def _run(path: Path, fn: Callable, kwargs: dict[str, Any]) -> tuple[dict, str]:
+    """Run a store command on the store at `path`, or through the server that holds it."""
+    try:
+        store = Store(path)
+    except StoreLocked as locked:  # a running server may do it through its API
+        from app.commands.remote import run_through_server
+
+        return run_through_server(path, fn.__name__, kwargs, locked)
+    with store:
+        return fn(store, **kwargs)

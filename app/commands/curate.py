@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -192,15 +191,15 @@ def snapshot_verify(store: Store, name: str) -> tuple[dict, str]:
 def verified_snapshot(check: dict) -> tuple[dict, str]:
     """What `snapshot verify` prints for a SnapshotCheck's `to_dict()`.
 
-    A snapshot that does not verify raises SnapshotUnverified naming the first problem, after
-    printing the whole check when `--json` was asked for.
+    A snapshot that does not verify raises SnapshotUnverified naming the first problem, with
+    the whole check as its data (printed with `--json`).
     """
     if not check["verified"]:
         problems = check["problems"]
-        if click.get_current_context().params.get("as_json"):
-            click.echo(json.dumps(check))
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise SnapshotUnverified(f"snapshot {check['name']} does not verify: {problems[0]}{more}")
+        raise SnapshotUnverified(
+            f"snapshot {check['name']} does not verify: {problems[0]}{more}", check
+        )
     return check, f"snapshot {check['name']} verifies: sha256 {check['sha256']}"
 
 

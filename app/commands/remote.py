@@ -37,13 +37,16 @@ def _client(server: ServerInfo) -> httpx.Client:
 
 
 def _checked(response: httpx.Response, prefix: str = "the server refused: ") -> httpx.Response:
-    """The response, or a one-line error with the server's explanation after `prefix`."""
+    """The response, or a one-line error with the server's explanation after `prefix` (and the
+    result it came with, as the error's data)."""
     if response.status_code >= 400:
         try:
-            detail = response.json().get("detail")
+            reply = response.json()
         except ValueError:
-            detail = response.text[:200]
-        raise PrefstudioError(f"{prefix}{detail}")
+            reply = {"detail": response.text[:200]}
+        error = PrefstudioError(f"{prefix}{reply.get('detail')}")
+        error.data = reply.get("data")
+        raise error
     return response
 
 

@@ -19,7 +19,12 @@ MANIFEST_FILE = "manifest.json"
 
 
 class SnapshotUnverified(PrefstudioError):
-    """A snapshot's files no longer match what was recorded when it was taken."""
+    """A snapshot's files no longer match what was recorded when it was taken; `data` holds
+    the whole check."""
+
+    def __init__(self, message: str, check: dict) -> None:
+        super().__init__(message)
+        self.data = check
 
 
 def file_sha256(path: Path) -> str:
