@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.auth import AdminUser, AnnotatorUser, Context
 from app.transfer import export_to_file, import_uploads
 from curation import EXPORT_FORMATS, IMPORT_FORMATS, Store, store_stats
+from curation.judging.judgments import shown_suggestion
 from curation.labelling.gold import mark_imported_gold
 from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.labelling.queue import next_pair_for, queue_for
+from curation.labelling.queue_reads import ServedPair
 from curation.labelling.votes import MAX_RATIONALE, submit_label, undo_last
 
 router = APIRouter()
@@ -41,14 +43,21 @@ class GuidelinesBody(BaseModel):
     guidelines: str = Field(max_length=MAX_GUIDELINES)
 
 
-def _pair_or_done(pair) -> dict:
-    """A served pair's public fields, or {pair_id: null, done: true} when none is left."""
-    return {**pair.public(), "done": False} if pair else {"pair_id": None, "done": True}
+def _pair_or_done(store: Store, pair: ServedPair | None) -> dict:
+    """A served pair's public fields, or {pair_id: null, done: true} when none is left.
+
+    When an admin turned suggestions on, `suggestion` holds the judge's verdict in the sides
+    as served (choice a, b or tie; p_a the chance that a is better).
+    """
+    if pair is None:
+        return {"pair_id": None, "done": True}
+    suggestion = shown_suggestion(store, pair)
+    return {**pair.public(), **({"suggestion": suggestion} if suggestion else {}), "done": False}
 
 
 async def _next_pair(store: Store, user: str) -> dict:
     """The user's next pair, from the queue's memory or after awaiting a refill."""
-    return _pair_or_done(await queue_for(store).next_pair_async(user))
+    return _pair_or_done(store, await queue_for(store).next_pair_async(user))
 
 
 @router.get("/health")
@@ -112,7 +121,7 @@ def undo(user: AnnotatorUser, ctx: Context) -> dict:
     pair = undo_last(ctx.store, user)
     return {
         "undone": pair is not None,
-        "next": _pair_or_done(pair or next_pair_for(ctx.store, user)),
+        "next": _pair_or_done(ctx.store, pair or next_pair_for(ctx.store, user)),
     }
 
 

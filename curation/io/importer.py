@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from curation.errors import BadInput, UnknownFormat
+from curation.io.content_ids import pair_id_sql
 from curation.io.formats import FORMATS, detect_format, missing_fields, unknown_format_message
 from curation.io.normalize import install_macros, stage_source
 from curation.io.sources import RawSource, expand_paths, read_sources
@@ -161,7 +162,7 @@ def _load_staged(
     con.execute(
         f"""CREATE TEMP TABLE {prefix}_pairs AS
         SELECT a.pid, a.src, a.rid AS ra, b.rid AS rb,
-               md5(least(a.rid, b.rid) || greatest(a.rid, b.rid)) AS pair_id,
+               {pair_id_sql("a.rid", "b.rid")} AS pair_id,
                CASE WHEN a.score IS NULL OR b.score IS NULL THEN NULL
                     WHEN a.score > b.score THEN 'a' WHEN a.score < b.score THEN 'b' ELSE 'tie' END
                    AS choice

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
+from curation.io.content_ids import prompt_id_sql, response_id_sql
 from curation.io.sources import RawSource, read_error
 from curation.io.transcripts import (
     TranscriptError,
@@ -344,8 +345,9 @@ def _create_stage(
         )
     con.execute(
         f"""CREATE TEMP TABLE {table} AS
-        SELECT * EXCLUDE (messages), list_transform(texts, lambda t: md5(pid || chr(31) || t)) AS rids
-        FROM (SELECT *, md5(messages_json) AS pid
+        SELECT * EXCLUDE (messages),
+               list_transform(texts, lambda t: {response_id_sql("pid", "t")}) AS rids
+        FROM (SELECT *, {prompt_id_sql("messages_json")} AS pid
               FROM (SELECT *, to_json(messages) AS messages_json FROM ({converted})))"""
     )
     if python_splitter:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from dataclasses import dataclass
 
 import pandas as pd
@@ -236,12 +237,19 @@ def uncertain_pairs(
     ).fetchdf()
 
 
+_suggestions_seen: weakref.WeakKeyDictionary[Store, dict] = weakref.WeakKeyDictionary()
+
+
 def get_suggestions(store: Store) -> dict:
     """Whether annotators see a judge's verdict as a suggestion, and whose: {enabled, judge_key}.
 
-    Off by default, so that annotators are not anchored on a judge.
+    Off by default, so that annotators are not anchored on a judge. The setting is read once
+    per open store (it changes only through set_suggestions), so serving a pair costs no query.
     """
-    return get_setting(store, SUGGESTIONS_KEY, {"enabled": False, "judge_key": None})
+    if store not in _suggestions_seen:
+        default = {"enabled": False, "judge_key": None}
+        _suggestions_seen[store] = get_setting(store, SUGGESTIONS_KEY, default)
+    return dict(_suggestions_seen[store])
 
 
 def set_suggestions(store: Store, enabled: bool, judge_key: str | None = None) -> dict:
@@ -253,7 +261,8 @@ def set_suggestions(store: Store, enabled: bool, judge_key: str | None = None) -
             raise JudgmentError(f"no judge with key {judge_key!r} has run on this store")
     value = {"enabled": bool(enabled), "judge_key": judge_key if enabled else None}
     set_setting(store, SUGGESTIONS_KEY, value)
-    return value
+    _suggestions_seen[store] = value
+    return dict(value)
 
 
 def suggestion_for(store: Store, pair_id: str) -> dict | None:
