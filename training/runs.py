@@ -20,7 +20,6 @@ from typing import Any
 
 from curation.errors import PrefstudioError
 from curation.jobs import processes
-from curation.jobs.watcher import Watcher
 from curation.store.run_records import (
     RunRecord,
     get_run,
@@ -290,14 +289,6 @@ def wait_for_run(
         if not record.active:
             return record
         time.sleep(poll_seconds)
-
-
-class RunWatcher(Watcher):
-    """A watcher thread that calls `watch_runs` every `interval` seconds until stopped (the
-    server's watcher also watches jobs)."""
-
-    def __init__(self, store: Store, interval: float = 1.0) -> None:
-        super().__init__(store, (watch_runs,), interval)
 
 
 def run_progress(record: RunRecord) -> dict[str, Any]:
