@@ -22,6 +22,7 @@ from judges.base import JudgeError, prompt_text
 
 Conversation = tuple[list[dict[str, str]], str]  # (prompt messages, response)
 Progress = Callable[[int, int], None]  # (responses read so far, responses to read)
+SAVE_EVERY = 512  # responses read between writes of the cache
 
 
 def text_key(prompt: list[dict[str, str]], response: str) -> str:
@@ -122,8 +123,11 @@ class ResponseFeatures:
         missing = {
             key: conv for key, conv in zip(keys, conversations, strict=True) if key not in cache
         }
-        if missing:
-            cache.update(zip(missing, self._compute(list(missing.values()), progress), strict=True))
+        todo = list(missing.items())
+        for start in range(0, len(todo), SAVE_EVERY):  # an interrupted read keeps its chunks
+            chunk = dict(todo[start : start + SAVE_EVERY])
+            found = self._compute(list(chunk.values()), start, len(todo), progress)
+            cache.update(zip(chunk, found, strict=True))
             self._save()
         return np.stack([cache[key] for key in keys]).astype(np.float32)
 
@@ -141,8 +145,11 @@ class ResponseFeatures:
         answer = [*answer[: self.response_tokens - 1], tokenizer.eos_token_id]
         return [*context, *answer], len(context)
 
-    def _compute(self, conversations: list[Conversation], progress: Progress | None) -> list:
-        """Features of conversations, run in right-padded batches sorted by length."""
+    def _compute(
+        self, conversations: list[Conversation], done: int, total: int, progress: Progress | None
+    ) -> list:
+        """Features of conversations, run in right-padded batches sorted by length; `done` of
+        `total` responses were read before these, for `progress`."""
         import torch
 
         model, tokenizer = self.lm
@@ -150,7 +157,6 @@ class ResponseFeatures:
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
         found: list[np.ndarray | None] = [None] * len(encoded)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        done = 0
         for start in range(0, len(order), self.batch_size):
             positions = order[start : start + self.batch_size]
             width = max(len(encoded[i][0]) for i in positions)
@@ -173,5 +179,5 @@ class ResponseFeatures:
             done += len(positions)
             self.computed += len(positions)
             if progress:
-                progress(done, len(encoded))
+                progress(done, total)
         return found

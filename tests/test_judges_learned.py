@@ -149,6 +149,24 @@ def test_features_are_cached_per_model_and_text(learned: dict, signal_db: Path, 
     assert other.computed == 1  # other reading settings: another cache file
 
 
+def test_an_interrupted_read_keeps_the_features_it_finished(tiny_lm_dir, tmp_path, monkeypatch):
+    import judges.features
+
+    monkeypatch.setattr(judges.features, "SAVE_EVERY", 1)
+    prompt = [{"role": "user", "content": "Hi"}]
+
+    def stop_after_one(done: int, total: int) -> None:
+        if done == 2:  # the second response is read but not saved yet
+            raise KeyboardInterrupt
+
+    features = ResponseFeatures(str(tiny_lm_dir), tmp_path, batch_size=1)
+    with pytest.raises(KeyboardInterrupt):
+        features([(prompt, "one"), (prompt, "two")], stop_after_one)
+    again = ResponseFeatures(str(tiny_lm_dir), tmp_path)
+    again([(prompt, "one"), (prompt, "two")])
+    assert again.computed == 1  # "one" was saved before the stop
+
+
 def test_learning_again_reuses_every_feature(learned: dict, signal_db: Path, tiny_lm_dir):
     cache = features_dir(files_of(signal_db))
     stamps = {p: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
