@@ -91,20 +91,21 @@ def test_cancel_ends_the_whole_process_tree(store, files, tiny_lm):
 
 
 def test_cancelled_run_resumes_from_its_last_checkpoint(store, files, tiny_lm):
-    # Long enough that the cancel lands mid-run even when the tiny model trains fast.
-    record = start_run(store, tiny_spec("sft", tiny_lm, files, max_steps=200, save_steps=2))
+    record = start_run(store, tiny_spec("sft", tiny_lm, files, max_steps=40, save_steps=2))
     checkpoints = Path(record.out_dir, "checkpoints")
     wait_until(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")))
-    cancel_run(store, record.id)
+    psutil.Process(record.pid).suspend()  # held mid-run, so the cancel lands before the end
     metrics_file = Path(record.out_dir) / "metrics.jsonl"
     first = [row["step"] for row in read_metrics(metrics_file) if "loss" in row]
+    assert first[-1] < 40, first
+    assert cancel_run(store, record.id, grace_seconds=1).status == "cancelled"
 
     record = wait_for_run(store, resume_run(store, record.id).id, poll_seconds=0.3)
 
     assert record.status == "succeeded", record.error
     steps = [row["step"] for row in read_metrics(metrics_file) if "loss" in row]
     resumed = steps[len(first) :]
-    assert resumed and resumed[0] > 1 and resumed[-1] == 200, steps
+    assert resumed and resumed[0] > 1 and resumed[-1] == 40, steps
     assert steps.count(1) == 1  # not trained again from the start
     with pytest.raises(RunError, match="only failed or cancelled"):
         resume_run(store, record.id)
