@@ -43,7 +43,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         auth_message=ctx.settings.get("login_message", LOGIN_MESSAGE),
         head=page_head(),
         footer_links=[],
-        show_error=True,
+        # Domain errors reach the page as escaped gr.Error lines (app/safe_text.py); any other
+        # exception's text, which may quote data, is not shown (the server log has it).
+        show_error=False,
         max_file_size=limits.upload,
     )
 
