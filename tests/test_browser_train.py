@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from curation import Store
 from tests.models import build_tiny_causal_lm
-from tests.server_helpers import Server, add_users, log_in, needs_chromium, screenshot
+from tests.server_helpers import USERS, Server, add_users, log_in, needs_chromium, screenshot
 from tests.training_helpers import make_snapshot
 
 pytestmark = needs_chromium
@@ -44,7 +45,8 @@ def test_admin_previews_launches_follows_and_reattaches_to_a_run(setup, tmp_path
     page.wait_for_selector("#train-command >> text=training.worker", timeout=60_000)
     command = page.locator("#train-command").inner_text()
     assert "runs/<id>" in command and "method: dpo" in command
-    assert "No run yet" in page.locator("#train-status").inner_text()  # preview wrote nothing
+    runs = httpx.get(f"{setup['server'].url}/api/v1/runs", auth=("root", USERS["root"][1]))
+    assert runs.json()["runs"] == []  # preview wrote nothing
 
     page.click("#train-launch")
     page.wait_for_selector("#train-status >> text=succeeded", timeout=240_000)

@@ -4,6 +4,7 @@ and browse past runs. It only reads runs: the server's run watcher finishes and 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -11,7 +12,7 @@ import yaml
 
 from app import safe_text
 from app.context import AppContext
-from curation.errors import PrefstudioError
+from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
 from curation.snapshots.freeze import list_snapshots
 from curation.store.run_records import RunRecord, get_run, list_runs
 from training.methods import METHODS
@@ -87,39 +88,148 @@ def followed_view(record: RunRecord | None) -> dict[str, Any]:
     }
 
 
+LIVE = ("status", "log", "loss_plot", "reward_plot", "kl_plot", "runs")
+
+
+def live_view(ctx: AppContext, run_id: int | None) -> Outputs:
+    """The live part of the tab for the followed run (none: the newest), by component name."""
+    view = followed_view(get_run(ctx.store, run_id) if run_id is not None else None)
+    return {
+        "status": safe_text.render(view["status"]),
+        "log": view["log"],
+        **dict(zip(LIVE[2:5], view["plots"], strict=True)),
+        "runs": runs_table(list_runs(ctx.store)),
+    }
+
+
+def _plan(ctx: AppContext, name: str | None, method: str, model: str, text: str) -> RunSpec:
+    """The run the form describes; a one-line error without a snapshot or with bad settings."""
+    if not name:
+        raise RunError("Choose a snapshot (make one in the Curate tab), or use One-click DPO.")
+    return plan_run(
+        ctx.store, snapshot=name, method=method, model=model, settings=parse_settings(text)
+    )
+
+
+def _followed(ctx: AppContext, record: RunRecord) -> Outputs:
+    """Follow `record` from now on: its id, its command and the live view."""
+    return {"followed": record.id, "command": " ".join(record.command), **live_view(ctx, record.id)}
+
+
+@handler("admin")
+def load(ctx: AppContext, user: str, model: str, preset: str) -> Outputs:
+    """A page opens: follow the newest active run (or the newest run); fill the form."""
+    records = list_runs(ctx.store, status=("running", "queued")) or list_runs(ctx.store)[:1]
+    run_id = records[0].id if records else None
+    names = [info.name for info in list_snapshots(ctx.store)]
+    return {
+        "followed": run_id,
+        "snapshot": gr.Dropdown(choices=names, value=names[0] if names else None),
+        "settings": settings_yaml(model, preset),
+        **live_view(ctx, run_id),
+    }
+
+
+@handler("admin")
+def suggest(ctx: AppContext, user: str, model: str, preset: str) -> Outputs:
+    """The settings the preset suggests for the model."""
+    return {"settings": settings_yaml(model, preset)}
+
+
+@handler("admin")
+def preview(ctx: AppContext, user: str, name: str, method: str, model: str, text: str) -> Outputs:
+    """The command and config a run of the form would get; nothing is written."""
+    return {"command": command_preview(ctx, _plan(ctx, name, method, model, text))}
+
+
+@handler("admin")
+def launch(ctx: AppContext, user: str, name: str, method: str, model: str, text: str) -> Outputs:
+    """Queue the run the form describes (it starts at once when no other run trains)."""
+    record = start_run(ctx.store, _plan(ctx, name, method, model, text))
+    safe_text.info(f"Run {record.id} {record.status}; it keeps going if you close this page.")
+    return _followed(ctx, record)
+
+
+@handler("admin")
+def one_click(ctx: AppContext, user: str, model: str, preset: str, text: str) -> Outputs:
+    """One-click DPO on fresh labels with the preset and the settings shown."""
+    started = one_click_dpo(ctx.store, model=model, preset=preset, settings=parse_settings(text))
+    safe_text.info(started.describe())
+    return _followed(ctx, started.run)
+
+
+@handler("admin")
+def cancel(ctx: AppContext, user: str, run_id: int | None) -> Outputs:
+    """Cancel the followed run."""
+    if run_id is None:
+        raise RunError("No run is followed.")
+    cancel_run(ctx.store, run_id)
+    return live_view(ctx, run_id)
+
+
+@handler("admin")
+def resume(ctx: AppContext, user: str, run_id: int | None) -> Outputs:
+    """Queue the followed (failed or cancelled) run again."""
+    if run_id is None:
+        raise RunError("No run is followed.")
+    resume_run(ctx.store, run_id)
+    return live_view(ctx, run_id)
+
+
+@handler("admin")
+def follow(ctx: AppContext, user: str, table: Any, event: gr.SelectData) -> Outputs:
+    """Follow the run selected in the runs table."""
+    run_id = int(table.iloc[event.index[0]]["id"])
+    return {"followed": run_id, **live_view(ctx, run_id)}
+
+
+@handler("admin", passive=True)
+def tick(ctx: AppContext, user: str, run_id: int | None) -> Outputs:
+    """The timer: the followed run as the watcher last recorded it."""
+    return live_view(ctx, run_id)
+
+
 def create_train_tab(ctx: AppContext) -> None:
     """Build the Train tab; every handler checks the admin role on the server."""
-    followed = gr.State(None)  # id of the run shown below
+    c: dict[str, Any] = {"followed": gr.State(None)}  # id of the run shown below
     with gr.Row():
-        snapshot = gr.Dropdown([], label="Snapshot", elem_id="train-snapshot")
-        method = gr.Radio(list(METHODS), value="dpo", label="Method", elem_id="train-method")
-        model = gr.Dropdown(
+        c["snapshot"] = gr.Dropdown([], label="Snapshot", elem_id="train-snapshot")
+        c["method"] = gr.Radio(list(METHODS), value="dpo", label="Method", elem_id="train-method")
+        c["model"] = gr.Dropdown(
             [EMBEDDED_MODEL],
             value=EMBEDDED_MODEL,
             allow_custom_value=True,
             label="Base model (hub id, folder, or smollm2-135m)",
             elem_id="train-model",
         )
-        preset = gr.Dropdown(
+        c["preset"] = gr.Dropdown(
             list(PRESETS), value="standard", label="Preset", elem_id="train-preset"
         )
-    settings = gr.Code(language="yaml", label="Settings (YAML)", elem_id="train-settings")
+    c["settings"] = gr.Code(language="yaml", label="Settings (YAML)", elem_id="train-settings")
     with gr.Row():
-        preview = gr.Button("Preview command", elem_id="train-preview")
-        launch = gr.Button("Launch", variant="primary", elem_id="train-launch")
-        one_click = gr.Button("One-click DPO", variant="primary", elem_id="train-one-click")
-    command = gr.Code(label="Exact command of the run", interactive=False, elem_id="train-command")
-    status = safe_text.markdown_view(elem_id="train-status")
+        c["preview"] = gr.Button("Preview command", elem_id="train-preview")
+        c["launch"] = gr.Button("Launch", variant="primary", elem_id="train-launch")
+        c["one_click"] = gr.Button("One-click DPO", variant="primary", elem_id="train-one-click")
+    c["command"] = gr.Code(
+        label="Exact command of the run", interactive=False, elem_id="train-command"
+    )
+    c.update(_live_section())
+    _wire_train_tab(ctx, c)
+
+
+def _live_section() -> dict[str, Any]:
+    """The followed run's status, cancel and resume, curves, log tail and the runs table."""
+    c: dict[str, Any] = {"status": safe_text.markdown_view(elem_id="train-status")}
     with gr.Row():
-        cancel = gr.Button("Cancel run", variant="stop", elem_id="train-cancel")
-        resume = gr.Button("Resume from last checkpoint", elem_id="train-resume")
+        c["cancel"] = gr.Button("Cancel run", variant="stop", elem_id="train-cancel")
+        c["resume"] = gr.Button("Resume from last checkpoint", elem_id="train-resume")
     with gr.Row():
-        loss_plot = gr.LinePlot(x="step", y="value", color="metric", label="Loss")
-        reward_plot = gr.LinePlot(
+        c["loss_plot"] = gr.LinePlot(x="step", y="value", color="metric", label="Loss")
+        c["reward_plot"] = gr.LinePlot(
             x="step", y="value", color="metric", label="Reward accuracy and margin"
         )
-        kl_plot = gr.LinePlot(x="step", y="value", color="metric", label="KL (KTO)")
-    log = gr.Textbox(
+        c["kl_plot"] = gr.LinePlot(x="step", y="value", color="metric", label="KL (KTO)")
+    c["log"] = gr.Textbox(
         label="Log (last lines)",
         lines=LOG_LINES,
         max_lines=LOG_LINES,
@@ -127,110 +237,27 @@ def create_train_tab(ctx: AppContext) -> None:
         autoscroll=True,
         elem_id="train-log",
     )
-    runs = gr.Dataframe(
+    c["runs"] = gr.Dataframe(
         label="Runs (select one to follow it)", interactive=False, elem_id="train-runs"
     )
-    timer = gr.Timer(2.0)
-    live = [status, log, loss_plot, reward_plot, kl_plot, runs]
+    c["timer"] = gr.Timer(2.0)
+    return c
 
-    def live_outputs(run_id: int | None) -> list:
-        record = get_run(ctx.store, run_id) if run_id is not None else None
-        view = followed_view(record)
-        return [
-            safe_text.render(view["status"]),
-            view["log"],
-            *view["plots"],
-            runs_table(list_runs(ctx.store)),
-        ]
 
-    def on_load(chosen_model: str, chosen_preset: str, request: gr.Request) -> list:
-        if not ctx.is_admin(request):  # the tab is hidden from annotators: nothing to show
-            return [gr.skip()] * (3 + len(live))
-        records = list_runs(ctx.store, status=("running", "queued")) or list_runs(ctx.store)[:1]
-        run_id = records[0].id if records else None
-        names = [info.name for info in list_snapshots(ctx.store)]
-        return [
-            run_id,
-            gr.Dropdown(choices=names, value=names[0] if names else None),
-            settings_yaml(chosen_model, chosen_preset),
-            *live_outputs(run_id),
-        ]
-
-    def suggest(chosen_model: str, chosen_preset: str, request: gr.Request) -> str:
-        ctx.require_user(request, "admin")
-        return settings_yaml(chosen_model, chosen_preset)
-
-    def plan(name: str | None, how: str, base: str, text: str) -> RunSpec:
-        if not name:
-            raise safe_text.error(
-                "Choose a snapshot (make one in the Curate tab), or use One-click DPO."
-            )
-        return plan_run(
-            ctx.store, snapshot=name, method=how, model=base, settings=parse_settings(text)
-        )
-
-    def show_command(name, how, base, text, request: gr.Request) -> str:
-        ctx.require_user(request, "admin")
-        try:
-            return command_preview(ctx, plan(name, how, base, text))
-        except PrefstudioError as error:
-            raise safe_text.error(str(error)) from None
-
-    def start(name, how, base, text, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        try:
-            record = start_run(ctx.store, plan(name, how, base, text))
-        except PrefstudioError as error:
-            raise safe_text.error(str(error)) from None
-        safe_text.info(f"Run {record.id} {record.status}; it keeps going if you close this page.")
-        return [record.id, " ".join(record.command), *live_outputs(record.id)]
-
-    def start_one_click(base: str, chosen_preset: str, text: str, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        try:
-            started = one_click_dpo(
-                ctx.store, model=base, preset=chosen_preset, settings=parse_settings(text)
-            )
-        except PrefstudioError as error:
-            raise safe_text.error(str(error)) from None
-        safe_text.info(started.describe())
-        record = started.run
-        return [record.id, " ".join(record.command), *live_outputs(record.id)]
-
-    def act_on_followed(action, run_id: int | None, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        if run_id is None:
-            raise safe_text.error("No run is followed.")
-        try:
-            action(ctx.store, run_id)
-        except RunError as error:
-            raise safe_text.error(str(error)) from None
-        return live_outputs(run_id)
-
-    def stop(run_id: int | None, request: gr.Request) -> list:
-        return act_on_followed(cancel_run, run_id, request)
-
-    def restart(run_id: int | None, request: gr.Request) -> list:
-        return act_on_followed(resume_run, run_id, request)
-
-    def follow(table, event: gr.SelectData, request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        run_id = int(table.iloc[event.index[0]]["id"])
-        return [run_id, *live_outputs(run_id)]
-
-    def tick(run_id: int | None, request: gr.Request) -> list:
-        if not ctx.is_admin(request):
-            return [gr.skip()] * len(live)
-        return live_outputs(run_id)
-
-    form = [snapshot, method, model, settings]
-    gr.on([model.change, preset.change], suggest, [model, preset], settings, show_progress="hidden")
-    preview.click(show_command, form, command)
-    launch.click(start, form, [followed, command, *live])
-    one_click.click(start_one_click, [model, preset, settings], [followed, command, *live])
-    cancel.click(stop, followed, live)
-    resume.click(restart, followed, live)
-    runs.select(follow, runs, [followed, *live])
-    timer.tick(tick, followed, live, show_progress="hidden")
+def _wire_train_tab(ctx: AppContext, c: dict[str, Any]) -> None:
+    """Connect the Train tab's events to its handlers."""
+    live = named(c, *LIVE)
+    started = named(c, "followed", "command", *LIVE)
+    form = [c["snapshot"], c["method"], c["model"], c["settings"]]
+    chosen = [c["model"], c["preset"]]
+    changed = partial(gr.on, [c["model"].change, c["preset"].change], show_progress="hidden")
+    wire(ctx, changed, suggest, chosen, named(c, "settings"))
+    wire(ctx, c["preview"].click, preview, form, named(c, "command"))
+    wire(ctx, c["launch"].click, launch, form, started)
+    wire(ctx, c["one_click"].click, one_click, [*chosen, c["settings"]], started)
+    wire(ctx, c["cancel"].click, cancel, [c["followed"]], live)
+    wire(ctx, c["resume"].click, resume, [c["followed"]], live)
+    wire(ctx, c["runs"].select, follow, [c["runs"]], named(c, "followed", *LIVE))
+    wire(ctx, partial(c["timer"].tick, show_progress="hidden"), tick, [c["followed"]], live)
     # Each page load re-attaches to the newest active run (or shows the newest run).
-    ctx.on_page_load(on_load, [model, preset], [followed, snapshot, settings, *live])
+    on_page_load(ctx, load, chosen, named(c, "followed", "snapshot", "settings", *LIVE))
