@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from curation.io.importer import import_paths
@@ -75,10 +76,13 @@ def test_chunks_are_stored_once_each_across_watchers_and_restarts(db_path, write
         import_paths(store, [write_jsonl("p.jsonl", rows)])
         job = start_generation(store, [str(tiny_lm)], settings=GREEDY, batch_size=1)
         wait_until(lambda: len(files.chunk_numbers(job.folder)) >= 2)
+        worker = psutil.Process(job.pid)
+        worker.suspend()  # no new chunk while the two takes are compared
         job = take_in_chunks(store, get_job(store, job.id))
         taken = job.chunks
         assert taken >= 2 and stored_responses(store) == taken
         assert take_in_chunks(store, job).chunks == taken  # the same chunks again: nothing new
+        worker.resume()
     # the process holding the store is gone; a new one goes on from the recorded chunk
     with Store(db_path) as store:
         job = wait_for_job(store, job.id, poll_seconds=0.2)
