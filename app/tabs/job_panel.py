@@ -1,10 +1,12 @@
-"""What the Generate and Judge tabs show of the job they follow: status, progress, report."""
+"""What the Generate and Judge tabs show of the job they follow: status, progress, report;
+and their Cancel button."""
 
 from __future__ import annotations
 
-from app.safe_text import literal, render
-from curation.jobs.records import JobRecord
-from curation.jobs.runner import job_progress
+from app.safe_text import info, literal, render
+from curation.jobs.records import JobRecord, get_job
+from curation.jobs.runner import cancel_job, job_progress
+from curation.store.store import Store
 
 
 def job_text(job: JobRecord | None) -> str:
@@ -20,3 +22,14 @@ def job_text(job: JobRecord | None) -> str:
     if job.status == "failed":
         line += f": {literal(job.error or '')}"
     return render(line)
+
+
+def cancel_followed(store: Store, job_id: int | None, idle: str, done: str) -> JobRecord | None:
+    """Cancel the followed job while it is queued or running, and say so (`done`); None, after
+    saying `idle`, when there is nothing to cancel."""
+    if job_id is None or not get_job(store, job_id).active:
+        info(idle)
+        return None
+    job = cancel_job(store, job_id)
+    info(done)
+    return job

@@ -7,6 +7,7 @@ server's watcher stores the verdicts), and Cancel ends it; the report refreshes 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -14,16 +15,17 @@ import pandas as pd
 
 from app.context import AppContext
 from app.job_requests import start_job
-from app.safe_text import info, literal, markdown_view, plain_figure, render, shows_errors
-from app.tabs.job_panel import job_text
+from app.safe_text import info, literal, markdown_view, plain_figure, render
+from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
+from app.tabs.job_panel import cancel_followed, job_text
 from curation.jobs.records import get_job
-from curation.jobs.runner import cancel_job
 from curation.judging.judgments import get_suggestions, list_judges
-from judges.priorities import BEST, best_judge
+from judges.priorities import BEST, best_judge, prioritize, suggest
 from judges.registry import JUDGE_KINDS
 from judges.report import REPORT_COLUMNS, judge_report, reliability_curves, report_table
 
 PAIR_CHOICES = ["unlabeled", "labeled", "all"]
+OVERVIEW = ("table", "plot", "show", "suggest_from", "best", "reliability")
 
 
 def report_frames(report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -74,121 +76,152 @@ def summary_text(result: dict) -> str:
     )
 
 
+def overview_view(ctx: AppContext) -> Outputs:
+    """The report, the suggestion setting and the best judge, by component name."""
+    frame, bars = report_frames(judge_report(ctx.store, baselines=False))
+    setting = get_suggestions(ctx.store)
+    judges = [(f"{label} ({key[:8]})", key) for label, key in list_judges(ctx.store)]
+    leader = best_judge(ctx.store)
+    if leader is not None:
+        judges.insert(0, (f"best on held-out pairs: {leader['label']}", BEST))
+    return {
+        "table": frame,
+        "plot": bars,
+        "show": setting["enabled"],
+        "suggest_from": gr.Dropdown(choices=judges, value=setting["judge_key"]),
+        "best": best_text(leader),
+        "reliability": reliability_figure(reliability_curves(ctx.store)),
+    }
+
+
+@handler("admin")
+def overview(ctx: AppContext, user: str) -> Outputs:
+    """A page opens: the report, the suggestion setting and the best judge."""
+    return overview_view(ctx)
+
+
+@handler("admin")
+def run(
+    ctx: AppContext, user: str, kind: str, model: str, pairs: str, limit: float | None, url: str
+) -> Outputs:
+    """Start a judging job over the chosen pairs, and follow it."""
+    params = {"judge": kind, "model": model.strip() or None, "pairs": pairs}
+    options = {"base_url": url.strip() or None} if kind == "api" else {}
+    job = start_job(
+        ctx.store, "judge", {**params, "limit": int(limit or 0) or None, "options": options}
+    )
+    return {"summary": job_text(job), "followed": job.id}
+
+
+@handler("admin", passive=True)
+def follow(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
+    """The timer: the followed job's progress; once it has ended, its summary and the report
+    anew (and the job is no longer followed)."""
+    if job_id is None:
+        return {}
+    job = get_job(ctx.store, job_id)
+    if job.active:
+        return {"summary": job_text(job)}
+    ended = job_text(job) + "\n\n" + summary_text(job.result)
+    return {"summary": ended, "followed": None, **overview_view(ctx)}
+
+
+@handler("admin")
+def cancel(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
+    """Cancel the followed judging job; the verdicts it saved are kept."""
+    job = cancel_followed(
+        ctx.store, job_id, "No judge is running.", "Judging cancelled; the verdicts saved are kept."
+    )
+    return {"summary": job_text(job)} if job else {}
+
+
+@handler("admin")
+def save_suggestions(ctx: AppContext, user: str, enabled: bool, key: str | None) -> Outputs:
+    """Show annotators a judge's verdicts as suggestions, or stop showing them."""
+    suggest(ctx.store, enabled, key)
+    info("Annotators now see suggestions." if enabled else "Suggestions are off.")
+    return {}
+
+
+@handler("admin")
+def prioritize_pairs(ctx: AppContext, user: str) -> Outputs:
+    """Move unsure and disputed unlabelled pairs up the labelling queue."""
+    count, used = prioritize(ctx.store)
+    source = f" by the verdicts of {used['label']}" if used else ""
+    info(f"{count} unlabelled pairs moved up the queue{source}.")
+    return {}
+
+
 def create_judge_tab(ctx: AppContext) -> None:
     """Build the Judge tab; every handler checks the admin role on the server."""
+    c = {**_run_section(), **_report_section(), **_usage_section()}
+    form = [c["kind"], c["model"], c["pairs"], c["limit"], c["base_url"]]
+    wire(ctx, c["run"].click, run, form, named(c, "summary", "followed"))
+    wire(ctx, c["cancel"].click, cancel, [c["followed"]], named(c, "summary"))
+    ticked = named(c, "summary", "followed", *OVERVIEW)
+    wire(ctx, partial(c["timer"].tick, show_progress="hidden"), follow, [c["followed"]], ticked)
+    wire(ctx, c["save_suggest"].click, save_suggestions, [c["show"], c["suggest_from"]], {})
+    wire(ctx, c["prioritize"].click, prioritize_pairs, None, {})
+    on_page_load(ctx, overview, None, named(c, *OVERVIEW))
+
+
+def _run_section() -> dict[str, Any]:
+    """The judge, its model, the pairs and how many; run, cancel and the followed job."""
+    c: dict[str, Any] = {}
     with gr.Row():
-        kind = gr.Dropdown(list(JUDGE_KINDS), value="llm", label="Judge", elem_id="judge-kind")
-        model = gr.Textbox(
+        c["kind"] = gr.Dropdown(list(JUDGE_KINDS), value="llm", label="Judge", elem_id="judge-kind")
+        c["model"] = gr.Textbox(
             label="Model (hub id, folder or alias; blank: the default)", elem_id="judge-model"
         )
-        pairs = gr.Dropdown(
+        c["pairs"] = gr.Dropdown(
             PAIR_CHOICES, value="unlabeled", allow_custom_value=True,
             label="Pairs (or snapshot:NAME)", elem_id="judge-pairs",
         )  # fmt: skip
-        limit = gr.Number(
+        c["limit"] = gr.Number(
             value=50, minimum=0, precision=0, label="At most (0: all)", elem_id="judge-limit"
         )
-    base_url = gr.Textbox(
+    c["base_url"] = gr.Textbox(
         label="Endpoint base URL (api judge)", placeholder="http://localhost:8000/v1"
     )
     with gr.Row():
-        run_button = gr.Button("Run judge", variant="primary", elem_id="judge-run")
-        cancel_button = gr.Button("Cancel", elem_id="judge-cancel")
-    summary = markdown_view(elem_id="judge-summary")
-    followed = gr.State(None)  # id of the judging job shown
-    timer = gr.Timer(1.0)
+        c["run"] = gr.Button("Run judge", variant="primary", elem_id="judge-run")
+        c["cancel"] = gr.Button("Cancel", elem_id="judge-cancel")
+    c["summary"] = markdown_view(elem_id="judge-summary")
+    c["followed"] = gr.State(None)  # id of the judging job shown
+    c["timer"] = gr.Timer(1.0)
+    return c
+
+
+def _report_section() -> dict[str, Any]:
+    """The report table, agreement bars, the best judge and the reliability plot."""
     gr.Markdown("### Report (ties excluded from agreement; rule baselines on the same pairs)")
-    table = gr.Dataframe(interactive=False, elem_id="judge-report")
-    plot = gr.BarPlot(
-        x="judge", y="agreement", label="Agreement with human labels (ties excluded)", y_lim=[0, 1]
-    )
-    best = markdown_view(elem_id="judge-best")
-    reliability = gr.Plot(label="Reliability of p_a", elem_id="judge-reliability")
+    return {
+        "table": gr.Dataframe(interactive=False, elem_id="judge-report"),
+        "plot": gr.BarPlot(
+            x="judge",
+            y="agreement",
+            label="Agreement with human labels (ties excluded)",
+            y_lim=[0, 1],
+        ),
+        "best": markdown_view(elem_id="judge-best"),
+        "reliability": gr.Plot(label="Reliability of p_a", elem_id="judge-reliability"),
+    }
+
+
+def _usage_section() -> dict[str, Any]:
+    """How verdicts are used: suggestions to annotators, and the order of the queue."""
+    c: dict[str, Any] = {}
     with gr.Row():
         with gr.Column():
             gr.Markdown("### Suggestions to annotators (off by default, to avoid anchoring)")
-            show = gr.Checkbox(
+            c["show"] = gr.Checkbox(
                 label="Show a judge's verdict as a suggestion", elem_id="judge-suggest"
             )
-            suggest_from = gr.Dropdown([], label="Judge to show", elem_id="judge-suggest-from")
-            save_suggest = gr.Button("Save", elem_id="judge-suggest-save")
+            c["suggest_from"] = gr.Dropdown([], label="Judge to show", elem_id="judge-suggest-from")
+            c["save_suggest"] = gr.Button("Save", elem_id="judge-suggest-save")
         with gr.Column():
             gr.Markdown("### Labelling queue")
-            prioritize = gr.Button(
+            c["prioritize"] = gr.Button(
                 "Put unsure and disputed pairs first", elem_id="judge-prioritize"
             )
-
-    def overview(request: gr.Request) -> list:
-        ctx.require_user(request, "admin")
-        frame, bars = report_frames(judge_report(ctx.store, baselines=False))
-        setting = get_suggestions(ctx.store)
-        judges = [(f"{label} ({key[:8]})", key) for label, key in list_judges(ctx.store)]
-        leader = best_judge(ctx.store)
-        if leader is not None:
-            judges.insert(0, (f"best on held-out pairs: {leader['label']}", BEST))
-        return [
-            frame,
-            bars,
-            setting["enabled"],
-            gr.Dropdown(choices=judges, value=setting["judge_key"]),
-            best_text(leader),
-            reliability_figure(reliability_curves(ctx.store)),
-        ]
-
-    @shows_errors
-    def run(
-        kind_: str, model_: str, pairs_: str, limit_: float, base_url_: str, request: gr.Request
-    ) -> tuple[str, int]:
-        ctx.require_user(request, "admin")
-        options = {"base_url": base_url_.strip() or None} if kind_ == "api" else {}
-        params = {"judge": kind_, "model": model_.strip() or None, "pairs": pairs_}
-        job = start_job(
-            ctx.store, "judge", {**params, "limit": int(limit_) or None, "options": options}
-        )
-        return job_text(job), job.id
-
-    def follow(job_id: int | None, request: gr.Request) -> list:
-        if job_id is None or not ctx.is_admin(request):
-            return [gr.skip()] * (2 + len(overview_outputs))
-        job = get_job(ctx.store, job_id)
-        if job.active:
-            return [job_text(job), gr.skip(), *[gr.skip()] * len(overview_outputs)]
-        return [job_text(job) + "\n\n" + summary_text(job.result), None, *overview(request)]
-
-    @shows_errors
-    def cancel(job_id: int | None, request: gr.Request) -> None:
-        ctx.require_user(request, "admin")
-        if job_id is None or not get_job(ctx.store, job_id).active:
-            info("No judge is running.")
-            return
-        cancel_job(ctx.store, job_id)
-        info("Judging cancelled; the verdicts saved are kept.")
-
-    @shows_errors
-    def save_suggestions(enabled: bool, key: str | None, request: gr.Request) -> None:
-        ctx.require_user(request, "admin")
-        from judges.priorities import suggest
-
-        suggest(ctx.store, enabled, key)
-        info("Annotators now see suggestions." if enabled else "Suggestions are off.")
-
-    def prioritize_pairs(request: gr.Request) -> None:
-        ctx.require_user(request, "admin")
-        from judges.priorities import prioritize
-
-        count, used = prioritize(ctx.store)
-        source = f" by the verdicts of {used['label']}" if used else ""
-        info(f"{count} unlabelled pairs moved up the queue{source}.")
-
-    def overview_for_admins(request: gr.Request) -> list:
-        if not ctx.is_admin(request):
-            return [gr.skip()] * len(overview_outputs)
-        return overview(request)
-
-    overview_outputs = [table, plot, show, suggest_from, best, reliability]
-    ctx.on_page_load(overview_for_admins, None, overview_outputs)
-    run_button.click(run, [kind, model, pairs, limit, base_url], [summary, followed])
-    cancel_button.click(cancel, followed, None)
-    timer.tick(follow, followed, [summary, followed, *overview_outputs], show_progress="hidden")
-    save_suggest.click(save_suggestions, [show, suggest_from], None)
-    prioritize.click(prioritize_pairs, None, None)
+    return c
