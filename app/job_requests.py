@@ -1,6 +1,6 @@
-"""Starting a generation or judging job from `{kind, params}`: the one way the CLI (here or
-through a server), the HTTP API and the UI start them. Parameters are checked here; a bad
-one is a 422 in the API and one error line in the CLI."""
+"""Starting a generation, judging or judge-learning job from `{kind, params}`: the one way the
+CLI (here or through a server), the HTTP API and the UI start them. Parameters are checked
+here; a bad one is a 422 in the API and one error line in the CLI."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from curation.errors import BadInput
 from curation.jobs.records import JobRecord
 from curation.store.store import Store
+from judges.learn import LEARN_METHODS
 
 
 class GenerateParams(BaseModel):
@@ -41,18 +42,30 @@ class JudgeParams(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class LearnParams(BaseModel):
+    """A judge-learning job: the method, the snapshot (default: the newest), the base model,
+    and for the reward method at most how many training steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal[LEARN_METHODS] = "light"  # type: ignore[valid-type]
+    snapshot: str | None = Field(default=None, max_length=64)
+    model: str | None = Field(default=None, max_length=500)
+    max_steps: int | None = Field(default=None, ge=1)
+
+
 class JobBody(BaseModel):
     """A job to start: its kind and its parameters."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["generate", "judge"]
+    kind: Literal["generate", "judge", "learn"]
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 def start_job(store: Store, kind: str, params: dict[str, Any]) -> JobRecord:
     """Check `params` for `kind` and start the job; BadInput names the first bad field."""
-    model = {"generate": GenerateParams, "judge": JudgeParams}[kind]
+    model = {"generate": GenerateParams, "judge": JudgeParams, "learn": LearnParams}[kind]
     try:
         checked = model.model_validate(params)
     except ValidationError as error:
@@ -61,6 +74,8 @@ def start_job(store: Store, kind: str, params: dict[str, Any]) -> JobRecord:
         raise BadInput(where, problem["msg"]) from None
     if isinstance(checked, GenerateParams):
         return _start_generation(store, checked)
+    if isinstance(checked, LearnParams):
+        return _start_learning(store, checked)
     return _start_judging(store, checked)
 
 
@@ -96,3 +111,24 @@ def _start_judging(store: Store, params: JudgeParams) -> JobRecord:
         limit=params.limit,
         **params.options,
     )
+
+
+def _start_learning(store: Store, params: LearnParams) -> JobRecord:
+    from judges.learn import start_learning
+    from training.reward_model import start_reward_model
+
+    return start_learning(store, **params.model_dump(), start_reward=start_reward_model)
+
+
+def stop_job(store: Store, job_id: int) -> JobRecord:
+    """Cancel a job, and the training run it waits for when that run is still active."""
+    from curation.jobs.records import get_job
+    from curation.jobs.runner import cancel_job
+    from curation.store.run_records import get_run
+    from training.runs import cancel_run
+
+    run_id = get_job(store, job_id).params.get("run_id")
+    job = cancel_job(store, job_id)
+    if run_id is not None and get_run(store, run_id).active:
+        cancel_run(store, run_id)
+    return job

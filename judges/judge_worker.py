@@ -19,7 +19,7 @@ from curation.jobs.files import (
 )
 from judges.base import JudgeError
 from judges.judge_jobs import judge_from_recipe
-from judges.runs import judge_rows
+from judges.runs import judge_rows, verdict_records
 
 
 def judge_job(folder: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -36,12 +36,7 @@ def judge_job(folder: Path, params: dict[str, Any]) -> dict[str, Any]:
     for start in range(0, len(todo), size):
         items, verdicts = judge_rows(judge, todo[start : start + size])
         number += 1
-        rows = [
-            {"pair_id": i.pair_id, "p_a": v.p_a, "choice": v.choice,
-             "consistent": v.consistent, "raw": v.raw}
-            for i, v in zip(items, verdicts, strict=True)
-        ]  # fmt: skip
-        write_chunk(folder, number, rows)
+        write_chunk(folder, number, verdict_records(items, verdicts))
         done += len(items)
         write_progress(folder, done, total, f"judging with {judge.label}")
     write_progress(folder, done, total, "finished")

@@ -1,68 +1,52 @@
-"""Learning a judge from the annotators' labels in a snapshot, and measuring it on the pairs it
-never saw.
+"""Learning a judge from the annotators' labels in a snapshot, as a job, and measuring it on
+the pairs it never saw.
 
 `light`: a logistic regression on a base model's response features (judges.learned), in
 seconds on a CPU once features are cached. `reward`: a reward model trained on the snapshot
-by the trainer the caller hands in (the `rm` run method, training.reward_model), judged with
-as a reward judge. Either way the new judge judges the snapshot's test pairs, as do the rule
-baselines, and every judge with verdicts there is measured: agreement, and calibration
-fitted on the training pairs.
+by a training run that the caller's starter queues (the `rm` run method), judged with as a
+reward judge; the job waits for that run. Either way the job's worker (`judges.learn_worker`)
+judges the snapshot's test pairs with the new judge and both splits with the rule baselines,
+and `learned_report` then measures every judge with verdicts there: agreement, and
+calibration fitted on the training pairs.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from curation import Store
+from curation.jobs.records import JobRecord
+from curation.jobs.runner import create_job
 from curation.judging.judge_reads import snapshot_pairs
 from curation.snapshots.freeze import latest_snapshot
 from judges.base import Judge, JudgeError, PairItem
-from judges.heldout import heldout_figures
-from judges.registry import RULE_KINDS, build_judge
-from judges.runs import run_judge
+from judges.features import Progress
 
 LEARN_METHODS = ("light", "reward")
 MIN_TRAIN_PAIRS = 10
-Progress = Callable[[str, int, int], None]  # (step, done, total)
-# Trains a reward model: (store, snapshot, model, max_steps, progress) -> (folder, run id).
-RewardTrainer = Callable[[Store, str, str | None, int | None, Progress | None], tuple[str, int]]
+# Queues a reward-model run: (store, snapshot, model, max_steps) -> (run id, trained model folder).
+RewardStarter = Callable[[Store, str, str | None, int | None], tuple[int, str]]
 
 
 class LearnError(JudgeError):
     """A judge cannot be learned as asked (no snapshot, too few labels, a failed run...)."""
 
 
-@dataclass
-class LearnResult:
-    """A learned judge's key and label, what it learned from, and everyone's held-out figures."""
-
-    judge_key: str
-    judge: str
-    method: str
-    snapshot: str
-    train_pairs: int
-    test_pairs: int
-    seconds: float
-    heldout: dict[str, dict]
-    run_id: int | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+def items_of(pairs: pd.DataFrame | list[dict]) -> list[PairItem]:
+    """Snapshot pairs (a snapshot_pairs frame, or its rows as dicts) as judge items."""
+    rows = pairs.to_dict("records") if isinstance(pairs, pd.DataFrame) else pairs
+    return [PairItem(r["pair_id"], r["messages"], r["text_a"], r["text_b"]) for r in rows]
 
 
-def items_of(pairs: pd.DataFrame) -> list[PairItem]:
-    """A snapshot_pairs frame as judge items."""
-    return [
-        PairItem(r.pair_id, r.messages, r.text_a, r.text_b) for r in pairs.itertuples(index=False)
-    ]
+def learn_light(files_dir: Path, train: list[dict], model: str, progress: Progress | None) -> Judge:
+    """Fit the light judge on the training pairs (rows with `human`), save its classifier
+    under `files_dir`, and return it."""
+    import numpy as np
 
-
-def learn_light(store: Store, train: pd.DataFrame, model: str, progress: Progress | None) -> Judge:
-    """Fit the light judge on the training pairs and save its classifier."""
     from judges.features import ResponseFeatures
     from judges.learned import (
         LearnedJudge,
@@ -72,20 +56,25 @@ def learn_light(store: Store, train: pd.DataFrame, model: str, progress: Progres
         pair_differences,
     )
 
-    features = ResponseFeatures(model, features_dir(store.files_dir))
-    step = None if progress is None else (lambda done, total: progress("features", done, total))
-    differences = pair_differences(features, items_of(train), step)
-    classifier = LightClassifier.fit(differences, (train["human"] == "a").to_numpy())
-    classifier.save(learned_dir(store.files_dir))
+    features = ResponseFeatures(model, features_dir(files_dir))
+    differences = pair_differences(features, items_of(train), progress)
+    classifier = LightClassifier.fit(differences, np.array([r["human"] == "a" for r in train]))
+    classifier.save(learned_dir(files_dir))
     return LearnedJudge(model, classifier, features)
+
+
+def snapshot_name(store: Store, snapshot: str | None) -> str:
+    """`snapshot`, or the newest one when it is None; LearnError when there is none."""
+    name = snapshot or latest_snapshot(store)
+    if name is None:
+        raise LearnError("no snapshot yet: create one with `prefstudio snapshot create NAME`")
+    return name
 
 
 def snapshot_splits(store: Store, snapshot: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """The snapshot to learn from (default: the newest) and its train and test pairs;
     LearnError when there is none or it has too few pairs to learn from or test on."""
-    name = snapshot or latest_snapshot(store)
-    if name is None:
-        raise LearnError("no snapshot yet: create one with `prefstudio snapshot create NAME`")
+    name = snapshot_name(store, snapshot)
     train, test = snapshot_pairs(store, name, "train"), snapshot_pairs(store, name, "test")
     if len(train) < MIN_TRAIN_PAIRS:
         raise LearnError(
@@ -97,49 +86,69 @@ def snapshot_splits(store: Store, snapshot: str | None) -> tuple[str, pd.DataFra
     return name, train, test
 
 
-def learn_judge(
+def start_learning(
     store: Store,
     *,
     method: str = "light",
     snapshot: str | None = None,
     model: str | None = None,
     max_steps: int | None = None,
-    progress: Progress | None = None,
-    train_reward: RewardTrainer | None = None,
-) -> LearnResult:
-    """Learn a judge from a snapshot's training pairs, judge its test pairs with it and the
-    rule baselines (which also judge the training pairs, to be calibrated), and measure every
-    judge with verdicts there."""
+    start_reward: RewardStarter | None = None,
+) -> JobRecord:
+    """Queue a job that learns a judge from a snapshot's training pairs (the reward method
+    first queues its training run, which the job waits for). Bad requests are refused here,
+    before anything is queued."""
     if method not in LEARN_METHODS:
         raise LearnError(f"unknown method {method!r}; choose from {', '.join(LEARN_METHODS)}")
     if method == "light" and max_steps is not None:
         raise LearnError("max steps apply to the reward method only")
-    started = time.perf_counter()
+    if method == "reward" and start_reward is None:
+        raise LearnError("the reward method needs a way to train a reward model")
     name, train, test = snapshot_splits(store, snapshot)
-    run_id = None
-    if method == "light":
-        from judges.learned import DEFAULT_MODEL
+    run_id = model_folder = None
+    if method == "reward":
+        run_id, model_folder = start_reward(store, name, model, max_steps)
+    params = {"method": method, "snapshot": name, "model": model, "max_steps": max_steps}
+    work = {
+        "files_dir": str(store.files_dir),
+        "model_folder": model_folder,
+        "train": _rows(train),
+        "test": _rows(test),
+        "baselines": _baseline_todo(store, [*train["pair_id"], *test["pair_id"]]),
+    }
+    report = {
+        **params,
+        "judge_key": None,
+        "judge": None,
+        "train_pairs": len(train),
+        "test_pairs": len(test),
+        "run_id": run_id,
+        "judged": 0,
+        "seconds": 0.0,
+    }
+    return create_job(store, "learn", {**params, "run_id": run_id}, work, report)
 
-        judge = learn_light(store, train, model or DEFAULT_MODEL, progress)
-    else:
-        from judges.reward import RewardJudge
 
-        if train_reward is None:
-            raise LearnError("the reward method needs a way to train a reward model")
-        folder, run_id = train_reward(store, name, model, max_steps, progress)
-        judge = RewardJudge(folder)
-    run_judge(store, judge, pairs="all", pair_ids=test["pair_id"].tolist())
-    both = [*train["pair_id"], *test["pair_id"]]  # on train pairs too, to calibrate them
-    for kind in RULE_KINDS:
-        run_judge(store, build_judge(kind), pairs="all", pair_ids=both)
-    return LearnResult(
-        judge_key=judge.key(),
-        judge=judge.label,
-        method=method,
-        snapshot=name,
-        train_pairs=len(train),
-        test_pairs=len(test),
-        seconds=round(time.perf_counter() - started, 3),
-        heldout=heldout_figures(store, train, test),
-        run_id=run_id,
-    )
+def _baseline_todo(store: Store, pair_ids: list[str]) -> dict[str, list[dict]]:
+    """Per rule baseline, the pairs among `pair_ids` it has no verdict for yet."""
+    from curation.judging.judgments import pairs_to_judge
+    from judges.registry import RULE_KINDS, build_judge
+
+    return {
+        kind: pairs_to_judge(store, build_judge(kind).key(), "all", pair_ids=pair_ids).todo
+        for kind in RULE_KINDS
+    }
+
+
+def _rows(pairs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Snapshot pairs as plain rows for the worker's parameters."""
+    return pairs[["pair_id", "messages", "text_a", "text_b", "human"]].to_dict("records")
+
+
+def learned_report(store: Store, result: dict[str, Any]) -> dict[str, Any]:
+    """A finished learning job's report with the held-out figures of every judge with verdicts
+    on its snapshot's test pairs (a read: nothing is written)."""
+    from judges.heldout import snapshot_heldout
+
+    heldout, _ = snapshot_heldout(store, result["snapshot"])
+    return {**result, "heldout": heldout}

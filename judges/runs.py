@@ -78,14 +78,21 @@ def judge_rows(judge: Judge, rows: list[dict]) -> tuple[list[PairItem], list[Ver
     return items, verdicts
 
 
+def verdict_records(items: list[PairItem], verdicts: list[Verdict]) -> list[dict]:
+    """Verdicts as plain records (pair_id, p_a, choice, consistent, raw), as a job's chunk
+    holds them."""
+    return [
+        {"pair_id": i.pair_id, "p_a": v.p_a, "choice": v.choice,
+         "consistent": v.consistent, "raw": v.raw}
+        for i, v in zip(items, verdicts, strict=True)
+    ]  # fmt: skip
+
+
 def verdict_rows(items: list[PairItem], verdicts: list[Verdict]) -> pd.DataFrame:
     """Verdicts as rows for the judgments table (raw as JSON text)."""
-    return pd.DataFrame(
-        {
-            "pair_id": [item.pair_id for item in items],
-            "p_a": [v.p_a for v in verdicts],
-            "choice": [v.choice for v in verdicts],
-            "consistent": [v.consistent for v in verdicts],
-            "raw": [json.dumps(v.raw, default=str) for v in verdicts],
-        }
+    frame = pd.DataFrame(
+        verdict_records(items, verdicts),
+        columns=["pair_id", "p_a", "choice", "consistent", "raw"],
     )
+    frame["raw"] = frame["raw"].map(lambda raw: json.dumps(raw, default=str))
+    return frame

@@ -24,6 +24,7 @@ COMMANDS = [
     ["snapshot", "list"],
     ["snapshot", "show", "s1"],
     ["snapshot", "verify", "s1"],
+    ["judge", "learn", "--model", "{tiny}"],
     ["snapshot", "show", "missing"],
     ["export", "--format", "dpo", "--out", "{out}/dpo.jsonl"],
     ["export", "--format", "kto", "--out", "{out}/kto.parquet", "--as", "parquet"],
@@ -76,20 +77,21 @@ def sides(tmp_path_factory):
     server.stop()
 
 
-def run(db: Path, args: list[str]) -> tuple[int, object]:
-    """Exit code and JSON (or the error line) of one command on the store `db`."""
-    filled = [a.format(out=db.parent, data=REPO / "data") for a in args]
+def run(db: Path, args: list[str], tiny: Path) -> tuple[int, object]:
+    """Exit code and JSON (or the error line) of one command on the store `db` (`tiny`: the
+    tiny model's folder)."""
+    filled = [a.format(out=db.parent, data=REPO / "data", tiny=tiny) for a in args]
     result = CliRunner().invoke(main, [*filled, "--db", str(db), "--json"])
     if result.exit_code != 0:
         return result.exit_code, result.stderr.strip()
     return 0, json.loads(result.stdout)
 
 
-def test_every_command_gives_the_same_json_with_and_without_a_server(sides):
+def test_every_command_gives_the_same_json_with_and_without_a_server(sides, tiny_lm_dir):
     assert Store.__name__  # the local store is opened per command, the served one is held
     for args in COMMANDS:
-        local = run(sides["local"], args)
-        served = run(sides["served"], args)
+        local = run(sides["local"], args, tiny_lm_dir)
+        served = run(sides["served"], args, tiny_lm_dir)
         assert normalized(local, str(sides["local"].parent)) == normalized(
             served, str(sides["served"].parent)
         ), args

@@ -16,9 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.cli import main
+from app.job_requests import start_job, stop_job
 from curation import Store, import_paths
+from curation.jobs.records import JobRecord, get_job
+from curation.jobs.runner import job_progress, wait_for_job, watch_jobs
 from curation.snapshots.freeze import create_snapshot
 from curation.snapshots.snapshot_policy import SnapshotPolicy
+from curation.store.run_records import get_run
 from judges.calibration import (
     Calibrator,
     calibration_figures,
@@ -35,6 +39,7 @@ from tests.server_helpers import (
     needs_chromium,
     screenshot,
 )
+from training.runs import cancel_run
 
 KIND_WORDS = ["glad to help, here is how", "happy to explain it", "sure, step by step"]
 RUDE_WORDS = ["go away and stop asking", "not my problem", "figure it out yourself"]
@@ -246,8 +251,13 @@ def test_learning_over_http_is_for_admins(
             assert missing.status_code == 404 and "no snapshot named" in missing.json()["detail"]
             answer = post("/api/v1/judges/learn", json=body, auth=admin)
             assert answer.status_code == 200, answer.text
-            assert answer.json()["judge_key"] == learned["judge_key"]
-            assert answer.json()["heldout"] == learned["heldout"]
+            assert answer.json()["kind"] == "learn"
+            done = wait_for_job(store, answer.json()["id"])
+            assert done.status == "succeeded", done.error
+            assert done.result["judge_key"] == learned["judge_key"]
+            figures = client.get("/api/v1/judges/heldout", auth=admin).json()
+            assert figures["snapshot"] == "v1" and figures["heldout"] == learned["heldout"]
+            assert client.get("/api/v1/judges/heldout", auth=annotator).status_code == 403
 
 
 def test_the_reliability_plot_shows_judge_names_as_written() -> None:
@@ -271,6 +281,37 @@ def test_the_reward_route_trains_a_reward_model_and_registers_it(
     assert mine["kind"] == "reward" and mine["n"] == result["test_pairs"]
     ran = run_json("judge", "--judge", result["judge_key"], "--pairs", "all", "--db", str(db))
     assert ran["judge"] == result["judge"] and ran["cached"] == result["test_pairs"]
+
+
+def _reward_job(store: Store, tiny_lm_dir: Path) -> JobRecord:
+    """A reward learning job on the store (its training run queued first)."""
+    params = {"method": "reward", "model": str(tiny_lm_dir), "max_steps": 2}
+    return start_job(store, "learn", params)
+
+
+def test_a_reward_job_waits_for_its_run_and_fails_with_the_runs_cause(
+    signal_db: Path, tiny_lm_dir: Path, tmp_path: Path
+) -> None:
+    with Store(copy_store(signal_db, tmp_path)) as store:
+        job = _reward_job(store, tiny_lm_dir)
+        run_id = job.params["run_id"]
+        watch_jobs(store)  # the run is not recorded as ended until the runs' watcher says so
+        assert get_job(store, job.id).status == "queued"
+        assert job_progress(job)["phase"] == f"waiting for training run {run_id} (running)"
+        cancel_run(store, run_id)
+        watch_jobs(store)
+        failed = get_job(store, job.id)
+        assert failed.status == "failed" and failed.pid is None
+        assert failed.error.startswith(f"training run {run_id} cancelled")
+
+
+def test_stopping_a_learning_job_cancels_the_run_it_waits_for(
+    signal_db: Path, tiny_lm_dir: Path, tmp_path: Path
+) -> None:
+    with Store(copy_store(signal_db, tmp_path)) as store:
+        job = _reward_job(store, tiny_lm_dir)
+        assert stop_job(store, job.id).status == "cancelled"
+        assert get_run(store, job.params["run_id"]).status == "cancelled"
 
 
 def test_learn_errors_are_one_line(tmp_path: Path, write_jsonl) -> None:

@@ -1,4 +1,4 @@
-"""API routes for generation and judging jobs (admin): start one, list them, follow and cancel
+"""API routes for jobs (admin: generation, judging, learning a judge): start one, list them, follow and cancel
 one. Reads never write: the server's watcher takes the workers' results in and finishes jobs."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.auth import AdminUser, Context
-from app.job_requests import JobBody, start_job
+from app.job_requests import JobBody, start_job, stop_job
 from curation.jobs.records import get_job, list_jobs
-from curation.jobs.runner import cancel_job, job_log, job_view
+from curation.jobs.runner import job_log, job_view
 
 router = APIRouter()
 
@@ -34,5 +34,6 @@ def get_one_job(job_id: int, user: AdminUser, ctx: Context) -> dict:
 
 @router.post("/jobs/{job_id}/cancel")
 def post_cancel(job_id: int, user: AdminUser, ctx: Context) -> dict:
-    """End a job's worker (what it finished is kept); the job is then `cancelled`."""
-    return job_view(cancel_job(ctx.store, job_id))
+    """End a job's worker (what it finished is kept), and the training run it waits for if
+    any; the job is then `cancelled`."""
+    return job_view(stop_job(ctx.store, job_id))

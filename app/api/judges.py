@@ -1,31 +1,18 @@
-"""API routes for judges (admin): learning one from a snapshot, their agreement report, queue
-priorities from their uncertainty, and whether annotators see a judge's verdicts as
-suggestions."""
+"""API routes for judges (admin): learning one from a snapshot (a job), held-out figures,
+their agreement report, queue priorities from their uncertainty, and whether annotators see
+a judge's verdicts as suggestions."""
 
 from __future__ import annotations
-
-from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
+from app.job_requests import LearnParams, start_job
+from curation.jobs.runner import job_view
 from curation.judging.judgments import get_suggestions
-from judges.learn import LEARN_METHODS
 
 router = APIRouter()
-
-
-class LearnBody(BaseModel):
-    """What `prefstudio judge learn` takes: method, snapshot (default: the newest), base model,
-    and for the reward method at most how many training steps."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    method: Literal[LEARN_METHODS] = "light"  # type: ignore[valid-type]
-    snapshot: str | None = Field(default=None, max_length=64)
-    model: str | None = Field(default=None, max_length=500)
-    max_steps: int | None = Field(default=None, ge=1)
 
 
 class ReportBody(BaseModel):
@@ -54,13 +41,22 @@ class SuggestionsBody(BaseModel):
 
 
 @router.post("/judges/learn")
-def post_learn(body: LearnBody, user: AdminUser, ctx: Context) -> dict:
-    """Learn a judge from a snapshot's labels; its key and everyone's held-out figures."""
-    from judges.learn import learn_judge
-    from training.reward_model import train_reward_model
+def post_learn(body: LearnParams, user: AdminUser, ctx: Context) -> dict:
+    """Start a job that learns a judge from a snapshot's labels (follow it under /jobs/<id>;
+    then /judges/heldout gives every judge's figures on the snapshot's test pairs)."""
+    return job_view(start_job(ctx.store, "learn", body.model_dump()))
 
-    result = learn_judge(ctx.store, **body.model_dump(), train_reward=train_reward_model)
-    return result.to_dict()
+
+@router.get("/judges/heldout")
+def get_heldout(user: AdminUser, ctx: Context, snapshot: str | None = None) -> dict:
+    """Every judge's figures on a snapshot's test pairs (default: the newest snapshot):
+    n, agreement with its 95% interval, and calibration error before and after calibration."""
+    from judges.heldout import snapshot_heldout
+    from judges.learn import snapshot_name
+
+    name = snapshot_name(ctx.store, snapshot)
+    heldout, test_pairs = snapshot_heldout(ctx.store, name)
+    return {"snapshot": name, "test_pairs": test_pairs, "heldout": heldout}
 
 
 @router.post("/judges/report")

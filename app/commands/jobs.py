@@ -1,4 +1,4 @@
-"""Following a generation or judging job from the CLI until it ends, here or through a server.
+"""Following a job (generation, judging, learning a judge) from the CLI until it ends, here or through a server.
 
 Here, the CLI holds the store, so its wait loop is the watcher that takes the worker's results
 in; through a server, it polls the job while the server's watcher does that. Either way a tqdm
@@ -49,17 +49,23 @@ def job_report(view: dict) -> dict[str, Any]:
     return view["result"]
 
 
-def run_job_here(store: Store, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Start a job on this store and follow it to its end; its report."""
-    from app.job_requests import start_job
-    from curation.jobs.runner import cancel_job, job_view, wait_for_job
+def run_job_here(
+    store: Store, kind: str, params: dict[str, Any], *watchers: Callable[[Store], object]
+) -> dict[str, Any]:
+    """Start a job on this store and follow it to its end, running `watchers` (such as the
+    training runs' watcher, for a job that waits on a run) beside the jobs' own; its report."""
+    from app.job_requests import start_job, stop_job
+    from curation.jobs.runner import job_view, wait_for_job
 
     job = start_job(store, kind, params)
 
     def wait(on_poll: Callable[[dict], None]) -> dict:
-        return job_view(wait_for_job(store, job.id, on_poll=lambda j: on_poll(job_view(j))))
+        polled = wait_for_job(
+            store, job.id, on_poll=lambda j: on_poll(job_view(j)), watchers=watchers
+        )
+        return job_view(polled)
 
-    return job_report(follow_job(job_view(job), wait, lambda: job_view(cancel_job(store, job.id))))
+    return job_report(follow_job(job_view(job), wait, lambda: job_view(stop_job(store, job.id))))
 
 
 def run_job_remote(server: ServerInfo, kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -81,3 +87,12 @@ def run_job_remote(server: ServerInfo, kind: str, params: dict[str, Any]) -> dic
 
         cancel = lambda: checked_response(client.post(f"{path}/cancel")).json()  # noqa: E731
         return job_report(follow_job(job, wait, cancel))
+
+
+def server_get(server: ServerInfo, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A read from the server's API (as the local admin); its JSON."""
+    from app.commands.remote import _checked as checked_response
+    from app.commands.remote import _client
+
+    with _client(server) as client:
+        return checked_response(client.get(path, params=params)).json()

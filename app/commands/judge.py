@@ -139,38 +139,6 @@ def judged_result(summary: dict) -> tuple[dict, str]:
     return summary, text
 
 
-class ProgressBars:
-    """tqdm bars on stderr, one per named step, each closed when the next step starts."""
-
-    def __init__(self) -> None:
-        self.step: str | None = None
-        self.bar = None
-
-    def show(self, step: str, done: int, total: int) -> None:
-        """Show `done` of `total` for `step`, starting its bar if it is new."""
-        from tqdm import tqdm
-
-        if step != self.step:
-            self.close()
-            self.step, self.bar = step, tqdm(total=total or None, desc=step, unit="item")
-        if total:
-            self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        """Close the bar under way, if any."""
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def __enter__(self) -> ProgressBars:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
 @judge.command()
 @click.option(
     "--method",
@@ -194,22 +162,34 @@ class ProgressBars:
 def learn(
     store: Store, method: str, snapshot: str | None, model: str | None, max_steps: int | None
 ) -> tuple[dict, str]:
-    """Learn a judge from a snapshot's training labels and measure it, the rule baselines and
-    every judge already run on its test pairs; the new judge runs as `judge --judge KEY`."""
-    from judges.learn import learn_judge
-    from training.reward_model import train_reward_model
+    """Learn a judge from a snapshot's training labels (a job; the reward method waits for its
+    training run) and measure it, the rule baselines and every judge already run on its test
+    pairs; the new judge runs as `judge --judge KEY`. Ctrl-C cancels the job and its run."""
+    from app.commands.jobs import run_job_here
+    from judges.learn import learned_report
+    from training.runs import watch_runs
 
-    with ProgressBars() as bars:
-        result = learn_judge(
-            store,
-            method=method,
-            snapshot=snapshot,
-            model=model,
-            max_steps=max_steps,
-            progress=bars.show,
-            train_reward=train_reward_model,
-        )
-    return learned_result(result.to_dict())
+    params = learn_params(method, snapshot, model, max_steps)
+    return learned_result(learned_report(store, run_job_here(store, "learn", params, watch_runs)))
+
+
+def remote_learn(
+    server: ServerInfo, method: str, snapshot: str | None, model: str | None, max_steps: int | None
+) -> tuple[dict, str]:
+    """`judge learn` through a running server: the job (and any run) runs there, this follows
+    it, then reads every judge's held-out figures on the snapshot."""
+    from app.commands.jobs import run_job_remote, server_get
+
+    result = run_job_remote(server, "learn", learn_params(method, snapshot, model, max_steps))
+    figures = server_get(server, "/judges/heldout", {"snapshot": result["snapshot"]})
+    return learned_result({**result, "heldout": figures["heldout"]})
+
+
+def learn_params(
+    method: str, snapshot: str | None, model: str | None, max_steps: int | None
+) -> dict:
+    """A learning job's parameters from the command's options."""
+    return {"method": method, "snapshot": snapshot, "model": model, "max_steps": max_steps}
 
 
 def learned_result(result: dict) -> tuple[dict, str]:

@@ -14,7 +14,7 @@ import httpx
 
 from app.commands import users
 from app.commands.generate import remote_generate
-from app.commands.judge import remote_run
+from app.commands.judge import remote_learn, remote_run
 from app.commands.train import (
     finished_run,
     follow_run,
@@ -135,6 +135,7 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "import_command": remote_import,
     "generate": remote_generate,
     "run": remote_run,
+    "learn": remote_learn,
     "train": remote_train,
     "runs": remote_runs,
     "user_add": remote_user_add,
@@ -143,8 +144,8 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
 """Commands that work differently through a server: files sent from here, a run or a job
 followed from here, a password read from this terminal, or only the API's reads (`runs` must not write)."""
 
-LOCAL_ONLY = {"init", "serve", "learn"}
-"""Commands that never run inside the server: they create it, or load models for long work."""
+LOCAL_ONLY = {"init", "serve"}
+"""Commands that never run through the server: they create it."""
 
 
 def run_through_server(

@@ -1,9 +1,13 @@
 """What a chunk of each job kind adds to the store, and to the job's report.
 
 A generation chunk holds one batch of samples ({prompt_id, text, model, meta}); a judging
-chunk holds verdicts ({pair_id, p_a, choice, consistent, raw}). Each is stored by the same
-core function that in-process generation and judging use, and returns the counts it adds
+chunk holds verdicts ({pair_id, p_a, choice, consistent, raw}); a learning chunk holds one
+judge ({judge: key, description, label, order_free}) then its verdicts. Each is stored by the
+same core function that in-process generation and judging use, and returns the counts it adds
 to the job's report.
+
+A kind may have a gate: a queued job of it launches only once its gate lets it (a reward-model
+judge waits for the training run that makes its model).
 """
 
 from __future__ import annotations
@@ -17,18 +21,28 @@ from typing import Any
 import pandas as pd
 
 from curation.arena.candidates import GeneratedResponse, add_generated_responses
-from curation.judging.judgments import save_judgments
+from curation.errors import PrefstudioError
+from curation.judging.judgments import register_judge, save_judgments
+from curation.store.run_records import ACTIVE_STATUSES, get_run
 from curation.store.store import Store
 
 Rows = list[dict[str, Any]]
+# What a queued job still waits for (None: it may launch), from its parameters.
+Gate = Callable[[Store, dict[str, Any]], str | None]
+
+
+class JobBlocked(PrefstudioError):
+    """A queued job can never launch: what it waited for failed."""
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """A kind of job: the worker module it runs, and how one of its chunks is stored."""
+    """A kind of job: the worker module it runs, how one of its chunks is stored, and what a
+    queued job of it waits for before it launches (nothing without a gate)."""
 
     worker: str
     store_chunk: Callable[[Store, dict[str, Any], Rows], dict[str, Any]]
+    gate: Gate | None = None
 
 
 def store_samples(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, Any]:
@@ -54,9 +68,31 @@ def store_verdicts(store: Store, params: dict[str, Any], rows: Rows) -> dict[str
     return {"judged": len(rows), "choices": dict(Counter(row["choice"] for row in rows))}
 
 
+def store_judge_verdicts(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, Any]:
+    """Register the judge of the chunk's first row and store the verdicts after it."""
+    judge, verdicts = rows[0]["judge"], rows[1:]
+    register_judge(store, judge["key"], judge["description"], judge["label"], judge["order_free"])
+    store_verdicts(store, {"judge_key": judge["key"]}, verdicts)
+    return {"judged": len(verdicts)}
+
+
+def training_run_done(store: Store, params: dict[str, Any]) -> str | None:
+    """None once the job's training run (`run_id`, if any) succeeded; what it waits for while
+    the run is queued or running; JobBlocked when the run failed or was cancelled."""
+    if params.get("run_id") is None:
+        return None
+    run = get_run(store, params["run_id"])
+    if run.status == "succeeded":
+        return None
+    if run.status in ACTIVE_STATUSES:
+        return f"waiting for training run {run.id} ({run.status})"
+    raise JobBlocked(f"training run {run.id} {run.status}: {run.error or 'no cause recorded'}")
+
+
 KINDS = {
     "generate": JobKind("training.generate_worker", store_samples),
     "judge": JobKind("judges.judge_worker", store_verdicts),
+    "learn": JobKind("judges.learn_worker", store_judge_verdicts, gate=training_run_done),
 }
 
 

@@ -10,8 +10,8 @@ twice, or a server restarted half-way, therefore neither stores a chunk twice no
 When the worker has ended, its last chunks are taken in and the job is finished: succeeded
 (it wrote result.json), cancelled (a cancel wrote the marker first) or failed (with a cause).
 
-One job of each kind runs at a time (`MAX_RUNNING_PER_KIND`); generation and judging do not
-wait for each other, nor for training runs. Reads (`get_job`, `list_jobs`, `job_view`) never
+One job of each kind runs at a time (`MAX_RUNNING_PER_KIND`); kinds do not wait for each
+other, nor for training runs, unless a kind's gate says so. Reads (`get_job`, `list_jobs`, `job_view`) never
 write.
 """
 
@@ -20,14 +20,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from curation.errors import PrefstudioError
 from curation.jobs import files, processes
-from curation.jobs.kinds import KINDS, add_counts
+from curation.jobs.kinds import KINDS, JobBlocked, add_counts
 from curation.jobs.records import (
     JobRecord,
     get_job,
@@ -72,15 +72,31 @@ def create_job(
 
 
 def launch_queued(store: Store) -> list[JobRecord]:
-    """Launch queued jobs, oldest first, while no job of their kind is running."""
+    """Launch queued jobs, oldest first, while no job of their kind is running; a job whose
+    gate holds it waits (saying for what in its progress), one whose gate never will fails."""
     launched = []
     with _finishing:
         for kind in KINDS:
-            running = len(list_jobs(store, status=("running",), kind=kind))
+            free = MAX_RUNNING_PER_KIND - len(list_jobs(store, status=("running",), kind=kind))
             queued = sorted(list_jobs(store, status=("queued",), kind=kind), key=lambda j: j.id)
-            for job in queued[: max(0, MAX_RUNNING_PER_KIND - running)]:
-                launched.append(_launch(store, job))
+            for job in queued:
+                if free > 0 and _may_launch(store, job):
+                    launched.append(_launch(store, job))
+                    free -= 1
     return launched
+
+
+def _may_launch(store: Store, job: JobRecord) -> bool:
+    """Whether the job's gate lets it launch; a job it never will is recorded as failed."""
+    gate = KINDS[job.kind].gate
+    try:
+        waiting = None if gate is None else gate(store, job.params)
+    except JobBlocked as blocked:
+        update_job(store, job.id, status="failed", error=str(blocked), ended="now")
+        return False
+    if waiting is not None:
+        files.write_progress(job.folder, 0, 0, waiting)
+    return waiting is None
 
 
 def _launch(store: Store, job: JobRecord) -> JobRecord:
@@ -180,10 +196,14 @@ def wait_for_job(
     *,
     poll_seconds: float = 0.5,
     on_poll: Callable[[JobRecord], None] | None = None,
+    watchers: Sequence[Callable[[Store], object]] = (),
 ) -> JobRecord:
-    """Watch jobs until this one ends; `on_poll` sees it each time (for progress). For a
-    process that holds the store while no server runs (the CLI, tests)."""
+    """Watch jobs (after `watchers`, such as the training runs' watcher a gate waits on) until
+    this one ends; `on_poll` sees it each time (for progress). For a process that holds the
+    store while no server runs (the CLI, tests)."""
     while True:
+        for watch in watchers:
+            watch(store)
         watch_jobs(store)
         job = get_job(store, job_id)
         if on_poll is not None:

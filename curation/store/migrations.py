@@ -297,3 +297,30 @@ def jobs(con: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
+
+
+@migration(8)
+def learn_jobs(con: duckdb.DuckDBPyConnection) -> None:
+    """Jobs may also learn a judge (`learn`): the jobs table again, its kind check widened."""
+    con.execute(
+        """
+        CREATE TABLE jobs_widened (
+            id BIGINT PRIMARY KEY DEFAULT nextval('job_ids'),
+            kind VARCHAR NOT NULL CHECK (kind IN ('generate', 'judge', 'learn')),
+            params JSON NOT NULL,
+            status VARCHAR NOT NULL
+                CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+            pid INTEGER,
+            out_dir VARCHAR NOT NULL,
+            result JSON,
+            error VARCHAR,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            created TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+            started TIMESTAMPTZ,
+            ended TIMESTAMPTZ
+        );
+        INSERT INTO jobs_widened SELECT * FROM jobs;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_widened RENAME TO jobs;
+        """
+    )
