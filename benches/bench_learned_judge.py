@@ -25,14 +25,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from app.job_requests import start_job
 from curation import Store, import_paths
+from curation.jobs.runner import wait_for_job
 from curation.judging.judge_reads import snapshot_pairs
 from curation.snapshots.freeze import create_snapshot
 from curation.snapshots.snapshot_policy import SnapshotPolicy
 from judges.base import choice_from_p
 from judges.features import ResponseFeatures
 from judges.heldout import judge_figures
-from judges.learn import items_of, learn_judge
+from judges.learn import items_of, learned_report
 from judges.learned import LightClassifier, features_dir, pair_differences
 
 DATA = Path("/work/shared/data/hh-harmless-dev.jsonl")
@@ -54,10 +56,14 @@ def rounded(figures: dict) -> dict:
 
 
 def timed_learn(store: Store, model: str) -> tuple[dict, float]:
-    """One `judge learn --method light` on the snapshot, and its seconds."""
+    """One `judge learn --method light` on the snapshot (a job, followed until it ends, as the
+    CLI does), and its seconds."""
     started = time.perf_counter()
-    result = learn_judge(store, method="light", snapshot="bench", model=model)
-    return result.to_dict(), time.perf_counter() - started
+    params = {"method": "light", "snapshot": "bench", "model": model}
+    job = wait_for_job(store, start_job(store, "learn", params).id)
+    if job.status != "succeeded":
+        raise SystemExit(f"learning job {job.id} {job.status}: {job.error}")
+    return learned_report(store, job.result), time.perf_counter() - started
 
 
 def subset_figures(
