@@ -21,9 +21,16 @@ _TRACEBACK_END = re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt)\b.*", re.M
 KILLED = "the worker stopped without a result (killed?); see log.txt"
 
 
+def worker_niceness() -> int:
+    """How much lower than the server's a worker's CPU priority is ($PREFSTUDIO_WORKER_NICE,
+    default 10): on a machine shared with annotators, a vote is answered before a batch."""
+    return int(os.environ.get("PREFSTUDIO_WORKER_NICE", "10"))
+
+
 def launch(command: list[str], folder: Path) -> int:
     """Start `command` (never through a shell) with its output appended to the folder's log.txt,
-    in a session of its own so that a cancel reaches every child; record and return its pid."""
+    in a session of its own so that a cancel reaches every child, at a lower CPU priority than
+    this process; record and return its pid."""
     with open(Path(folder) / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
             command,
@@ -32,8 +39,20 @@ def launch(command: list[str], folder: Path) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    lower_priority(process.pid, worker_niceness())
     record_worker(folder, process.pid)
     return process.pid
+
+
+def lower_priority(pid: int, niceness: int) -> None:
+    """Raise a process's niceness by `niceness` over this process's (POSIX; children it starts
+    inherit it). A process already gone is left alone."""
+    import psutil
+
+    if niceness <= 0 or os.name != "posix":
+        return
+    with contextlib.suppress(psutil.Error):
+        psutil.Process(pid).nice(min(os.nice(0) + niceness, 19))
 
 
 def record_worker(folder: Path, pid: int) -> None:
