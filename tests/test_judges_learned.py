@@ -283,6 +283,33 @@ def test_the_reward_route_trains_a_reward_model_and_registers_it(
     assert ran["judge"] == result["judge"] and ran["cached"] == result["test_pairs"]
 
 
+def test_the_judge_tab_learns_a_judge_and_sets_it_beside_the_rules(
+    learned: dict, signal_db: Path, tiny_lm_dir: Path, tmp_path: Path
+) -> None:
+    import gradio as gr
+
+    from app.context import AppContext
+    from app.tabs import judge as judge_tab
+    from tests.test_tab_handlers import as_user
+
+    root = as_user("root")
+    with Store(copy_store(signal_db, tmp_path)) as store:
+        add_users(store)
+        ctx = AppContext(store)
+        with pytest.raises(gr.Error, match="needs the admin role"):
+            judge_tab.learn(ctx, as_user("ann"), "light", "", str(tiny_lm_dir), 0)
+        with pytest.raises(gr.Error, match="no snapshot named"):
+            judge_tab.learn(ctx, root, "light", "nope", str(tiny_lm_dir), 0)
+        started = judge_tab.learn(ctx, root, "light", " ", str(tiny_lm_dir), 0)
+        assert "learn job" in started["summary"]
+        assert wait_for_job(store, started["followed"]).status == "succeeded"
+        ended = judge_tab.follow(ctx, root, started["followed"])
+    mine = learned["heldout"][learned["judge"]]
+    assert ended["followed"] is None and learned["judge_key"] in ended["summary"]
+    assert f"Held-out agreement {mine['agreement']:.3f}" in ended["summary"]
+    assert "Best rule baseline" in ended["summary"]
+
+
 def _reward_job(store: Store, tiny_lm_dir: Path) -> JobRecord:
     """A reward learning job on the store (its training run queued first)."""
     params = {"method": "reward", "model": str(tiny_lm_dir), "max_steps": 2}

@@ -3,9 +3,10 @@ and their Cancel button."""
 
 from __future__ import annotations
 
+from app.job_requests import stop_job
 from app.safe_text import info, literal, render
 from curation.jobs.records import JobRecord, get_job
-from curation.jobs.runner import cancel_job, job_progress
+from curation.jobs.runner import job_progress
 from curation.store.store import Store
 
 
@@ -25,11 +26,11 @@ def job_text(job: JobRecord | None) -> str:
 
 
 def cancel_followed(store: Store, job_id: int | None, idle: str, done: str) -> JobRecord | None:
-    """Cancel the followed job while it is queued or running, and say so (`done`); None, after
-    saying `idle`, when there is nothing to cancel."""
+    """Cancel the followed job (and the training run it waits for) while it is queued or
+    running, and say so (`done`); None, after saying `idle`, when there is nothing to cancel."""
     if job_id is None or not get_job(store, job_id).active:
         info(idle)
         return None
-    job = cancel_job(store, job_id)
+    job = stop_job(store, job_id)
     info(done)
     return job

@@ -1,8 +1,9 @@
-"""The Judge tab (admins): run a judge over pairs as a job, read the report, and choose how
-verdicts are used (suggestions to annotators, queue priorities).
+"""The Judge tab (admins): run a judge over pairs or learn one from the labels, as a job; read
+the report; and choose how verdicts are used (suggestions to annotators, queue priorities).
 
-The judge runs in a worker process: the tab starts the job, a timer shows its progress (the
-server's watcher stores the verdicts), and Cancel ends it; the report refreshes when it ends.
+Judging and learning run in a worker process: the tab starts the job, a timer shows its
+progress (the server's watcher stores the verdicts), and Cancel ends it (a reward judge's
+training run with it); the report refreshes when it ends.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from app.job_requests import start_job
 from app.safe_text import info, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
 from app.tabs.job_panel import cancel_followed, job_text
-from curation.jobs.records import get_job
+from curation.jobs.records import JobRecord, get_job
 from curation.judging.judgments import get_suggestions, list_judges
+from judges.learn import LEARN_METHODS, learned_report
 from judges.priorities import BEST, best_judge, prioritize, suggest
 from judges.registry import JUDGE_KINDS
 from judges.report import REPORT_COLUMNS, judge_report, reliability_curves, report_table
@@ -113,17 +115,63 @@ def run(
     return {"summary": job_text(job), "followed": job.id}
 
 
+def learned_text(report: dict) -> str:
+    """A learning job's report (with `heldout`, as learned_report gives it): the new judge's
+    held-out agreement beside the best rule baseline's, as safe Markdown."""
+    figures = report["heldout"]
+    mine = next((f for f in figures.values() if f["judge_key"] == report["judge_key"]), None)
+    rules = [(label, f) for label, f in figures.items() if f["baseline"] and f["agreement"]]
+    lines = [
+        f"Learned **{literal(report['judge'])}** (key `{literal(report['judge_key'])}`) from "
+        f"{report['train_pairs']} training pairs of snapshot {literal(report['snapshot'])}."
+    ]
+    if mine is not None and mine["agreement"] is not None:
+        low, high = mine["interval"]
+        lines.append(
+            f"Held-out agreement {mine['agreement']:.3f} [{low:.3f}, {high:.3f}] over "
+            f"{mine['agreement_n']} of {report['test_pairs']} test pairs."
+        )
+    if rules:
+        label, best = max(rules, key=lambda item: item[1]["agreement"])
+        lines.append(f"Best rule baseline: {literal(label)}, {best['agreement']:.3f}.")
+    return render(" ".join(lines))
+
+
+def ended_text(ctx: AppContext, job: JobRecord) -> str:
+    """What an ended judging or learning job did, after its status line."""
+    shown = job_text(job)
+    if job.status == "failed" or not job.result.get("judge_key"):
+        return shown
+    if job.kind == "learn":
+        return shown + "\n\n" + learned_text(learned_report(ctx.store, job.result))
+    return shown + "\n\n" + summary_text(job.result)
+
+
 @handler("admin", passive=True)
 def follow(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
-    """The timer: the followed job's progress; once it has ended, its summary and the report
+    """The timer: the followed job's progress; once it has ended, what it did and the report
     anew (and the job is no longer followed)."""
     if job_id is None:
         return {}
     job = get_job(ctx.store, job_id)
     if job.active:
         return {"summary": job_text(job)}
-    ended = job_text(job) + "\n\n" + summary_text(job.result)
-    return {"summary": ended, "followed": None, **overview_view(ctx)}
+    return {"summary": ended_text(ctx, job), "followed": None, **overview_view(ctx)}
+
+
+@handler("admin")
+def learn(
+    ctx: AppContext, user: str, method: str, snapshot: str, model: str, steps: float | None
+) -> Outputs:
+    """Start a job that learns a judge from a snapshot's labels, and follow it."""
+    params = {
+        "method": method,
+        "snapshot": snapshot.strip() or None,
+        "model": model.strip() or None,
+        "max_steps": int(steps or 0) or None if method == "reward" else None,
+    }
+    job = start_job(ctx.store, "learn", params)
+    return {"summary": job_text(job), "followed": job.id}
 
 
 @handler("admin")
@@ -154,9 +202,11 @@ def prioritize_pairs(ctx: AppContext, user: str) -> Outputs:
 
 def create_judge_tab(ctx: AppContext) -> None:
     """Build the Judge tab; every handler checks the admin role on the server."""
-    c = {**_run_section(), **_report_section(), **_usage_section()}
+    c = {**_run_section(), **_learn_section(), **_report_section(), **_usage_section()}
     form = [c["kind"], c["model"], c["pairs"], c["limit"], c["base_url"]]
     wire(ctx, c["run"].click, run, form, named(c, "summary", "followed"))
+    learning = [c["learn_method"], c["learn_snapshot"], c["learn_model"], c["learn_steps"]]
+    wire(ctx, c["learn"].click, learn, learning, named(c, "summary", "followed"))
     wire(ctx, c["cancel"].click, cancel, [c["followed"]], named(c, "summary"))
     ticked = named(c, "summary", "followed", *OVERVIEW)
     wire(ctx, partial(c["timer"].tick, show_progress="hidden"), follow, [c["followed"]], ticked)
@@ -189,6 +239,28 @@ def _run_section() -> dict[str, Any]:
     c["summary"] = markdown_view(elem_id="judge-summary")
     c["followed"] = gr.State(None)  # id of the judging job shown
     c["timer"] = gr.Timer(1.0)
+    return c
+
+
+def _learn_section() -> dict[str, Any]:
+    """Learning a judge from a snapshot's labels: method, snapshot, base model, steps."""
+    c: dict[str, Any] = {}
+    gr.Markdown("### Learn a judge from your annotators' labels (measured on held-out pairs)")
+    with gr.Row():
+        c["learn_method"] = gr.Radio(
+            list(LEARN_METHODS), value="light", label="Method (light: seconds on a CPU; "
+            "reward: trains a reward model as a run)", elem_id="learn-method",
+        )  # fmt: skip
+        c["learn_snapshot"] = gr.Textbox(
+            label="Snapshot (blank: the newest)", elem_id="learn-snapshot"
+        )
+        c["learn_model"] = gr.Textbox(
+            label="Base model (blank: smollm2-135m)", elem_id="learn-model"
+        )
+        c["learn_steps"] = gr.Number(
+            value=0, minimum=0, precision=0, label="Training steps (reward; 0: the preset's)"
+        )
+    c["learn"] = gr.Button("Learn a judge", elem_id="learn-run")
     return c
 
 
