@@ -4,18 +4,38 @@ here; a bad one is a 422 in the API and one error line in the CLI."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from curation.errors import BadInput
 from curation.jobs.records import JobRecord
 from curation.store.store import Store
 from judges.learn import LEARN_METHODS
 
+if TYPE_CHECKING:
+    from training.generate_remote import ServerOptions
+
+
+class ServerParams(BaseModel):
+    """How a generation job asks an OpenAI-compatible server; an option left out keeps its
+    default. The key is named by its environment variable, never given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100
+    )
+    concurrency: int | None = Field(default=None, ge=1, le=256)
+    rate_limit: float | None = Field(default=None, gt=0)  # requests per second
+    max_retries: int | None = Field(default=None, ge=0, le=100)
+    timeout: float | None = Field(default=None, gt=0)  # seconds for one answer
+
 
 class GenerateParams(BaseModel):
-    """A generation job: models, which prompts, how many, and how to sample."""
+    """A generation job: models, which prompts, how many, and how to sample; with a base URL,
+    on that OpenAI-compatible server (`server`: how to ask it)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,6 +48,15 @@ class GenerateParams(BaseModel):
     max_new_tokens: int = Field(default=256, ge=1)
     batch_size: int = Field(default=8, ge=1)
     seed: int = 0
+    base_url: str | None = Field(default=None, min_length=1, max_length=2000)
+    server: ServerParams = Field(default_factory=ServerParams)
+
+    @field_validator("server")
+    @classmethod
+    def _server_needs_a_base_url(cls, server: ServerParams, info: ValidationInfo) -> ServerParams:
+        if info.data.get("base_url") is None and server.model_dump(exclude_none=True):
+            raise PydanticCustomError("no_base_url", "server options only apply with a base_url")
+        return server
 
 
 class JudgeParams(BaseModel):
@@ -97,7 +126,17 @@ def _start_generation(store: Store, params: GenerateParams) -> JobRecord:
         limit=params.limit,
         settings=settings,
         batch_size=params.batch_size,
+        server=_server_options(params),
     )
+
+
+def _server_options(params: GenerateParams) -> ServerOptions | None:
+    """The server a generation job asks (None: its models run here)."""
+    from training.generate_remote import ServerOptions
+
+    if params.base_url is None:
+        return None
+    return ServerOptions(params.base_url, **params.server.model_dump(exclude_none=True))
 
 
 def _start_judging(store: Store, params: JudgeParams) -> JobRecord:

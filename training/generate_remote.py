@@ -1,34 +1,31 @@
 """Generating candidates on an OpenAI-compatible server (vLLM, SGLang, llama.cpp, a hosted API).
 
-Each sample is one chat-completions request; requests run concurrently through the shared
-client (rate limit, retries). Finished samples are stored in chunks, each in one transaction,
-so an interrupted or failed run keeps what was done, and a rerun of the same command asks
-only for the (prompt, model, sample index) triples not stored yet.
+The process holding the store picks the samples still to ask for (`pending_samples`); a
+generation job's worker asks for them (`generate_on_server_job`): each sample is one
+chat-completions request, requests run concurrently through the shared client (rate limit,
+retries), and the samples are written as chunks of whole prompts that the watcher stores. A
+cancelled or failed job keeps what was written; resumed, it asks only for the rest, and a new
+job skips every (prompt, model, sample index) triple already stored.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from curation.arena.candidates import GeneratedResponse, PromptToGenerate
-from curation.arena.candidates import add_generated_responses as store_chunk
 from curation.arena.generated_samples import prompts_missing_samples, stored_samples
 from curation.io.openai_client import EndpointError, OpenAIClient
+from curation.jobs.files import chunk_numbers, write_chunk, write_progress, written_rows
 from curation.store.store import Store
-from training.generate import (
-    GenerateReport,
-    GenerationError,
-    Progress,
-    SamplingSettings,
-    ShouldStop,
-    select_prompts,
-)
+from training.generate import GenerateReport, GenerationError, SamplingSettings, select_prompts
+
+Received = Callable[["SampleTask", GeneratedResponse], None]
 
 
 @dataclass(frozen=True)
@@ -39,14 +36,16 @@ class SampleTask:
     prompt: PromptToGenerate
     index: int
 
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """(model, prompt id, sample index): what names a sample, stored or written."""
+        return self.model, self.prompt.id, self.index
+
 
 @dataclass
 class RemoteGenerateReport(GenerateReport):
-    """A generation report with the server's host, samples skipped as stored, and retries.
-
-    `per_model` counts the samples received from each model (`responses_added` leaves out
-    texts already stored for the same prompt and model).
-    """
+    """A generation report with the server's host, samples skipped as stored, and the
+    requests retried (by the job's last attempt)."""
 
     endpoint: str = ""
     already_stored: int = 0
@@ -63,6 +62,22 @@ class ServerOptions:
     rate_limit: float | None = None  # requests per second; None: no limit
     max_retries: int = 5
     timeout: float = 120.0  # seconds for one answer
+
+    def options(self) -> dict[str, Any]:
+        """Everything but the base URL, as a job's parameters keep it: the key's variable is
+        named, the key itself never written."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "base_url"}
+
+    def check(self) -> None:
+        """Refuse what the client would refuse, and a base URL holding credentials (a job
+        writes its base URL down)."""
+        self.client()
+        parts = urlsplit(self.base_url)
+        if parts.username or parts.password:
+            raise GenerationError(
+                "the base URL must not hold credentials; put the key in an environment "
+                "variable and name it (api_key_env)"
+            )
 
     def client(self) -> OpenAIClient:
         """A client for this server (the key is read when it opens)."""
@@ -145,7 +160,7 @@ def _in_flight(
     ask: Any,
     tasks: Iterator[SampleTask],
     window: int,
-    may_submit: ShouldStop,
+    may_submit: Callable[[], bool],
 ) -> Iterator[tuple[SampleTask, Future]]:
     """Submit tasks keeping at most `window` in flight; yield each as it finishes.
 
@@ -166,44 +181,26 @@ def _in_flight(
             yield pending.pop(future), future
 
 
-def generate_remote(
-    store: Store,
-    models: Sequence[str],
+def ask_server(
     client: OpenAIClient,
-    *,
-    prompts: str | Path = "unlabeled",
-    limit: int | None = None,
+    tasks: Sequence[SampleTask],
     settings: SamplingSettings,
+    received: Received,
+    *,
     concurrency: int = 8,
-    chunk_size: int = 32,
-    progress: Progress | None = None,
-    should_stop: ShouldStop | None = None,
-) -> RemoteGenerateReport:
-    """Ask `client`'s server for `settings.n` samples per prompt from each model; store them.
+) -> None:
+    """Ask `client`'s server for every task, `concurrency` requests at once; `received(task,
+    response)` sees each answer in this thread as it comes.
 
-    Responses keep the model name as given, with the sampling settings, the sample index, the
-    completion tokens, the finish reason and the server's host in `meta`. `progress(done,
-    total)` counts samples. Once `should_stop()` is true no new request starts; those in
-    flight are stored. A request that fails for good ends the run with a GenerationError
-    naming the prompt and the status, after storing every sample that did finish.
+    A response keeps the model name as given, with the sampling settings, the sample index,
+    the completion tokens, the finish reason and the server's host in `meta`. A request that
+    fails for good starts no new request; once those in flight are received, a
+    GenerationError names the prompt, the sample and the last status.
     """
-    if not models:
-        raise GenerationError("name at least one model to generate with")
-    if concurrency < 1 or chunk_size < 1:
-        raise GenerationError("concurrency and chunk size must be at least 1")
-    tasks, skipped = pending_samples(store, models, prompts, limit, settings.n)
-    left = Counter((t.model, t.prompt.id) for t in tasks)
-    report = RemoteGenerateReport(
-        list(models),
-        len(left),
-        asdict(settings),
-        per_model=dict.fromkeys(models, 0),
-        endpoint=client.host,
-        already_stored=skipped,
-    )
+    if concurrency < 1:
+        raise GenerationError("concurrency must be at least 1")
     failure: list[str] = []
-    chunk: list[GeneratedResponse] = []
-    started = time.perf_counter()
+    count = 0
 
     def ask(task: SampleTask) -> GeneratedResponse:
         text, tokens, reason = read_completion(client.chat(request_body(task, settings)))
@@ -217,46 +214,89 @@ def generate_remote(
         }
         return GeneratedResponse(task.prompt.id, text, task.model, meta)
 
-    def flush() -> None:
-        added = store_chunk(store, chunk)
-        report.responses_added += added
-        for row in chunk:
-            report.per_model[row.model] += 1
-        chunk.clear()
-
-    def may_submit() -> bool:
-        return not failure and not (should_stop and should_stop())
-
     with client, ThreadPoolExecutor(concurrency) as pool:
-        for task, future in _in_flight(pool, ask, iter(tasks), concurrency, may_submit):
+        for task, future in _in_flight(pool, ask, iter(tasks), concurrency, lambda: not failure):
             try:
-                row = future.result()
+                response = future.result()
             except EndpointError as error:
                 failure.append(_failure_line(task, error, client.host))
                 continue
-            chunk.append(row)
-            report.samples += 1
-            report.new_tokens += row.meta["new_tokens"] or 0
-            left[task.model, task.prompt.id] -= 1
-            report.prompts_done += int(left[task.model, task.prompt.id] == 0)
-            if len(chunk) >= chunk_size:
-                flush()
-            if progress:
-                progress(report.samples, len(tasks))
-        flush()
-    report.retries = client.retries
-    report.seconds = round(time.perf_counter() - started, 3)
-    report.cancelled = report.samples < len(tasks) and not failure
+            received(task, response)
+            count += 1
     if failure:
         raise GenerationError(
-            f"{failure[0]}; {report.samples} samples finished before it are stored, "
-            "and running the same command again asks only for the rest"
+            f"{failure[0]}; {count} samples finished before it are stored, and running the "
+            "same command again (or resuming the job) asks only for the rest"
         )
-    return report
 
 
-def generate_on_server(
-    store: Store, models: Sequence[str], server: ServerOptions, **run: Any
-) -> RemoteGenerateReport:
-    """`generate_remote` with a client for `server` at its concurrency (`run`: the rest)."""
-    return generate_remote(store, models, server.client(), concurrency=server.concurrency, **run)
+class PromptChunks:
+    """Samples written as chunks of `size` prompts, a prompt's samples together once all of
+    them have come; progress (samples done of `total`) written as each comes."""
+
+    def __init__(self, folder: Path, size: int, tasks: Sequence[SampleTask], total: int) -> None:
+        self.folder, self.size, self.total = folder, size, total
+        self.left = Counter((task.model, task.prompt.id) for task in tasks)
+        self.waiting: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        self.ready: list[dict[str, Any]] = []
+        self.prompts_ready = 0
+        self.number = max(chunk_numbers(folder), default=0)
+        self.done = total - len(tasks)
+
+    def add(self, task: SampleTask, response: GeneratedResponse) -> None:
+        """Take one sample in; write a chunk once `size` prompts have all their samples."""
+        prompt = (task.model, task.prompt.id)
+        self.waiting[prompt].append(asdict(response))
+        self.left[prompt] -= 1
+        if not self.left[prompt]:
+            self.ready += self.waiting.pop(prompt)
+            self.prompts_ready += 1
+            if self.prompts_ready == self.size:
+                self.write(self.ready)
+        self.done += 1
+        write_progress(self.folder, self.done, self.total, f"asking {task.model}")
+
+    def write_rest(self) -> None:
+        """Write every sample taken in and not written yet (after a failure, some prompts'
+        samples are not all there: the resumed job asks for the rest)."""
+        rest = self.ready + [row for rows in self.waiting.values() for row in rows]
+        self.waiting.clear()
+        if rest:
+            self.write(rest)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        """Write `rows` as the next chunk; nothing is ready after it."""
+        self.number += 1
+        write_chunk(self.folder, self.number, rows)
+        self.ready, self.prompts_ready = [], 0
+
+
+def generate_on_server_job(folder: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """A generation job's work on a server: ask for every sample of `params["todo"]` ({model,
+    prompt: {id, messages}, index}) not yet in a chunk; the requests retried."""
+    settings = SamplingSettings(**params["settings"])
+    server = ServerOptions(params["base_url"], **params["server"])
+    todo = [
+        SampleTask(row["model"], PromptToGenerate(**row["prompt"]), row["index"])
+        for row in params["todo"]
+    ]
+    written = {(r["model"], r["prompt_id"], r["meta"]["sample"]) for r in written_rows(folder)}
+    tasks = [task for task in todo if task.key not in written]
+    chunks = PromptChunks(folder, params["batch_size"], tasks, len(todo))
+    client = server.client()
+    try:
+        ask_server(client, tasks, settings, chunks.add, concurrency=server.concurrency)
+    finally:
+        chunks.write_rest()
+    write_progress(folder, chunks.done, len(todo), "finished")
+    return {"retries": client.retries}
+
+
+def server_summary(report: dict[str, Any]) -> str:
+    """A line on the server a generation report (as `to_dict` gives it) asked; '' for none."""
+    if not report.get("endpoint"):
+        return ""
+    return (
+        f"{report['endpoint']}: {report['already_stored']} samples already stored, "
+        f"{report['retries']} requests retried"
+    )

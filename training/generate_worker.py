@@ -2,7 +2,8 @@
 
 Reads DIR/params.json (models, the prompts to answer per model, sampling settings, batch size),
 generates batch by batch and writes each batch as a chunk of samples; it never opens the
-store. Started again on the same folder it skips the prompts its chunks already answer.
+store. Started again on the same folder it skips the prompts its chunks already answer. A job
+with a base URL asks that OpenAI-compatible server instead (`generate_on_server_job`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from curation.jobs.files import (
     written_rows,
 )
 from training.generate import SamplingSettings, batch_responses, generate_batches
+from training.generate_remote import generate_on_server_job
 
 
 def generate_job(folder: Path, params: dict[str, Any]) -> dict[str, Any]:
     """Answer every prompt of `params["todo"]` ({model: [{id, messages}]}) not yet in a chunk."""
+    if params.get("base_url"):
+        return generate_on_server_job(folder, params)
     from training.models import inference_dtype, load_causal_lm
 
     settings = SamplingSettings(**params["settings"])

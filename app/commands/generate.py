@@ -1,14 +1,12 @@
 """Commands that make candidates to label: generate responses from models, and pair them.
 
-`generate` runs the models here, or, with `--base-url`, asks an OpenAI-compatible server.
+`generate` runs as a job whose worker runs the models, or, with `--base-url`, asks an
+OpenAI-compatible server.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -16,7 +14,6 @@ import click
 from app.commands.base import store_command
 from app.server_info import ServerInfo
 from curation.arena.pairing import STRATEGIES, pair_responses
-from curation.errors import PrefstudioError
 from curation.store.store import Store
 
 
@@ -49,24 +46,6 @@ def _server_option(flag: str, kind: click.ParamType | type, help: str) -> Callab
     return click.option(flag, type=kind, default=None, help=f"With --base-url: {help}")
 
 
-@contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
-    """An event set by the first Ctrl-C (a second one interrupts at once)."""
-    stop = threading.Event()
-
-    def handle(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        click.echo("stopping after the current batch; Ctrl-C again to abort", err=True)
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @click.command()
 @click.option(
     "--model",
@@ -93,7 +72,9 @@ def _stop_on_interrupt() -> Iterator[threading.Event]:
 )
 @_setting("--top-p", click.FloatRange(0, 1, min_open=True), 0.95, "Nucleus sampling mass.")
 @_setting("--max-new-tokens", click.IntRange(min=1), 256, "Longest answer, in tokens.")
-@_setting("--batch-size", click.IntRange(min=1), 8, "Prompts per forward batch.")
+@_setting(
+    "--batch-size", click.IntRange(min=1), 8, "Prompts per batch (forward pass, stored chunk)."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed for sampling.")
 @click.option(
     "--base-url",
@@ -101,7 +82,10 @@ def _stop_on_interrupt() -> Iterator[threading.Event]:
     help="Ask this OpenAI-compatible server instead, like http://localhost:8000/v1; --model names its model.",
 )
 @_server_option(
-    "--api-key-env", str, "environment variable holding the API key (default OPENAI_API_KEY)."
+    "--api-key-env",
+    str,
+    "environment variable holding the API key, read where the job runs: here, or in the "
+    "environment of the server that holds the store (default OPENAI_API_KEY).",
 )
 @_server_option("--concurrency", click.IntRange(min=1), "requests at once (default 8).")
 @_server_option(
@@ -118,104 +102,51 @@ def _stop_on_interrupt() -> Iterator[threading.Event]:
     "seconds to wait for one answer (default 120).",
 )
 @store_command
-def generate(
-    store: Store,
-    models: tuple[str, ...],
-    prompts: str,
-    n: int,
-    limit: int | None,
-    temperature: float,
-    top_p: float,
-    max_new_tokens: int,
-    batch_size: int,
-    seed: int,
-    base_url: str | None,
-    **remote: object,
-) -> tuple[dict, str]:
+def generate(store: Store, **options: Any) -> tuple[dict, str]:
     """Generate candidate responses from one or more models and store them batch by batch.
 
     The models run in a worker process (a job); each finished batch is stored as it comes, and
     Ctrl-C cancels the job, keeping every batch stored so far. A later run skips prompts that
-    already have a response from the model. With --base-url each sample is a request to that
-    server instead; samples already stored (same prompt, model and sample index) are skipped.
+    already have a response from the model. With --base-url the job's worker sends each sample
+    as a request to that server instead; samples already stored (same prompt, model and sample
+    index) are skipped.
     """
-    from training.generate import GenerationError
-
-    given = {name: value for name, value in remote.items() if value is not None}
-    if given and not base_url:
-        flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
-        raise GenerationError(f"{flags} only apply with --base-url")
-    sampling = dict(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-    if base_url:
-        return _generate_on_server(store, models, prompts, limit, seed, base_url, sampling, given)
     from app.commands.jobs import run_job_here
 
-    params = generation_params(models, prompts, batch_size, limit=limit, seed=seed, **sampling)
-    return generation_result(run_job_here(store, "generate", params))
+    return generation_result(run_job_here(store, "generate", generation_params(**options)))
 
 
-def remote_generate(server: ServerInfo, base_url: str | None, **options: Any) -> tuple[dict, str]:
+def remote_generate(server: ServerInfo, **options: Any) -> tuple[dict, str]:
     """`generate` through a running server: the job runs there, and this follows it.
-    `options` are the command's other options."""
+    `options` are the command's options."""
     from app.commands.jobs import run_job_remote
 
-    if base_url:
-        raise PrefstudioError(
-            f"through the running server at {server.url}, generate runs models as a job there; "
-            "--base-url runs here only: stop the server first"
-        )
     return generation_result(run_job_remote(server, "generate", generation_params(**options)))
 
 
+SERVER_OPTIONS = ("api_key_env", "concurrency", "rate_limit", "max_retries", "timeout")
+SAMPLING = ("n", "limit", "temperature", "top_p", "max_new_tokens", "seed")
+
+
 def generation_params(
-    models: tuple[str, ...], prompts: str, batch_size: int, **settings: Any
+    models: tuple[str, ...], prompts: str, batch_size: int, base_url: str | None, **options: Any
 ) -> dict[str, Any]:
     """A generation job's parameters, as `POST /api/v1/jobs` takes them, from the command's
-    options (those of --base-url left out; a prompt file's path made absolute)."""
+    options (a prompt file's path made absolute); server options only with a base URL."""
     from pathlib import Path
 
     from curation.arena.candidates import PROMPT_CHOICES
+    from training.generate import GenerationError
 
+    server = {name: options[name] for name in SERVER_OPTIONS if options[name] is not None}
+    if server and not base_url:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in server)
+        raise GenerationError(f"{flags} only apply with --base-url")
     if prompts not in PROMPT_CHOICES and Path(prompts).exists():
         prompts = str(Path(prompts).resolve())
-    job = ("n", "limit", "temperature", "top_p", "max_new_tokens", "seed")
-    chosen = {name: settings[name] for name in job}
-    return dict(models=list(models), prompts=prompts, batch_size=batch_size, **chosen)
-
-
-def _generate_on_server(
-    store: Store,
-    models: tuple[str, ...],
-    prompts: str,
-    limit: int | None,
-    seed: int,
-    base_url: str,
-    sampling: dict,
-    given: dict,
-) -> tuple[dict, str]:
-    """Generate by asking an OpenAI-compatible server, here (the work is waiting on it)."""
-    from tqdm import tqdm
-
-    from training.generate import SamplingSettings
-    from training.generate_remote import ServerOptions, generate_on_server
-
-    settings = SamplingSettings(seed=seed, **sampling)
-    with _stop_on_interrupt() as stop, tqdm(desc="generate", unit="sample", disable=None) as bar:
-
-        def show(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        report = generate_on_server(
-            store, list(models), ServerOptions(base_url, **given), prompts=prompts, limit=limit,
-            settings=settings, progress=show, should_stop=stop.is_set,
-        )  # fmt: skip
-    lines = [f"{model}: {added} samples received" for model, added in report.per_model.items()]
-    lines.append(
-        f"{report.endpoint}: {report.already_stored} samples already stored, "
-        f"{report.retries} requests retried"
-    )
-    return report.to_dict(), "\n".join([*lines, _totals(report.to_dict())])
+    chosen = {name: options[name] for name in SAMPLING}
+    params = dict(models=list(models), prompts=prompts, batch_size=batch_size, **chosen)
+    return params | ({"base_url": base_url, "server": server} if base_url else {})
 
 
 def _totals(report: dict) -> str:
@@ -228,7 +159,11 @@ def _totals(report: dict) -> str:
 
 def generation_result(report: dict) -> tuple[dict, str]:
     """What `generate` prints for a generation job's report."""
+    from training.generate_remote import server_summary
+
     lines = [f"{model}: {added} new responses" for model, added in report["per_model"].items()]
+    if server := server_summary(report):
+        lines.append(server)
     return report, "\n".join([*lines, _totals(report)])
 
 

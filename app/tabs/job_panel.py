@@ -1,10 +1,14 @@
 """What the Generate and Judge tabs show of the job they follow: status, progress, report;
-and their Cancel button."""
+and their controls: a start button, Cancel and the timer that refreshes the view."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import gradio as gr
+
 from app.job_requests import stop_job
-from app.safe_text import info, literal, render
+from app.safe_text import info, literal, markdown_view, render
 from curation.jobs.records import JobRecord, get_job
 from curation.jobs.runner import job_progress
 from curation.store.store import Store
@@ -34,3 +38,16 @@ def cancel_followed(store: Store, job_id: int | None, idle: str, done: str) -> J
     job = stop_job(store, job_id)
     info(done)
     return job
+
+
+def job_controls(button: str, label: str, view: str, prefix: str) -> dict[str, Any]:
+    """The start button `button` (labelled `label`) and `cancel`, the followed job shown in
+    `view`, its id (`followed`) and the `timer` that refreshes it; elem ids `prefix-name`."""
+    c: dict[str, Any] = {}
+    with gr.Row():
+        c[button] = gr.Button(label, variant="primary", elem_id=f"{prefix}-{button}")
+        c["cancel"] = gr.Button("Cancel", elem_id=f"{prefix}-cancel")
+    c[view] = markdown_view(elem_id=f"{prefix}-{view}")
+    c["followed"] = gr.State(None)  # id of the job shown
+    c["timer"] = gr.Timer(1.0)
+    return c

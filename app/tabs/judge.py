@@ -18,7 +18,7 @@ from app.context import AppContext
 from app.job_requests import start_job
 from app.safe_text import info, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from app.tabs.job_panel import cancel_followed, job_text
+from app.tabs.job_panel import cancel_followed, job_controls, job_text
 from curation.jobs.records import JobRecord, get_job
 from curation.judging.judgments import get_suggestions, list_judges
 from judges.learn import LEARN_METHODS, learned_report
@@ -233,13 +233,7 @@ def _run_section() -> dict[str, Any]:
     c["base_url"] = gr.Textbox(
         label="Endpoint base URL (api judge)", placeholder="http://localhost:8000/v1"
     )
-    with gr.Row():
-        c["run"] = gr.Button("Run judge", variant="primary", elem_id="judge-run")
-        c["cancel"] = gr.Button("Cancel", elem_id="judge-cancel")
-    c["summary"] = markdown_view(elem_id="judge-summary")
-    c["followed"] = gr.State(None)  # id of the judging job shown
-    c["timer"] = gr.Timer(1.0)
-    return c
+    return c | job_controls("run", "Run judge", "summary", "judge")
 
 
 def _learn_section() -> dict[str, Any]:
