@@ -279,16 +279,11 @@ def wait_for_run(
 
     For a process that holds the store while no server runs (the CLI, tests).
     """
-    import time
+    from curation.jobs.runner import wait_until_ended
 
-    while True:
-        watch_runs(store)
-        record = get_run(store, run_id)
-        if on_poll is not None:
-            on_poll(record)
-        if not record.active:
-            return record
-        time.sleep(poll_seconds)
+    return wait_until_ended(
+        store, (watch_runs,), lambda: get_run(store, run_id), poll_seconds, on_poll
+    )
 
 
 def run_progress(record: RunRecord) -> dict[str, Any]:

@@ -17,13 +17,14 @@ write.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from curation.errors import PrefstudioError
 from curation.jobs import files, processes
@@ -36,6 +37,7 @@ from curation.jobs.records import (
     record_chunk,
     update_job,
 )
+from curation.store.run_records import RunRecord
 from curation.store.store import Store
 
 MAX_RUNNING_PER_KIND = 1
@@ -57,16 +59,28 @@ def worker_command(kind: str, folder: Path) -> list[str]:
 
 
 def create_job(
-    store: Store, kind: str, params: dict[str, Any], work: dict[str, Any], report: dict[str, Any]
+    store: Store,
+    kind: str,
+    params: dict[str, Any],
+    work: dict[str, Any],
+    report: dict[str, Any],
+    *,
+    inputs: Path | None = None,
 ) -> JobRecord:
     """Queue a job and launch it unless one of its kind is running; return it.
 
     `params` is what was asked (kept on the row), `work` everything else the worker needs
     (written with `params` to params.json), `report` the job's result before any chunk.
+    `inputs`, a folder under `jobs_dir(store)` holding files for the worker, becomes the
+    job's folder.
     """
-    record = insert_job(store, kind, params, report, jobs_dir(store))
-    record.folder.mkdir(parents=True, exist_ok=True)
-    files.write_json_atomically(record.folder / files.PARAMS_FILE, {**params, **work})
+    with _finishing:  # no watcher launches the job before its folder is ready
+        record = insert_job(store, kind, params, report, jobs_dir(store))
+        if inputs is None:
+            record.folder.mkdir(parents=True, exist_ok=True)
+        else:
+            os.replace(inputs, record.folder)
+        files.write_json_atomically(record.folder / files.PARAMS_FILE, {**params, **work})
     launch_queued(store)
     return get_job(store, record.id)
 
@@ -201,15 +215,31 @@ def wait_for_job(
     """Watch jobs (after `watchers`, such as the training runs' watcher a gate waits on) until
     this one ends; `on_poll` sees it each time (for progress). For a process that holds the
     store while no server runs (the CLI, tests)."""
+    return wait_until_ended(
+        store, (*watchers, watch_jobs), lambda: get_job(store, job_id), poll_seconds, on_poll
+    )
+
+
+Ended = TypeVar("Ended", bound=JobRecord | RunRecord)
+
+
+def wait_until_ended(
+    store: Store,
+    watchers: Sequence[Callable[[Store], object]],
+    read: Callable[[], Ended],
+    poll_seconds: float,
+    on_poll: Callable[[Ended], None] | None = None,
+) -> Ended:
+    """Run the watchers, then read the record, until it is no longer active (queued or
+    running); `on_poll` sees it each time. The wait loop of a job or a training run."""
     while True:
         for watch in watchers:
             watch(store)
-        watch_jobs(store)
-        job = get_job(store, job_id)
+        record = read()
         if on_poll is not None:
-            on_poll(job)
-        if not job.active:
-            return job
+            on_poll(record)
+        if not record.active:
+            return record
         time.sleep(poll_seconds)
 
 
