@@ -7,36 +7,61 @@ bar shows the worker's progress and Ctrl-C cancels the job (what it finished is 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from app.server_info import ServerInfo
 from curation.errors import PrefstudioError
-from curation.jobs.records import ACTIVE_STATUSES
 from curation.store.store import Store
+
+if TYPE_CHECKING:
+    import httpx
 
 JobWait = Callable[[Callable[[dict], None]], dict]
 
 
 def follow_job(job: dict, wait: JobWait, cancel: Callable[[], dict]) -> dict:
     """Wait for a job (a job view) with a progress bar; Ctrl-C cancels it. Returns its view."""
+
+    def reading(current: dict) -> tuple[int, int | None, str]:
+        progress = current["progress"]
+        return (
+            progress.get("done", 0),
+            progress.get("total"),
+            progress.get("phase", current["status"]),
+        )
+
+    title = f"{job['kind']} job {job['id']}"
+    return follow_with_bar(title, "item", reading, wait, cancel, "what it finished is kept")
+
+
+def follow_with_bar(
+    title: str,
+    unit: str,
+    reading: Callable[[dict], tuple[int, int | None, str]],
+    wait: JobWait,
+    cancel: Callable[[], dict],
+    kept: str,
+) -> dict:
+    """Wait for a job or a run with a tqdm bar on stderr, moved by `reading` of each view
+    polled (done, total, phase); Ctrl-C cancels it, saying what is `kept`. Its last view."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=f"{job['kind']} job {job['id']}", unit="item", disable=None)
+    bar = tqdm(desc=title, unit=unit, disable=None)
 
     def show(current: dict) -> None:
-        progress = current["progress"]
-        if progress.get("total"):
-            bar.total = progress["total"]
-        bar.set_postfix_str(progress.get("phase", current["status"]), refresh=False)
-        bar.n = progress.get("done", 0)
+        done, total, phase = reading(current)
+        if total:
+            bar.total = total
+        bar.set_postfix_str(phase, refresh=False)
+        bar.n = done
         bar.refresh()
 
     try:
         return wait(show)
     except KeyboardInterrupt:
-        bar.write(f"cancelling job {job['id']}; what it finished is kept")
+        bar.write(f"cancelling {title}; {kept}")
         return cancel()
     finally:
         bar.close()
@@ -75,18 +100,19 @@ def run_job_remote(server: ServerInfo, kind: str, params: dict[str, Any]) -> dic
 
     with _client(server) as client:
         job = checked_response(client.post("/jobs", json={"kind": kind, "params": params})).json()
-        path = f"/jobs/{job['id']}"
+        return job_report(follow_remote_job(client, job))
 
-        def wait(on_poll: Callable[[dict], None]) -> dict:
-            while True:
-                current = checked_response(client.get(path)).json()
-                on_poll(current)
-                if current["status"] not in ACTIVE_STATUSES:
-                    return current
-                time.sleep(0.5)
 
-        cancel = lambda: checked_response(client.post(f"{path}/cancel")).json()  # noqa: E731
-        return job_report(follow_job(job, wait, cancel))
+def follow_remote_job(client: httpx.Client, job: dict) -> dict:
+    """Follow a job started in the server (`job`: its view) by polling it through `client`,
+    as follow_job does; its view once it has ended."""
+    from app.commands.remote import _checked as checked_response
+    from app.commands.remote import poll_until_ended
+
+    path = f"/jobs/{job['id']}"
+    wait = partial(poll_until_ended, client, path, seconds=0.5)
+    cancel = lambda: checked_response(client.post(f"{path}/cancel")).json()  # noqa: E731
+    return follow_job(job, wait, cancel)
 
 
 def server_get(server: ServerInfo, path: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -67,26 +67,16 @@ def new_run_request(
 
 def follow_run(run: dict, wait: RunWait, cancel: Callable[[], dict]) -> dict:
     """Wait for a run (a run view) with a progress bar over its steps; Ctrl-C cancels it."""
-    from tqdm import tqdm
+    from app.commands.jobs import follow_with_bar
+
+    def reading(current: dict) -> tuple[int, int | None, str]:
+        progress = current["progress"]
+        return progress.get("step", 0), progress.get("max_steps"), progress.get("phase", "starting")
 
     click.echo(f"run {run['id']}: {' '.join(run['command'])}", err=True)
-    bar = tqdm(desc=f"run {run['id']} ({run['method']})", unit="step", leave=True)
-
-    def show(current: dict) -> None:
-        progress = current["progress"]
-        if progress.get("max_steps"):
-            bar.total = progress["max_steps"]
-        bar.set_postfix_str(progress.get("phase", "starting"), refresh=False)
-        bar.n = progress.get("step", 0)
-        bar.refresh()
-
-    try:
-        return wait(show)
-    except KeyboardInterrupt:
-        bar.write(f"cancelling run {run['id']}")
-        return cancel()
-    finally:
-        bar.close()
+    title = f"run {run['id']} ({run['method']})"
+    kept = f"`prefstudio train --resume {run['id']}` resumes it"
+    return follow_with_bar(title, "step", reading, wait, cancel, kept)
 
 
 def finished_run(run: dict) -> tuple[dict, str]:
