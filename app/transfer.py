@@ -1,4 +1,5 @@
-"""Import of uploaded files and export to downloadable files, shared by the API and the Admin tab."""
+"""Import jobs of uploaded files, and export to downloadable files: shared by the API and the
+Admin tab."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from curation import Store, export_dataset, import_paths
-from curation.errors import BadInput, PrefstudioError
+from curation import Store, export_dataset
+from curation.errors import BadInput
 from curation.io.exporter import ExportReport
-from curation.io.importer import ImportProgress, ImportReport
+from curation.io.import_worker import UPLOADS_DIR
+from curation.io.importer import check_format
+from curation.jobs.records import JobRecord
+from curation.jobs.runner import create_job, jobs_dir
 
 MAX_NAME_BYTES = 255  # the longest file name most file systems take
 MAX_SHOWN_NAME = 1000
@@ -47,72 +51,49 @@ def safe_upload_name(filename: str | None) -> str:
     return name
 
 
-def import_uploads(
+def start_import(
     store: Store,
     uploads: list[tuple[str | None, BinaryIO]],
     *,
     format: str = "auto",
     source: str | None = None,
-    progress: ImportProgress | None = None,
-    list_prompts: bool = False,
-) -> ImportReport:
-    """Import uploaded files (the sender's file name, readable content) in one transaction.
+    gold: bool = False,
+) -> JobRecord:
+    """Start a job importing uploaded files (the sender's file name, readable content), all in
+    one transaction, as `import_paths` does; return it. Nothing here reads the files' records.
 
-    Each file is copied under its own safe name into a folder of its own in the store's files
-    folder, so the format is detected from its real extension and two files may share a
-    name; the copies are removed after. The report and any error name each file as its
-    sender named it, never by the copy's path.
+    Each file is copied (streamed) under its own safe name into a folder of its own in the
+    job's folder, so the format is detected from its real extension and two files may share a
+    name. The job's report and any error name each file as its sender named it. With `gold`,
+    the import's labelled pairs become gold pairs. Raises BadInput, starting nothing, for a
+    bad format or file name.
     """
-    folder = store.files_dir / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(dir=folder)).resolve()
-    shown: dict[str, str] = {}
+    check_format(format)
+    names = [safe_upload_name(client_name) for client_name, _ in uploads]
+    jobs_dir(store).mkdir(parents=True, exist_ok=True)
+    inputs = Path(tempfile.mkdtemp(prefix=".import-", dir=jobs_dir(store)))
     try:
-        for index, (client_name, received) in enumerate(uploads):
-            target = _upload_target(workdir / str(index), client_name)
-            with target.open("xb") as out:
-                shutil.copyfileobj(received, out)
-            shown[str(target)] = shown_upload_name(client_name)
-        try:
-            report = import_paths(
-                store,
-                [Path(p) for p in shown],
-                format=format,
-                source=source,
-                progress=progress,
-                list_prompts=list_prompts,
-            )
-        except PrefstudioError as error:
-            raise _renamed(error, shown) from None
-        for file in report.files:
-            file.path = _rename(file.path, shown)
-        return report
+        listed = _save_uploads(inputs, uploads, names)
+        params = {"format": format, "source": source, "gold": gold}
+        report = {"files": [], "added": {}, **({"gold": 0} if gold else {})}
+        return create_job(store, "import", params, {"files": listed}, report, inputs=inputs)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(inputs, ignore_errors=True)  # gone once it became the job's folder
 
 
-def _upload_target(folder: Path, client_name: str | None) -> Path:
-    """Where an upload goes: its safe name inside `folder` (made here, so nothing else is in it)."""
-    folder.mkdir()
-    target = (folder / safe_upload_name(client_name)).resolve()
-    if target.parent != folder:
-        raise BadInput(shown_upload_name(client_name), "names a file outside its folder")
-    return target
-
-
-def _rename(text: str, shown: dict[str, str]) -> str:
-    """`text` with every stored copy's path replaced by the name its sender gave."""
-    for stored, name in shown.items():
-        text = text.replace(stored, name)
-    return text
-
-
-def _renamed(error: PrefstudioError, shown: dict[str, str]) -> PrefstudioError:
-    """`error`, naming the sender's files instead of their stored copies."""
-    error.args = tuple(_rename(str(arg), shown) for arg in error.args)
-    if isinstance(error, BadInput):
-        error.path = _rename(error.path, shown)
-    return error
+def _save_uploads(
+    folder: Path, uploads: list[tuple[str | None, BinaryIO]], names: list[str]
+) -> list[dict[str, str]]:
+    """Copy each upload to `uploads/<n>/<its safe name>` under `folder`; each copy's path
+    there, with the name its sender gave."""
+    listed = []
+    for index, ((client_name, received), name) in enumerate(zip(uploads, names, strict=True)):
+        stored = Path(UPLOADS_DIR, str(index), name)
+        (folder / stored).parent.mkdir(parents=True)
+        with (folder / stored).open("xb") as out:
+            shutil.copyfileobj(received, out)
+        listed.append({"path": str(stored), "name": shown_upload_name(client_name)})
+    return listed
 
 
 def export_to_file(store: Store, fmt: str, file_type: str = "jsonl") -> tuple[Path, ExportReport]:

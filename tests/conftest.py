@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,20 @@ def table_counts(store: Store) -> dict[str, int]:
     """Row counts of the tables an import writes."""
     tables = ("prompts", "responses", "pairs", "labels", "ratings")
     return {t: store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def imported_through_api(client: Any, files: Any, auth: tuple[str, str], **params: Any) -> dict:
+    """POST /api/v1/import through a TestClient, then watch jobs here (the test holds the
+    store, as a server's watcher would) until the import job ends; the job as
+    GET /api/v1/jobs/<id> then shows it."""
+    from curation.jobs.runner import wait_for_job
+
+    response = client.post("/api/v1/import", files=files, auth=auth, params=params)
+    assert response.status_code == 200, response.text
+    job = response.json()
+    assert (job["kind"], job["status"]) in {("import", "queued"), ("import", "running")}
+    wait_for_job(client.app.state.context.store, job["id"], poll_seconds=0.1)
+    return client.get(f"/api/v1/jobs/{job['id']}", auth=auth).json()
 
 
 def assert_one_error_line(stderr: str) -> str:

@@ -12,7 +12,7 @@ from app.context import AppContext
 from app.server import create_app
 from curation import Store, import_paths
 from curation.labelling.accounts import add_user
-from tests.conftest import REPO
+from tests.conftest import REPO, imported_through_api
 
 ANN = ("ann", "ann-password")
 ADMIN = ("root", "root-password")
@@ -112,7 +112,9 @@ def test_stats_for_any_user(client):
 def test_admin_imports_and_exports(client):
     record = {"prompt": "API import?", "chosen": "Yes.", "rejected": "No."}
     files = {"file": ("../../escape.jsonl", io.BytesIO(json.dumps(record).encode() + b"\n"))}
-    report = client.post("/api/v1/import", auth=ADMIN, files=files).json()
+    job = imported_through_api(client, files, ADMIN)
+    assert job["status"] == "succeeded", job["error"]
+    report = job["result"]
     assert report["added"]["pairs"] == 1
     # named as sent, stored as escape.jsonl inside its own folder (its source says so)
     assert report["files"][0]["path"] == "../../escape.jsonl"
@@ -128,8 +130,13 @@ def test_admin_imports_and_exports(client):
     assert client.get("/api/v1/export?format=labels", auth=ANN).status_code == 403
 
 
-def test_bad_import_is_400_and_bad_format_422(client):
-    files = {"file": ("bad.jsonl", b"{not json\n")}
-    response = client.post("/api/v1/import", auth=ADMIN, files=files)
-    assert response.status_code == 400 and "bad.jsonl" in response.json()["detail"]
+def test_a_bad_import_fails_its_job_in_one_line_and_bad_formats_are_422(client):
+    before = client.get("/api/v1/stats", auth=ADMIN).json()
+    job = imported_through_api(client, {"file": ("bad.jsonl", b"{not json\n")}, ADMIN)
+    assert job["status"] == "failed" and job["error"].startswith("bad.jsonl, line 1")
+    assert "\n" not in job["error"] and job["chunks"] == 0
+    assert client.get("/api/v1/stats", auth=ADMIN).json() == before
+    files = {"file": ("x.jsonl", b"{}\n")}
+    response = client.post("/api/v1/import?format=csv", auth=ADMIN, files=files)
+    assert response.status_code == 422 and "format" in response.json()["detail"]
     assert client.get("/api/v1/export?format=csv", auth=ADMIN).status_code == 422

@@ -22,8 +22,9 @@ from app.server import create_app
 from app.transfer import safe_upload_name
 from curation import Store, import_paths
 from curation.errors import BadInput
+from curation.jobs.runner import wait_for_job
 from curation.labelling.accounts import add_user
-from tests.conftest import REPO
+from tests.conftest import REPO, imported_through_api
 
 ANN = ("ann", "ann-password")
 ADMIN = ("root", "root-password")
@@ -128,7 +129,7 @@ def test_oversized_bodies_with_credentials_are_413(client):
 def test_an_import_under_the_upload_limit_is_not_held_to_the_json_limit(client):
     record = json.dumps({"prompt": "Under the cap?", "chosen": "Yes.", "rejected": "x" * 100_000})
     files = {"file": ("under.jsonl", (record + "\n").encode())}
-    assert client.post("/api/v1/import", files=files, auth=ADMIN).json()["added"]["pairs"] == 1
+    assert imported_through_api(client, files, ADMIN)["result"]["added"]["pairs"] == 1
 
 
 async def _call(app, path: str, headers: dict[str, str], chunks: Iterator[bytes]) -> tuple:
@@ -299,18 +300,23 @@ def test_an_uploaded_files_name_never_leaves_its_folder(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", NASTY_NAMES)
-def test_uploads_under_hostile_names_stay_in_their_folder_and_are_removed(client, name):
+def test_uploads_under_hostile_names_stay_in_their_job_folder_and_are_removed(client, name):
     store = client.app.state.context.store
-    uploads = store.files_dir / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
     around = store.path.parent
-    before = sorted(around.rglob("*"))
+    before = set(around.rglob("*"))
     record = json.dumps({"prompt": f"Named {name!r}?", "chosen": "Yes.", "rejected": "No."})
     files = {"file": (name, (record + "\n").encode())}
     response = client.post("/api/v1/import", files=files, auth=ADMIN)
     assert response.status_code in (200, 400)
+    folder = None
     if response.status_code == 400:
         assert one_line(response).startswith(name)
-    assert not any(uploads.iterdir())
-    assert sorted(around.rglob("*")) == before
+    else:
+        job = wait_for_job(store, response.json()["id"], poll_seconds=0.1)
+        assert job.status == "succeeded", job.error
+        folder = job.folder
+    made = set(around.rglob("*")) - before - {store.path.with_name(store.path.name + ".wal")}
+    kept = set() if folder is None else {store.files_dir, folder.parent, folder, *folder.rglob("*")}
+    assert made <= kept, made
+    assert not any(path.name == "uploads" for path in made)  # removed once staged
     assert not Path("/etc/x.jsonl").exists()

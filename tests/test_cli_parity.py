@@ -44,8 +44,16 @@ COMMANDS = [
     ["user", "enable", "ann"],
     ["guidelines", "set", "{data}/guidelines.md"],
     ["guidelines", "show"],
+    ["import", "{inputs}/more.jsonl"],
+    ["import", "{inputs}/bad.jsonl"],
+    ["import", "{inputs}/gold.jsonl", "--gold", "--source", "goldset"],
     ["stats"],
 ]
+INPUTS = {
+    "more.jsonl": [{"prompt": "Parity?", "chosen": "Same both ways.", "rejected": "Not."}],
+    "bad.jsonl": [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "p", "chosen": 1}],
+    "gold.jsonl": [{"prompt": "Gold?", "chosen": "Known answer.", "rejected": "Wrong."}],
+}
 VOLATILE = {"created", "updated", "started", "ended", "time", "seconds", "server", "last_seen"}
 
 
@@ -62,8 +70,13 @@ def normalized(value, folder: str):
 
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory):
-    """Two identical stores: `local` alone, `served` held by a running server."""
+    """Two identical stores: `local` alone, `served` held by a running server; and the
+    files both import (`inputs`)."""
     root = tmp_path_factory.mktemp("parity")
+    inputs = root / "inputs"
+    inputs.mkdir()
+    for name, records in INPUTS.items():
+        (inputs / name).write_text("".join(json.dumps(r) + "\n" for r in records), "utf-8")
     first = root / "local" / "store.duckdb"
     first.parent.mkdir()
     with Store(first) as store:
@@ -73,14 +86,14 @@ def sides(tmp_path_factory):
     second.parent.mkdir()
     shutil.copy(first, second)
     server = Server(second)
-    yield {"local": first, "served": second}
+    yield {"local": first, "served": second, "inputs": inputs}
     server.stop()
 
 
-def run(db: Path, args: list[str], tiny: Path) -> tuple[int, object]:
+def run(db: Path, args: list[str], tiny: Path, inputs: Path) -> tuple[int, object]:
     """Exit code and JSON (or the error line) of one command on the store `db` (`tiny`: the
-    tiny model's folder)."""
-    filled = [a.format(out=db.parent, data=REPO / "data", tiny=tiny) for a in args]
+    tiny model's folder; `inputs`: the files to import)."""
+    filled = [a.format(out=db.parent, data=REPO / "data", tiny=tiny, inputs=inputs) for a in args]
     result = CliRunner().invoke(main, [*filled, "--db", str(db), "--json"])
     if result.exit_code != 0:
         return result.exit_code, result.stderr.strip()
@@ -90,8 +103,8 @@ def run(db: Path, args: list[str], tiny: Path) -> tuple[int, object]:
 def test_every_command_gives_the_same_json_with_and_without_a_server(sides, tiny_lm_dir):
     assert Store.__name__  # the local store is opened per command, the served one is held
     for args in COMMANDS:
-        local = run(sides["local"], args, tiny_lm_dir)
-        served = run(sides["served"], args, tiny_lm_dir)
+        local = run(sides["local"], args, tiny_lm_dir, sides["inputs"])
+        served = run(sides["served"], args, tiny_lm_dir, sides["inputs"])
         assert normalized(local, str(sides["local"].parent)) == normalized(
             served, str(sides["served"].parent)
         ), args

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import assert_one_error_line, table_counts
+from conftest import assert_one_error_line, imported_through_api, table_counts
 
 from curation import BadInput, Store, UnknownFormat, import_paths
 
@@ -466,7 +466,7 @@ def test_malformed_json_array_names_line_and_column(store: Store, tmp_path: Path
     refused_naming(store, [path], "line 3", "(column 13)")
 
 
-def test_api_answers_a_deeply_nested_upload_with_400_and_one_line(db_path: Path) -> None:
+def test_a_deeply_nested_upload_fails_its_api_import_job_in_one_line(db_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from app.context import AppContext
@@ -478,8 +478,9 @@ def test_api_answers_a_deeply_nested_upload_with_400_and_one_line(db_path: Path)
         add_user(store, admin[0], "admin", admin[1])
         with TestClient(create_app(AppContext(store))) as client:
             files = {"file": ("deep.jsonl", f'{{"prompt": {DEEP}}}\n'.encode())}
-            response = client.post("/api/v1/import", auth=admin, files=files)
-        assert response.status_code == 400
-        detail = response.json()["detail"]
-        assert "deep.jsonl" in detail and "nested too deeply" in detail and "\n" not in detail
+            job = imported_through_api(client, files, admin)
+        assert job["status"] == "failed"
+        error = job["error"]
+        assert error.startswith("deep.jsonl, line 1") and "nested too deeply" in error
+        assert "\n" not in error
         assert table_counts(store) == ZEROS

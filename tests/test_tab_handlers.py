@@ -17,6 +17,7 @@ from app.tabs.leaderboard import show_leaderboard
 from app.ui import build_ui
 from curation import import_paths
 from curation.errors import PrefstudioError
+from curation.jobs.runner import wait_for_job
 from curation.labelling.accounts import list_users
 from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.labelling.queue import get_overlap
@@ -242,12 +243,34 @@ def test_a_bad_snapshot_policy_is_one_line_and_creates_nothing(flagged):
     assert list_snapshots(flagged.store) == []
 
 
-def test_admin_imports_exports_and_saves_settings(ctx, write_jsonl):
+def test_admin_imports_as_a_job_followed_to_its_report(ctx, write_jsonl):
     root = as_user("root")
-    path = write_jsonl("prefs.jsonl", PREFERENCES)
-    imported = admin.run_import(ctx, root, [str(path)], "auto", gr.Progress())
-    assert set(imported) == {"import_report", *admin.OVERVIEW}
-    assert "prefs.jsonl" in imported["import_report"] and imported["overlap"] == 1
+    started = admin.run_import(ctx, root, [str(write_jsonl("prefs.jsonl", PREFERENCES))], "auto")
+    job_id = started["import_followed"]
+    assert f"import job {job_id}" in started["import_report"]
+    assert admin.follow_import(ctx, as_user("ann"), job_id) is None  # the timer skips others
+    wait_for_job(ctx.store, job_id, poll_seconds=0.1)
+    ended = admin.follow_import(ctx, root, job_id)
+    assert set(ended) == {"import_report", "import_followed", *admin.OVERVIEW}
+    assert "prefs.jsonl: 2 records as preference" in ended["import_report"]
+    assert ended["import_followed"] is None and ended["overlap"] == 1
+    assert table_counts(ctx.store)["pairs"] == 2
+
+
+def test_a_bad_admin_import_shows_its_one_line_and_stores_nothing(ctx, write_jsonl):
+    root = as_user("root")
+    bad = write_jsonl("<b>bad.jsonl", [{"prompt": "p", "chosen": 1, "rejected": "r"}])
+    job_id = admin.run_import(ctx, root, [str(bad)], "auto")["import_followed"]
+    wait_for_job(ctx.store, job_id, poll_seconds=0.1)
+    shown = admin.follow_import(ctx, root, job_id)["import_report"]
+    assert "failed" in shown and "&lt;b&gt;bad.jsonl, line 1" in shown
+    assert 'field "chosen"' in shown.replace("&quot;", '"') and "<b>" not in shown
+    assert table_counts(ctx.store)["pairs"] == 0
+
+
+def test_admin_exports_and_saves_settings(ctx, write_jsonl):
+    root = as_user("root")
+    import_paths(ctx.store, [write_jsonl("prefs.jsonl", PREFERENCES)])
     exported = admin.run_export(ctx, root, "dpo", "jsonl")
     assert exported["export_file"].endswith(".jsonl")
     assert admin.save_overlap(ctx, root, 2) == {} and get_overlap(ctx.store) == 2
@@ -259,7 +282,7 @@ def test_admin_refusals_change_nothing(ctx):
     with pytest.raises(gr.Error, match="needs the admin role"):
         admin.save_overlap(ctx, as_user("ann"), 3)
     with pytest.raises(gr.Error, match="Choose one or more files"):
-        admin.run_import(ctx, as_user("root"), [], "auto", gr.Progress())
+        admin.run_import(ctx, as_user("root"), [], "auto")
     with pytest.raises(gr.Error) as raised:
         admin.save_guidelines(ctx, as_user("root"), "x" * (MAX_GUIDELINES + 1))
     assert "\n" not in raised.value.message and "at most" in raised.value.message

@@ -1,5 +1,6 @@
-"""API routes for jobs (admin: generation, judging, learning a judge): start one, list them, follow and cancel
-one. Reads never write: the server's watcher takes the workers' results in and finishes jobs."""
+"""API routes for jobs (admin: generation, judging, learning a judge; imports, which
+POST /import starts): start one, list them, follow and cancel one. Reads never write: the
+server's watcher takes the workers' results in and finishes jobs."""
 
 from __future__ import annotations
 

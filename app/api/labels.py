@@ -12,10 +12,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, AnnotatorUser, Context
-from app.transfer import export_to_file, import_uploads
+from app.transfer import export_to_file, start_import
 from curation import EXPORT_FORMATS, IMPORT_FORMATS, Store, store_stats
+from curation.jobs.runner import job_view
 from curation.judging.judgments import shown_suggestion
-from curation.labelling.gold import mark_imported_gold
 from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.labelling.queue import next_pair_for, queue_for
 from curation.labelling.queue_reads import ServedPair
@@ -136,15 +136,17 @@ def import_file(
     source: Annotated[str | None, Query(max_length=200)] = None,
     gold: Annotated[bool, Query()] = False,
 ) -> dict:
-    """Import the uploaded files (admin), all in one transaction, as `prefstudio import` does
-    with several paths; `source` names where they came from (default: each file's name).
-    With `gold`, their labelled pairs become gold pairs (`gold` in the reply: how many)."""
+    """Start an import job of the uploaded files (admin) and answer with the job at once; its
+    worker reads them, and the server stores them all in one transaction, as `prefstudio
+    import` does with several paths. `source` names where they came from (default: each
+    file's name); with `gold`, their labelled pairs become gold pairs.
+
+    Follow it at GET /api/v1/jobs/{id}: once `succeeded`, its `result` is the import report
+    (`files`, `added`, and `gold`: how many pairs were marked); `failed` stores nothing and
+    `error` is the one line naming the file, line and field. A bad file name or format is
+    refused at once (400, 422)."""
     uploads = [(upload.filename, upload.file) for upload in file]
-    report = import_uploads(ctx.store, uploads, format=format, source=source, list_prompts=gold)
-    data = report.to_dict()
-    if gold:
-        data["gold"] = mark_imported_gold(ctx.store, report)
-    return data
+    return job_view(start_import(ctx.store, uploads, format=format, source=source, gold=gold))
 
 
 @router.get("/export")

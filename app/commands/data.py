@@ -66,12 +66,18 @@ def import_command(
             store, paths, format=fmt, source=source, progress=_steps_on(bar), list_prompts=gold
         )
     data = report.to_dict()
-    lines = [f"{f.path}: {f.records} records as {f.format}" for f in report.files]
-    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report.added.items()))
     if gold:
         data["gold"] = mark_imported_gold(store, report)
-        lines.append(f"marked {data['gold']} pairs as gold")
-    return data, "\n".join(lines)
+    return data, import_text(data)
+
+
+def import_text(report: dict) -> str:
+    """An import's report as the CLI prints it: a line per file, what was added, the gold."""
+    lines = [f"{f['path']}: {f['records']} records as {f['format']}" for f in report["files"]]
+    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report["added"].items()))
+    if "gold" in report:
+        lines.append(f"marked {report['gold']} pairs as gold")
+    return "\n".join(lines)
 
 
 def _steps_on(bar: tqdm) -> ImportProgress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,7 +14,9 @@ import click
 import httpx
 
 from app.commands import users
+from app.commands.data import import_text
 from app.commands.generate import remote_generate
+from app.commands.jobs import follow_remote_job
 from app.commands.judge import remote_learn, remote_run
 from app.commands.train import (
     finished_run,
@@ -53,9 +56,10 @@ def _checked(response: httpx.Response, prefix: str = "the server refused: ") -> 
 def remote_import(
     server: ServerInfo, paths: tuple[Path, ...], fmt: str, source: str | None, gold: bool = False
 ) -> tuple[dict, str]:
-    """`import` through the server: every file goes in one request and one transaction, as
-    locally (a folder sends the files below it); the report and errors name the files as
-    given here."""
+    """`import` through the server: every file is uploaded into one import job there, whose
+    worker reads them and whose result the server stores in one transaction, as locally (a
+    folder sends the files below it); this follows the job (Ctrl-C cancels it). The report
+    and errors name the files as given here."""
     files = expand_paths(list(paths))
     folders = [path for path in files if path.is_dir()]
     if folders:
@@ -66,12 +70,19 @@ def remote_import(
     params = {"format": fmt, **({"source": source} if source else {}), "gold": gold}
     with contextlib.ExitStack() as opened, _client(server) as client:
         parts = [("file", (str(path), opened.enter_context(path.open("rb")))) for path in files]
-        report = _checked(client.post("/import", params=params, files=parts)).json()
-    lines = [f"{f['path']}: {f['records']} records as {f['format']}" for f in report["files"]]
-    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report["added"].items()))
-    if gold:
-        lines.append(f"marked {report['gold']} pairs as gold")
-    return {**report, "server": server.url}, "\n".join(lines)
+        job = _checked(client.post("/import", params=params, files=parts)).json()
+        opened.close()
+        report = _import_report(follow_remote_job(client, job))
+    return {**report, "server": server.url}, import_text(report)
+
+
+def _import_report(view: dict) -> dict:
+    """An ended import job's report; a failed one is its error line, as without a server."""
+    if view["status"] == "failed":
+        raise PrefstudioError(view["error"])
+    if view["status"] == "cancelled" and not view["chunks"]:
+        raise PrefstudioError(f"import job {view['id']} cancelled; nothing was stored")
+    return view["result"]
 
 
 def remote_user_add(server: ServerInfo, name: str, role: str) -> tuple[dict, str]:
@@ -109,17 +120,22 @@ def remote_train(server: ServerInfo, resume_id: int | None, **options: Any) -> t
         else:
             run = _checked(client.post("/runs", json=new_run_request(**options))).json()
         path = f"/runs/{run['id']}"
-
-        def wait(on_poll: Callable[[dict], None]) -> dict:
-            while True:
-                current = _checked(client.get(path)).json()
-                on_poll(current)
-                if current["status"] not in ACTIVE_STATUSES:
-                    return current
-                time.sleep(1.0)
-
+        wait = partial(poll_until_ended, client, path, seconds=1.0)
         run = follow_run(run, wait, lambda: _checked(client.post(f"{path}/cancel")).json())
     return finished_run(run)
+
+
+def poll_until_ended(
+    client: httpx.Client, path: str, on_poll: Callable[[dict], None], *, seconds: float
+) -> dict:
+    """GET the run or job at `path` every `seconds` until it is no longer queued or running;
+    `on_poll` sees it each time. Its last view."""
+    while True:
+        current = _checked(client.get(path)).json()
+        on_poll(current)
+        if current["status"] not in ACTIVE_STATUSES:
+            return current
+        time.sleep(seconds)
 
 
 def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:

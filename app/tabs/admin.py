@@ -3,6 +3,8 @@ export, overlap, the guidelines annotators see, and accounts."""
 
 from __future__ import annotations
 
+import contextlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,10 @@ from app.context import AppContext
 from app.safe_text import error, info, literal, markdown_view, render
 from app.tabs.accounts import create_accounts_panel
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from app.transfer import export_to_file, import_uploads
+from app.tabs.job_panel import job_text
+from app.transfer import export_to_file, start_import
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
+from curation.jobs.records import get_job
 from curation.labelling.gold_scores import gold_table
 from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.labelling.label_stats import annotator_counts, labels_over_time
@@ -35,33 +39,39 @@ def overview(ctx: AppContext, user: str) -> Outputs:
 
 
 @handler("admin")
-def run_import(
-    ctx: AppContext,
-    user: str,
-    files: list[str] | None,
-    fmt: str,
-    progress=gr.Progress(),  # noqa: B008
-) -> Outputs:
-    """Import the uploaded files in one go; a line per file, what was added, and the overview."""
+def run_import(ctx: AppContext, user: str, files: list[str] | None, fmt: str) -> Outputs:
+    """Start a job importing the uploaded files in one go, and follow it."""
     if not files:
         raise error("Choose one or more files to import.")
-    handles = [open(path, "rb") for path in files]  # noqa: SIM115 (closed below)
-    try:
-        report = import_uploads(
-            ctx.store,
-            [(Path(p).name, h) for p, h in zip(files, handles, strict=True)],
-            format=fmt,
-            progress=lambda done, total, step: progress(done / total, desc=f"import: {step}"),
-        )
-    finally:
-        for handle in handles:
-            handle.close()
+    with contextlib.ExitStack() as opened:
+        uploads = [(Path(path).name, opened.enter_context(open(path, "rb"))) for path in files]
+        job = start_import(ctx.store, uploads, format=fmt)
+    return {"import_report": job_text(job), "import_followed": job.id}
+
+
+@handler("admin", passive=True)
+def follow_import(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
+    """The timer: the followed import's progress; once it has ended, a line per file, what
+    was added and the overview anew (or why it failed), and the job is no longer followed."""
+    if job_id is None:
+        return {}
+    job = get_job(ctx.store, job_id)
+    if job.active:
+        return {"import_report": job_text(job)}
+    text = job_text(job)
+    if job.status == "succeeded":
+        text += "\n\n" + import_report_text(job.result)
+    return {"import_report": text, "import_followed": None, **overview.fn(ctx, user)}
+
+
+def import_report_text(report: dict) -> str:
+    """An import's report (files, added) as safe Markdown: a line per file, what was added."""
     lines = [
-        f"- {literal(Path(f.path).name)}: {f.records} records as {f.format}" for f in report.files
+        f"- {literal(file['path'])}: {file['records']} records as {file['format']}"
+        for file in report["files"]
     ]
-    added = ", ".join(f"{n} {table}" for table, n in report.added.items())
-    text = render("\n".join([*lines, f"\nadded: {added}"]))
-    return {"import_report": text, **overview.fn(ctx, user)}
+    added = ", ".join(f"{n} {table}" for table, n in report["added"].items())
+    return render("\n".join([*lines, f"\nadded: {added}"]))
 
 
 @handler("admin")
@@ -102,6 +112,8 @@ def _transfer_section() -> dict[str, Any]:
             c["import_format"] = gr.Dropdown(list(IMPORT_FORMATS), value="auto", label="Format")
             c["import"] = gr.Button("Import", elem_id="import-button")
             c["import_report"] = markdown_view(elem_id="import-report")
+            c["import_followed"] = gr.State(None)  # id of the import job shown
+            c["import_timer"] = gr.Timer(1.0)
         with gr.Column():
             gr.Markdown("### Export")
             c["export_format"] = gr.Dropdown(list(EXPORT_FORMATS), value="dpo", label="Format")
@@ -152,8 +164,11 @@ def create_admin_tab(ctx: AppContext) -> None:
     shown = named(c, *OVERVIEW)
     on_page_load(ctx, overview, None, shown)
     wire(ctx, c["refresh"].click, overview, None, shown)
-    imported = named(c, "import_report", *OVERVIEW)
-    wire(ctx, c["import"].click, run_import, [c["upload"], c["import_format"]], imported)
+    started = named(c, "import_report", "import_followed")
+    wire(ctx, c["import"].click, run_import, [c["upload"], c["import_format"]], started)
+    ticked = named(c, "import_report", "import_followed", *OVERVIEW)
+    timer = partial(c["import_timer"].tick, show_progress="hidden")
+    wire(ctx, timer, follow_import, [c["import_followed"]], ticked)
     exported = [c["export_format"], c["export_type"]]
     wire(ctx, c["export"].click, run_export, exported, named(c, "export_file"))
     wire(ctx, c["save_overlap"].click, save_overlap, [c["overlap"]], {})

@@ -1,12 +1,17 @@
 """Importing files into the store: read, detect the format, check, stage, then load in bulk.
 
 One call is one transaction: if any record of any file is bad, nothing is stored. Ids are
-content hashes, so importing the same data again adds nothing.
+content hashes, so importing the same data again adds nothing. Reading and staging need no
+store: `stage_to_parquet` stages files on a DuckDB of its own (an import job's worker) and
+writes the staged records to one Parquet file, which `load_staged_parquet` loads into the
+store with the same code as `import_paths`.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,41 +76,136 @@ def import_paths(
     `list_prompts` fills the report's `prompt_ids`.
     Raises BadInput naming the file, record and field of the first problem; stores nothing then.
     """
-    if format not in IMPORT_FORMATS:
-        raise BadInput(
-            "--format", f"unknown format {format!r}; choose from {', '.join(IMPORT_FORMATS)}"
-        )
+    check_format(format)
     files = expand_paths(list(paths))
-    prefix = f"ps_import_{next(_call_ids)}"
-    report = ImportReport()
+    prefix = _new_prefix()
     con = store.con
-    install_macros(con)
-    stages: list[tuple[str, str]] = []
     steps = _Steps(len(files) + len(LOAD_STEPS), progress)
     try:
         with store.transaction():
-            for index, path in enumerate(files):
-                steps.start(f"reading {path.name}")
-                name = source or (path.stem if path.is_file() else path.name)
-                for raw in read_sources(con, path, f"{prefix}_raw{index}"):
-                    fmt = _resolve_format(raw, format)
-                    stage = f"{prefix}_stage{len(stages)}"
-                    records = stage_source(con, raw, fmt, stage)
-                    stages.append((stage, name))
-                    report.files.append(FileImport(str(path), fmt, records, name))
-            report.added = _load_staged(con, prefix, stages, steps)
-            if list_prompts:
-                report.prompt_ids = [
-                    pid
-                    for (pid,) in con.execute(
-                        f"SELECT pid FROM {prefix}_items ORDER BY part, rec"
-                    ).fetchall()
-                ]
+            report = ImportReport(
+                _stage_files(con, files, prefix, format=format, source=source, steps=steps)
+            )
+            _load_items(con, prefix, report, steps, list_prompts=list_prompts)
             steps.start("commit")
     finally:
         drop_temp_tables(con, prefix)
     steps.start("done")
     return report
+
+
+def stage_to_parquet(
+    paths: Iterable[str | Path],
+    target: Path,
+    *,
+    format: str = "auto",
+    source: str | None = None,
+    progress: ImportProgress | None = None,
+) -> list[FileImport]:
+    """Read and check files as `import_paths` does, on an in-memory DuckDB of their own, and
+    write their staged items to the Parquet file `target` whole (for `load_staged_parquet`).
+
+    `progress` hears of reading each file, then of writing. Raises BadInput as `import_paths`
+    does, and then writes nothing.
+    """
+    check_format(format)
+    files = expand_paths(list(paths))
+    prefix = _new_prefix()
+    steps = _Steps(len(files) + 1, progress)
+    scratch = target.with_name(f".{target.name}.tmp")
+    spill = target.with_name(f".{target.name}.spill")  # what does not fit in memory
+    try:
+        with duckdb.connect(config={"temp_directory": str(spill)}) as con:
+            staged = _stage_files(con, files, prefix, format=format, source=source, steps=steps)
+            steps.start(f"writing {target.name}")
+            con.execute(
+                f"COPY (SELECT * FROM {prefix}_items) TO {quote_literal(scratch)} (FORMAT parquet)"
+            )
+        os.replace(scratch, target)
+    finally:
+        scratch.unlink(missing_ok=True)
+        shutil.rmtree(spill, ignore_errors=True)
+    return staged
+
+
+def load_staged_parquet(
+    store: Store, staged: Path, files: list[FileImport], *, list_prompts: bool = False
+) -> ImportReport:
+    """Load the items `stage_to_parquet` wrote (from `files`) into the store, in one
+    transaction (part of the caller's when one is open), as `import_paths` loads its own."""
+    prefix = _new_prefix()
+    report = ImportReport(files)
+    items = f"SELECT * FROM read_parquet({quote_literal(staged)})"
+    with store.transaction() as con:  # a failure rolls the temporary tables back too
+        con.execute(f"CREATE TEMP VIEW {prefix}_items AS {items}")
+        steps = _Steps(len(LOAD_STEPS), None)
+        _load_items(con, prefix, report, steps, list_prompts=list_prompts)
+        drop_temp_tables(con, prefix)
+    return report
+
+
+def check_format(format: str) -> None:
+    """Raise BadInput unless `format` is one an import may force (or `auto`)."""
+    if format not in IMPORT_FORMATS:
+        raise BadInput(
+            "--format", f"unknown format {format!r}; choose from {', '.join(IMPORT_FORMATS)}"
+        )
+
+
+def _new_prefix() -> str:
+    """A name prefix for one call's temporary tables, unlike any other call's."""
+    return f"ps_import_{next(_call_ids)}"
+
+
+def _stage_files(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    prefix: str,
+    *,
+    format: str,
+    source: str | None,
+    steps: _Steps,
+) -> list[FileImport]:
+    """Read, check and stage every file on `con`, then gather their records in the temporary
+    view `<prefix>_items` (one row per record, `part` and `rec` its place); what each held."""
+    install_macros(con)
+    stages: list[tuple[str, str]] = []
+    found: list[FileImport] = []
+    for index, path in enumerate(files):
+        steps.start(f"reading {path.name}")
+        name = source or (path.stem if path.is_file() else path.name)
+        for raw in read_sources(con, path, f"{prefix}_raw{index}"):
+            fmt = _resolve_format(raw, format)
+            stage = f"{prefix}_stage{len(stages)}"
+            records = stage_source(con, raw, fmt, stage)
+            stages.append((stage, name))
+            found.append(FileImport(str(path), fmt, records, name))
+    items = " UNION ALL BY NAME ".join(
+        f"SELECT {part} AS part, rowid AS rec, {quote_literal(name)} AS src, * FROM {stage}"
+        for part, (stage, name) in enumerate(stages)
+    )
+    con.execute(f"CREATE TEMP VIEW {prefix}_items AS {items}")
+    return found
+
+
+def _load_items(
+    con: duckdb.DuckDBPyConnection,
+    prefix: str,
+    report: ImportReport,
+    steps: _Steps,
+    *,
+    list_prompts: bool,
+) -> None:
+    """Load `<prefix>_items` into the store tables: the report gains what was added, and the
+    prompt of every record in file order when `list_prompts`."""
+    report.added = _load_staged(con, prefix, steps)
+    if list_prompts:
+        report.prompt_ids = [
+            pid
+            for (pid,) in con.execute(
+                f"SELECT pid FROM {prefix}_items ORDER BY part, rec"
+            ).fetchall()
+        ]
 
 
 class _Steps:
@@ -138,19 +238,13 @@ def _resolve_format(raw: RawSource, forced: str) -> str:
     return fmt
 
 
-def _load_staged(
-    con: duckdb.DuckDBPyConnection, prefix: str, stages: list[tuple[str, str]], steps: _Steps
-) -> dict[str, int]:
-    """Insert the staged records into the store tables; return how many rows each gained.
+def _load_staged(con: duckdb.DuckDBPyConnection, prefix: str, steps: _Steps) -> dict[str, int]:
+    """Insert the records of `<prefix>_items` into the store tables; return how many rows
+    each gained.
 
     Within one call the first occurrence of a prompt, response or pair wins; rows already in
     the store are left alone.
     """
-    items = " UNION ALL BY NAME ".join(
-        f"SELECT {part} AS part, rowid AS rec, {quote_literal(name)} AS src, * FROM {stage}"
-        for part, (stage, name) in enumerate(stages)
-    )
-    con.execute(f"CREATE TEMP VIEW {prefix}_items AS {items}")
     # One row per response, without its text: the keys the dedupe and the pairs are made of.
     con.execute(
         f"""CREATE TEMP TABLE {prefix}_resp AS

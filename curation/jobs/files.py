@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from curation.errors import PrefstudioError
+
 PARAMS_FILE = "params.json"
 LOG_FILE = "log.txt"
 WORKER_FILE = "worker.json"
@@ -83,15 +85,19 @@ def write_progress(folder: Path, done: int, total: int, phase: str) -> None:
 
 def worker_main(work: Callable[[Path, dict[str, Any]], dict[str, Any]]) -> None:
     """A worker's entry point: run `work(folder, params)` on the folder named by the command
-    line, then write its result, or the exception it failed with, and exit non-zero."""
+    line, then write its result, or the exception it failed with (`domain`: a PrefstudioError,
+    whose message is the one line to show), and exit non-zero."""
     folder = Path(sys.argv[1])
     try:
         params = json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8"))
         result = work(folder, params)
     except Exception as error:
         traceback.print_exc()
-        write_json_atomically(
-            folder / ERROR_FILE, {"type": type(error).__name__, "message": str(error)}
-        )
+        failure = {
+            "type": type(error).__name__,
+            "message": str(error),
+            "domain": isinstance(error, PrefstudioError),
+        }
+        write_json_atomically(folder / ERROR_FILE, failure)
         sys.exit(1)
     write_json_atomically(folder / RESULT_FILE, result)

@@ -2,9 +2,10 @@
 
 A generation chunk holds one batch of samples ({prompt_id, text, model, meta}); a judging
 chunk holds verdicts ({pair_id, p_a, choice, consistent, raw}); a learning chunk holds one
-judge ({judge: key, description, label, order_free}) then its verdicts. Each is stored by the
-same core function that in-process generation and judging use, and returns the counts it adds
-to the job's report.
+judge ({judge: key, description, label, order_free}) then its verdicts; an import's one
+chunk names the Parquet file of its staged records ({staged, files}). Each is stored by the
+same core function that in-process generation, judging and import use, and returns the counts
+it adds to the job's report.
 
 A kind may have a gate: a queued job of it launches only once its gate lets it (a reward-model
 judge waits for the training run that makes its model).
@@ -16,13 +17,16 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from curation.arena.candidates import GeneratedResponse, add_generated_responses
 from curation.errors import PrefstudioError
+from curation.io.importer import FileImport, load_staged_parquet
 from curation.judging.judgments import register_judge, save_judgments
+from curation.labelling.gold import mark_imported_gold
 from curation.store.run_records import ACTIVE_STATUSES, get_run
 from curation.store.store import Store
 
@@ -76,6 +80,18 @@ def store_judge_verdicts(store: Store, params: dict[str, Any], rows: Rows) -> di
     return {"judged": len(verdicts)}
 
 
+def store_import(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, Any]:
+    """Load an import's staged records and, for a gold import, mark its labelled pairs as gold
+    (in the chunk's one transaction); the import's report: files, added (and gold)."""
+    staged = rows[0]
+    files = [FileImport(**file) for file in staged["files"]]
+    report = load_staged_parquet(store, Path(staged["staged"]), files, list_prompts=params["gold"])
+    counts = report.to_dict()
+    if params["gold"]:
+        counts["gold"] = mark_imported_gold(store, report)
+    return counts
+
+
 def training_run_done(store: Store, params: dict[str, Any]) -> str | None:
     """None once the job's training run (`run_id`, if any) succeeded; what it waits for while
     the run is queued or running; JobBlocked when the run failed or was cancelled."""
@@ -93,6 +109,7 @@ KINDS = {
     "generate": JobKind("training.generate_worker", store_samples),
     "judge": JobKind("judges.judge_worker", store_verdicts),
     "learn": JobKind("judges.learn_worker", store_judge_verdicts, gate=training_run_done),
+    "import": JobKind("curation.io.import_worker", store_import),
 }
 
 

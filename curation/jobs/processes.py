@@ -121,11 +121,12 @@ def log_text(folder: Path) -> str:
 
 
 def failure_cause(folder: Path) -> str:
-    """Why a worker failed, in one line: the error it wrote, else the last exception its log
-    shows, else that it was stopped from outside."""
+    """Why a worker failed, in one line: the error it wrote (a domain error's message alone, as
+    it reads without a worker), else the last exception its log shows, else that it was
+    stopped from outside."""
     error = worker_error(folder)
     if error:
-        return f"{error['type']}: {error['message']}"
+        return error["message"] if error.get("domain") else f"{error['type']}: {error['message']}"
     endings = [match.group(0) for match in _TRACEBACK_END.finditer(log_text(folder))]
     if endings:
         return endings[-1].strip()[:500]

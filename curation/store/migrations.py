@@ -302,11 +302,25 @@ def jobs(con: duckdb.DuckDBPyConnection) -> None:
 @migration(8)
 def learn_jobs(con: duckdb.DuckDBPyConnection) -> None:
     """Jobs may also learn a judge (`learn`): the jobs table again, its kind check widened."""
+    _widen_job_kinds(con, ("generate", "judge", "learn"))
+
+
+@migration(9)
+def import_jobs(con: duckdb.DuckDBPyConnection) -> None:
+    """Jobs may also import uploaded files (`import`): the jobs table again, its kind check
+    widened."""
+    _widen_job_kinds(con, ("generate", "judge", "learn", "import"))
+
+
+def _widen_job_kinds(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
+    """Recreate the jobs table, its rows kept, with a kind check admitting `kinds` (DuckDB
+    cannot alter a CHECK constraint in place)."""
+    admitted = ", ".join(f"'{kind}'" for kind in kinds)
     con.execute(
-        """
+        f"""
         CREATE TABLE jobs_widened (
             id BIGINT PRIMARY KEY DEFAULT nextval('job_ids'),
-            kind VARCHAR NOT NULL CHECK (kind IN ('generate', 'judge', 'learn')),
+            kind VARCHAR NOT NULL CHECK (kind IN ({admitted})),
             params JSON NOT NULL,
             status VARCHAR NOT NULL
                 CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
