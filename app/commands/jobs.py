@@ -23,22 +23,45 @@ JobWait = Callable[[Callable[[dict], None]], dict]
 
 def follow_job(job: dict, wait: JobWait, cancel: Callable[[], dict]) -> dict:
     """Wait for a job (a job view) with a progress bar; Ctrl-C cancels it. Returns its view."""
+
+    def reading(current: dict) -> tuple[int, int | None, str]:
+        progress = current["progress"]
+        return (
+            progress.get("done", 0),
+            progress.get("total"),
+            progress.get("phase", current["status"]),
+        )
+
+    title = f"{job['kind']} job {job['id']}"
+    return follow_with_bar(title, "item", reading, wait, cancel, "what it finished is kept")
+
+
+def follow_with_bar(
+    title: str,
+    unit: str,
+    reading: Callable[[dict], tuple[int, int | None, str]],
+    wait: JobWait,
+    cancel: Callable[[], dict],
+    kept: str,
+) -> dict:
+    """Wait for a job or a run with a tqdm bar on stderr, moved by `reading` of each view
+    polled (done, total, phase); Ctrl-C cancels it, saying what is `kept`. Its last view."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=f"{job['kind']} job {job['id']}", unit="item", disable=None)
+    bar = tqdm(desc=title, unit=unit, disable=None)
 
     def show(current: dict) -> None:
-        progress = current["progress"]
-        if progress.get("total"):
-            bar.total = progress["total"]
-        bar.set_postfix_str(progress.get("phase", current["status"]), refresh=False)
-        bar.n = progress.get("done", 0)
+        done, total, phase = reading(current)
+        if total:
+            bar.total = total
+        bar.set_postfix_str(phase, refresh=False)
+        bar.n = done
         bar.refresh()
 
     try:
         return wait(show)
     except KeyboardInterrupt:
-        bar.write(f"cancelling job {job['id']}; what it finished is kept")
+        bar.write(f"cancelling {title}; {kept}")
         return cancel()
     finally:
         bar.close()
