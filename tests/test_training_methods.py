@@ -30,6 +30,7 @@ def test_every_setting_has_help_text(method):
     [
         ("dpo", {"beta": 0}, "beta"),
         ("dpo", {"loss_type": "nope"}, "loss_type"),
+        ("dpo", {"sft_weight": -0.5}, "sft_weight"),
         ("kto", {"undesirable_weight": -1.0}, "undesirable_weight"),
         ("sft", {"learning_rate": 0}, "learning_rate"),
         ("rm", {"lora_rank": 0}, "lora_rank"),
@@ -71,6 +72,12 @@ def test_dpo_settings_reach_dpo_config(tmp_path):
     settings = settings_from_dict("dpo", {"beta": 0.3, "loss_type": "ipo"})
     config = trl_config("dpo", settings, str(tmp_path))
     assert (config.beta, config.loss_type) == (0.3, ["ipo"])
+
+
+def test_an_sft_weight_adds_the_sft_loss_on_chosen_answers(tmp_path):
+    settings = settings_from_dict("dpo", {"sft_weight": 0.5})
+    config = trl_config("dpo", settings, str(tmp_path))
+    assert (config.loss_type, config.loss_weights) == (["sigmoid", "sft"], [1.0, 0.5])
 
 
 def test_spec_round_trips_through_config_yaml(tmp_path):
