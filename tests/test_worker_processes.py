@@ -15,7 +15,7 @@ WAITS_FOR_A_SIGNAL = [sys.executable, "-c", "import signal; signal.pause()"]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="niceness is POSIX")
-@pytest.mark.parametrize(("setting", "raised_by"), [(None, 10), ("3", 3), ("0", 0)])
+@pytest.mark.parametrize(("setting", "raised_by"), [(None, 19), ("3", 3), ("0", 0)])
 def test_a_worker_runs_below_the_priority_of_the_process_that_launched_it(
     setting: str | None, raised_by: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

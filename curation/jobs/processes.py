@@ -23,8 +23,9 @@ KILLED = "the worker stopped without a result (killed?); see log.txt"
 
 def worker_niceness() -> int:
     """How much lower than the server's a worker's CPU priority is ($PREFSTUDIO_WORKER_NICE,
-    default 10): on a machine shared with annotators, a vote is answered before a batch."""
-    return int(os.environ.get("PREFSTUDIO_WORKER_NICE", "10"))
+    default 19, the lowest): on a machine shared with annotators, a vote is answered before a
+    batch, and a worker alone on the machine still has all of it."""
+    return int(os.environ.get("PREFSTUDIO_WORKER_NICE", "19"))
 
 
 def launch(command: list[str], folder: Path) -> int:
