@@ -17,6 +17,7 @@ from app.tabs.leaderboard import show_leaderboard
 from app.ui import build_ui
 from curation import import_paths
 from curation.errors import PrefstudioError
+from curation.jobs.records import get_job
 from curation.jobs.runner import wait_for_job
 from curation.labelling.accounts import list_users
 from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
@@ -255,6 +256,23 @@ def test_admin_imports_as_a_job_followed_to_its_report(ctx, write_jsonl):
     assert "prefs.jsonl: 2 records as preference" in ended["import_report"]
     assert ended["import_followed"] is None and ended["overlap"] == 1
     assert table_counts(ctx.store)["pairs"] == 2
+
+
+def test_cancel_ends_the_followed_import_and_stores_nothing(ctx, write_jsonl):
+    root = as_user("root")
+    first = admin.run_import(ctx, root, [str(write_jsonl("a.jsonl", PREFERENCES))], "auto")
+    first = first["import_followed"]
+    other = [{"prompt": "Another question", "chosen": "yes", "rejected": "no"}]
+    queued = admin.run_import(ctx, root, [str(write_jsonl("b.jsonl", other))], "auto")
+    queued = queued["import_followed"]  # one import job at a time: this one waits
+    assert get_job(ctx.store, queued).status == "queued"
+    with pytest.raises(gr.Error, match="needs the admin role"):
+        admin.cancel_import(ctx, as_user("ann"), queued)
+    assert "cancelled" in admin.cancel_import(ctx, root, queued)["import_report"]
+    assert admin.cancel_import(ctx, root, queued) == {}  # nothing left to cancel
+    assert wait_for_job(ctx.store, first, poll_seconds=0.1).status == "succeeded"
+    assert get_job(ctx.store, queued).status == "cancelled"
+    assert table_counts(ctx.store)["pairs"] == 2  # the first import's alone
 
 
 def test_a_bad_admin_import_shows_its_one_line_and_stores_nothing(ctx, write_jsonl):

@@ -14,7 +14,7 @@ from app.context import AppContext
 from app.safe_text import error, info, literal, markdown_view, render
 from app.tabs.accounts import create_accounts_panel
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from app.tabs.job_panel import job_text
+from app.tabs.job_panel import cancel_followed, job_text
 from app.transfer import export_to_file, start_import
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
 from curation.jobs.records import get_job
@@ -64,6 +64,14 @@ def follow_import(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
     return {"import_report": text, "import_followed": None, **overview.fn(ctx, user)}
 
 
+@handler("admin")
+def cancel_import(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
+    """Cancel the followed import while its worker has not handed it over; nothing is stored
+    then."""
+    job = cancel_followed(ctx.store, job_id, "No import is running.", "Import cancelled.")
+    return {"import_report": job_text(job)} if job else {}
+
+
 def import_report_text(report: dict) -> str:
     """An import's report (files, added) as safe Markdown: a line per file, what was added."""
     lines = [
@@ -110,7 +118,9 @@ def _transfer_section() -> dict[str, Any]:
                 elem_id="import-files",
             )
             c["import_format"] = gr.Dropdown(list(IMPORT_FORMATS), value="auto", label="Format")
-            c["import"] = gr.Button("Import", elem_id="import-button")
+            with gr.Row():
+                c["import"] = gr.Button("Import", elem_id="import-button")
+                c["import_cancel"] = gr.Button("Cancel", elem_id="import-cancel")
             c["import_report"] = markdown_view(elem_id="import-report")
             c["import_followed"] = gr.State(None)  # id of the import job shown
             c["import_timer"] = gr.Timer(1.0)
@@ -166,6 +176,13 @@ def create_admin_tab(ctx: AppContext) -> None:
     wire(ctx, c["refresh"].click, overview, None, shown)
     started = named(c, "import_report", "import_followed")
     wire(ctx, c["import"].click, run_import, [c["upload"], c["import_format"]], started)
+    wire(
+        ctx,
+        c["import_cancel"].click,
+        cancel_import,
+        [c["import_followed"]],
+        named(c, "import_report"),
+    )
     ticked = named(c, "import_report", "import_followed", *OVERVIEW)
     timer = partial(c["import_timer"].tick, show_progress="hidden")
     wire(ctx, timer, follow_import, [c["import_followed"]], ticked)
