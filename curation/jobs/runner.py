@@ -108,7 +108,7 @@ def _may_launch(store: Store, job: JobRecord) -> bool:
     except JobBlocked as blocked:
         update_job(store, job.id, status="failed", error=str(blocked), ended="now")
         return False
-    if waiting is not None:
+    if waiting is not None and job_progress(job).get("phase") != waiting:
         files.write_progress(job.folder, 0, 0, waiting)
     return waiting is None
 
