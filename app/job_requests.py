@@ -11,6 +11,9 @@ from pydantic_core import PydanticCustomError
 
 from curation.errors import BadInput
 from curation.jobs.records import JobRecord
+from curation.quality.curate_job import start_curation
+from curation.quality.flags import FlagRules
+from curation.quality.minhash import DEFAULT_THRESHOLD
 from curation.store.store import Store
 from judges.learn import LEARN_METHODS
 
@@ -83,18 +86,37 @@ class LearnParams(BaseModel):
     max_steps: int | None = Field(default=None, ge=1)
 
 
+class CurateParams(BaseModel):
+    """A curation job: its settings, as `prefstudio curate` takes them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    near_dup_threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
+    max_tokens: int = Field(default=FlagRules.max_tokens, ge=1)
+    truncation_tokens: int = Field(default=FlagRules.truncation_tokens, ge=1)
+    tokenizer: str | None = Field(default=None, min_length=1, max_length=500)
+
+
 class JobBody(BaseModel):
     """A job to start: its kind and its parameters."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["generate", "judge", "learn"]
+    kind: Literal["generate", "judge", "learn", "curate"]
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+PARAMS: dict[str, type[BaseModel]] = {
+    "generate": GenerateParams,
+    "judge": JudgeParams,
+    "learn": LearnParams,
+    "curate": CurateParams,
+}
 
 
 def start_job(store: Store, kind: str, params: dict[str, Any]) -> JobRecord:
     """Check `params` for `kind` and start the job; BadInput names the first bad field."""
-    model = {"generate": GenerateParams, "judge": JudgeParams, "learn": LearnParams}[kind]
+    model = PARAMS[kind]
     try:
         checked = model.model_validate(params)
     except ValidationError as error:
@@ -105,6 +127,8 @@ def start_job(store: Store, kind: str, params: dict[str, Any]) -> JobRecord:
         return _start_generation(store, checked)
     if isinstance(checked, LearnParams):
         return _start_learning(store, checked)
+    if isinstance(checked, CurateParams):
+        return start_curation(store, **checked.model_dump())
     return _start_judging(store, checked)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -67,15 +68,20 @@ def table_counts(store: Store) -> dict[str, int]:
 
 
 def imported_through_api(client: Any, files: Any, auth: tuple[str, str], **params: Any) -> dict:
-    """POST /api/v1/import through a TestClient, then watch jobs here (the test holds the
-    store, as a server's watcher would) until the import job ends; the job as
-    GET /api/v1/jobs/<id> then shows it."""
+    """POST /api/v1/import through a TestClient and follow its job to the end (`job_ended`)."""
+    response = client.post("/api/v1/import", files=files, auth=auth, params=params)
+    return job_ended(client, response, auth, "import")
+
+
+def job_ended(client: Any, response: Any, auth: tuple[str, str], kind: str) -> dict:
+    """The job a TestClient's `response` started, once it has ended: the test watches jobs
+    here (it holds the store, as a server's watcher would); the job as GET /api/v1/jobs/<id>
+    then shows it."""
     from curation.jobs.runner import wait_for_job
 
-    response = client.post("/api/v1/import", files=files, auth=auth, params=params)
     assert response.status_code == 200, response.text
     job = response.json()
-    assert (job["kind"], job["status"]) in {("import", "queued"), ("import", "running")}
+    assert (job["kind"], job["status"]) in {(kind, "queued"), (kind, "running")}
     wait_for_job(client.app.state.context.store, job["id"], poll_seconds=0.1)
     return client.get(f"/api/v1/jobs/{job['id']}", auth=auth).json()
 
@@ -111,3 +117,24 @@ def browser():
 
     with launch_chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def held_workers(monkeypatch) -> Callable[[int], Any]:
+    """Job workers launched from now on stop themselves before they start; the fixture's value
+    waits until the worker of a pid is stopped and returns its process."""
+    import psutil
+
+    from curation.jobs import runner
+
+    launch = runner.worker_command
+    held = ["sh", "-c", 'kill -STOP $$; exec "$@"', "held"]
+    monkeypatch.setattr(runner, "worker_command", lambda *args: [*held, *launch(*args)])
+
+    def stopped(pid: int) -> Any:
+        worker = psutil.Process(pid)
+        while worker.status() != psutil.STATUS_STOPPED:
+            time.sleep(0.05)
+        return worker
+
+    return stopped

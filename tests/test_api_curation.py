@@ -9,7 +9,7 @@ from app.context import AppContext
 from app.server import create_app
 from curation import Store, import_paths
 from curation.labelling.accounts import add_user
-from tests.conftest import REPO
+from tests.conftest import REPO, job_ended
 
 ANN = ("ann", "ann-password")
 ADMIN = ("root", "root-password")
@@ -65,9 +65,13 @@ def test_a_bad_policy_or_name_is_400_and_a_missing_snapshot_404(client):
     )
 
 
-def test_curate_then_snapshot_list_and_show(client):
-    report = client.post("/api/v1/curate", json={}, auth=ADMIN).json()
-    assert set(report) >= {"flags", "clusters"}
+def test_curate_job_then_snapshot_list_and_show(client):
+    response = client.post("/api/v1/curate", json={"near_dup_threshold": 0.9}, auth=ADMIN)
+    job = job_ended(client, response, ADMIN, "curate")
+    assert job["status"] == "succeeded" and job["params"]["near_dup_threshold"] == 0.9
+    assert (
+        set(job["result"]) >= {"flags", "clusters"} and job["result"]["near_dup_threshold"] == 0.9
+    )
     body = {"name": "v1", "policy": {"test_fraction": 0.2}}
     created = client.post("/api/v1/snapshots", json=body, auth=ADMIN).json()
     assert created["name"] == "v1" and created["policy"]["test_fraction"] == 0.2

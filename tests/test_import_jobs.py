@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, imported_through_api, table_counts
@@ -56,17 +55,12 @@ def test_staged_records_load_into_the_store_as_a_local_import_stores_them(tmp_pa
         assert rows(staged) == rows(local)
 
 
-def test_a_cancelled_import_job_stores_nothing(store, write_jsonl, monkeypatch):
+def test_a_cancelled_import_job_stores_nothing(store, write_jsonl, held_workers):
     """The worker is held (stopped before it reads a byte) while the job is cancelled."""
-    launch = runner.worker_command
-    held = ["sh", "-c", 'kill -STOP $$; exec "$@"', "held"]
-    monkeypatch.setattr(runner, "worker_command", lambda *args: [*held, *launch(*args)])
     upload = write_jsonl("prefs.jsonl", [{"prompt": "p", "chosen": "a", "rejected": "b"}])
     with upload.open("rb") as handle:
         job = start_import(store, [("prefs.jsonl", handle)])
-    worker = psutil.Process(job.pid)
-    while worker.status() != psutil.STATUS_STOPPED:
-        time.sleep(0.05)
+    worker = held_workers(job.pid)
     job = runner.cancel_job(store, job.id, grace_seconds=0.5)
     assert (job.status, job.chunks, job.error) == ("cancelled", 0, None)
     assert not worker.is_running()

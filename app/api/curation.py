@@ -1,4 +1,4 @@
-"""API routes for curation (admin): a curation pass, and creating, listing, showing and
+"""API routes for curation (admin): a curation job, and creating, listing, showing and
 verifying snapshots."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.quality.curate import curate
-from curation.quality.flags import FlagRules
-from curation.quality.minhash import DEFAULT_THRESHOLD
+from app.job_requests import CurateParams
+from curation.jobs.runner import job_view
+from curation.quality.curate_job import start_curation
 from curation.snapshots.freeze import (
     create_snapshot,
     list_snapshots,
@@ -19,20 +19,8 @@ from curation.snapshots.freeze import (
     verify_snapshot,
 )
 from curation.snapshots.snapshot_policy import SnapshotPolicy
-from training.flag_rules import flag_rules
 
 router = APIRouter()
-
-
-class CurateBody(BaseModel):
-    """Settings of a curation pass, as `prefstudio curate` takes them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    near_dup_threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
-    max_tokens: int = Field(default=FlagRules.max_tokens, ge=1)
-    truncation_tokens: int = Field(default=FlagRules.truncation_tokens, ge=1)
-    tokenizer: str | None = Field(default=None, max_length=500)
 
 
 class SnapshotBody(BaseModel):
@@ -45,10 +33,10 @@ class SnapshotBody(BaseModel):
 
 
 @router.post("/curate")
-def post_curate(body: CurateBody, user: AdminUser, ctx: Context) -> dict:
-    """Recompute duplicate clusters and flags; the report of `prefstudio curate --json`."""
-    rules = flag_rules(body.max_tokens, body.truncation_tokens, body.tokenizer)
-    return curate(ctx.store, near_dup_threshold=body.near_dup_threshold, rules=rules).to_dict()
+def post_curate(body: CurateParams, user: AdminUser, ctx: Context) -> dict:
+    """Start a curation job (duplicate clusters and flags afresh); the job, to follow at
+    /jobs/{id}. Its report, once it succeeded, is what `prefstudio curate --json` prints."""
+    return job_view(start_curation(ctx.store, **body.model_dump()))
 
 
 @router.post("/snapshots")

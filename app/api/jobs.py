@@ -1,5 +1,5 @@
-"""API routes for jobs (admin: generation, judging, learning a judge; imports, which
-POST /import starts): start one, list them, follow and cancel one. Reads never write: the
+"""API routes for jobs (admin: generation, judging, learning a judge, curation; imports,
+which POST /import starts): start one, list them, follow and cancel one. Reads never write: the
 server's watcher takes the workers' results in and finishes jobs."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ router = APIRouter()
 
 @router.post("/jobs")
 def post_job(body: JobBody, user: AdminUser, ctx: Context) -> dict:
-    """Start a job (`generate` or `judge`); it runs in a worker whatever the client does next."""
+    """Start a job (`generate`, `judge`, `learn` or `curate`); it runs in a worker whatever the
+    client does next."""
     return job_view(start_job(ctx.store, body.kind, body.params))
 
 

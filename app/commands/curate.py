@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from app.commands.base import store_command
+from app.server_info import ServerInfo
 from curation import Store
-from curation.quality.curate import curate
 from curation.quality.flags import FlagRules
 from curation.quality.minhash import DEFAULT_THRESHOLD
 from curation.snapshots.freeze import (
@@ -19,7 +20,6 @@ from curation.snapshots.freeze import (
 )
 from curation.snapshots.snapshot_policy import SnapshotPolicy
 from curation.snapshots.snapshot_verify import SnapshotUnverified
-from training.flag_rules import flag_rules
 
 
 @click.command(name="curate")
@@ -51,23 +51,22 @@ from training.flag_rules import flag_rules
     help="Flag responses this long or longer that end mid-sentence as truncated.",
 )
 @store_command
-def curate_command(
-    store: Store,
-    near_dup_threshold: float,
-    max_tokens: int,
-    truncation_tokens: int,
-    tokenizer: str | None,
-) -> tuple[dict, str]:
-    """Find exact and near duplicates and flag pairs with defects (dismissed flags stay dismissed)."""
-    from tqdm import tqdm
+def curate_command(store: Store, **settings: Any) -> tuple[dict, str]:
+    """Find exact and near duplicates and flag pairs with defects (dismissed flags stay dismissed).
 
-    report = curate(
-        store,
-        near_dup_threshold=near_dup_threshold,
-        rules=flag_rules(max_tokens, truncation_tokens, tokenizer),
-        progress=lambda steps: tqdm(steps, desc="curate", unit="step"),
-    )
-    return curated(report.to_dict())
+    The texts are grouped in a worker process (a job); Ctrl-C cancels it (nothing changes unless
+    the worker had already finished).
+    """
+    from app.commands.jobs import run_job_here
+
+    return curated(run_job_here(store, "curate", settings))
+
+
+def remote_curate(server: ServerInfo, **settings: Any) -> tuple[dict, str]:
+    """`curate` through a running server: the job runs there, and this follows it."""
+    from app.commands.jobs import run_job_remote
+
+    return curated(run_job_remote(server, "curate", settings))
 
 
 def curated(data: dict) -> tuple[dict, str]:

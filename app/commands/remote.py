@@ -14,6 +14,7 @@ import click
 import httpx
 
 from app.commands import users
+from app.commands.curate import remote_curate
 from app.commands.data import import_text
 from app.commands.generate import remote_generate
 from app.commands.jobs import follow_remote_job
@@ -149,6 +150,7 @@ def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
 
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "import_command": remote_import,
+    "curate_command": remote_curate,
     "generate": remote_generate,
     "run": remote_run,
     "learn": remote_learn,

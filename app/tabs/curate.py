@@ -1,8 +1,12 @@
 """The Curate tab (admin): flags and duplicates, flagged pairs side by side, bulk dismiss or
-exclude, length and agreement plots, and snapshot creation with a preview of its counts."""
+exclude, length and agreement plots, and snapshot creation with a preview of its counts.
+
+Curation runs as a job in a worker process: the tab starts it, a timer shows its progress,
+and Cancel stops it."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -11,8 +15,10 @@ import pandas as pd
 from app.context import AppContext
 from app.safe_text import error, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, wire
+from app.tabs.job_panel import cancel_followed, job_controls, job_text
+from curation.jobs.records import get_job
 from curation.quality.agreement import AgreementReport, annotator_agreement
-from curation.quality.curate import curate
+from curation.quality.curate_job import start_curation
 from curation.quality.flags import (
     FLAG_KINDS,
     dismiss_flags,
@@ -184,25 +190,35 @@ def overview(ctx: AppContext, user: str) -> Outputs:
 
 
 @handler("admin")
-def run_curation(
-    ctx: AppContext,
-    user: str,
-    threshold: float,
-    progress=gr.Progress(),  # noqa: B008
-) -> Outputs:
-    """Find duplicates and flags afresh, then the figures with the clusters found."""
-    report = curate(
-        ctx.store,
-        near_dup_threshold=float(threshold),
-        progress=lambda steps: progress.tqdm(steps, desc="curating"),
-    )
-    clusters = "; ".join(
-        f"{subject}: {c['exact']['clusters']} exact, {c['near']['clusters']} near"
-        for subject, c in report.to_dict()["clusters"].items()
-    )
-    shown = overview.fn(ctx, user)
-    shown["summary"] = f"Curated. Duplicate clusters: {clusters}. " + shown["summary"]
-    return shown
+def run_curation(ctx: AppContext, user: str, threshold: float) -> Outputs:
+    """Start a curation job (duplicates and flags afresh), and follow it."""
+    job = start_curation(ctx.store, near_dup_threshold=float(threshold))
+    return {"job_status": job_text(job), "followed": job.id}
+
+
+@handler("admin", passive=True)
+def follow_curation(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
+    """The timer: the followed curation's progress; once it has ended, the clusters it found
+    and the figures anew (and the job is no longer followed)."""
+    if job_id is None:
+        return {}
+    job = get_job(ctx.store, job_id)
+    if job.active:
+        return {"job_status": job_text(job)}
+    shown = job_text(job)
+    if job.status == "succeeded":
+        shown += "\n\nDuplicate clusters: " + "; ".join(
+            f"{subject}: {c['exact']['clusters']} exact, {c['near']['clusters']} near"
+            for subject, c in job.result["clusters"].items()
+        )
+    return {"job_status": shown, "followed": None, **overview.fn(ctx, user)}
+
+
+@handler("admin")
+def cancel_curation(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
+    """Cancel the followed curation (its worker unfinished, the flags stay as they were)."""
+    job = cancel_followed(ctx.store, job_id, "No curation is running.", "Curation cancelled.")
+    return {"job_status": job_text(job)} if job else {}
 
 
 @handler("admin")
@@ -269,8 +285,8 @@ def _flags_section() -> dict[str, Any]:
         c["threshold"] = gr.Slider(
             0.5, 1.0, value=DEFAULT_THRESHOLD, step=0.05, label="Near-duplicate threshold"
         )
-        c["run"] = gr.Button("Run curation", variant="primary", elem_id="curate-run")
         c["refresh"] = gr.Button("Refresh", elem_id="curate-refresh")
+    c.update(job_controls("run", "Run curation", "job_status", "curate"))
     c["summary"] = gr.Markdown(elem_id="curate-summary")
     c["counts_plot"] = gr.BarPlot(x="kind", y="pairs", label="Pairs per flag", x_label_angle=-30)
     with gr.Row():
@@ -351,7 +367,11 @@ def create_curate_tab(ctx: AppContext) -> None:
     c = {**_flags_section(), **_plots_section(), **_snapshot_section()}
     figures = named(c, *OVERVIEW)
     wire(ctx, c["refresh"].click, overview, None, figures)
-    wire(ctx, c["run"].click, run_curation, [c["threshold"]], figures)
+    wire(ctx, c["run"].click, run_curation, [c["threshold"]], named(c, "job_status", "followed"))
+    wire(ctx, c["cancel"].click, cancel_curation, [c["followed"]], named(c, "job_status"))
+    ticked = named(c, "job_status", "followed", *OVERVIEW)
+    timer = partial(c["timer"].tick, show_progress="hidden")
+    wire(ctx, timer, follow_curation, [c["followed"]], ticked)
     browsed = named(c, "flagged_state", "flagged", "selected")
     wire(ctx, c["browse"].click, show_flagged, [c["kind"], c["limit"]], browsed)
     texts = named(c, "prompt", "response_a", "response_b")

@@ -3,7 +3,8 @@
 A generation chunk holds one batch of samples ({prompt_id, text, model, meta}); a judging
 chunk holds verdicts ({pair_id, p_a, choice, consistent, raw}); a learning chunk holds one
 judge ({judge: key, description, label, order_free}) then its verdicts; an import's one
-chunk names the Parquet file of its staged records ({staged, files}). Each is stored by the
+chunk names the Parquet file of its staged records ({staged, files}); a curation's one chunk
+names the Parquet files of its text groups and token counts ({groups, tokens}). Each is stored by the
 same core function that in-process generation, judging and import use, and returns the counts
 it adds to the job's report.
 
@@ -21,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from curation.arena.candidates import GeneratedResponse, add_generated_responses
 from curation.errors import PrefstudioError
 from curation.io.importer import FileImport, load_staged_parquet
 from curation.judging.judgments import register_judge, save_judgments
 from curation.labelling.gold import mark_imported_gold
+from curation.quality.curate import curate
+from curation.quality.flags import FlagRules
 from curation.store.run_records import ACTIVE_STATUSES, get_run
 from curation.store.store import Store
 
@@ -92,6 +96,20 @@ def store_import(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, 
     return counts
 
 
+def store_curation(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, Any]:
+    """Run the curation pass on the worker's text groups and token counts (in the chunk's one
+    transaction); its report, as `curate --json` prints it."""
+    staged = rows[0]
+    groups = {subject: pq.read_table(path) for subject, path in staged["groups"].items()}
+    tokens = pq.read_table(staged["tokens"]) if staged["tokens"] else None
+    rules = FlagRules(
+        max_tokens=params["max_tokens"], truncation_tokens=params["truncation_tokens"]
+    )
+    threshold = params["near_dup_threshold"]
+    report = curate(store, near_dup_threshold=threshold, rules=rules, groups=groups, tokens=tokens)
+    return report.to_dict()
+
+
 def training_run_done(store: Store, params: dict[str, Any]) -> str | None:
     """None once the job's training run (`run_id`, if any) succeeded; what it waits for while
     the run is queued or running; JobBlocked when the run failed or was cancelled."""
@@ -110,6 +128,7 @@ KINDS = {
     "judge": JobKind("judges.judge_worker", store_verdicts),
     "learn": JobKind("judges.learn_worker", store_judge_verdicts, gate=training_run_done),
     "import": JobKind("curation.io.import_worker", store_import),
+    "curate": JobKind("training.curate_worker", store_curation),
 }
 
 

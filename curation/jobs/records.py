@@ -18,7 +18,7 @@ import duckdb
 from curation.errors import NotFound
 from curation.store.store import Store, fetch_value
 
-JOB_KINDS = ("generate", "judge", "learn", "import")
+JOB_KINDS = ("generate", "judge", "learn", "import", "curate")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 _COLUMNS = "id, kind, params, status, pid, out_dir, result, error, chunks, created, started, ended"

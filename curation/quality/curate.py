@@ -1,9 +1,16 @@
-"""One curation pass: duplicate clusters and quality flags for the whole store, in one transaction."""
+"""One curation pass: duplicate clusters and quality flags for the whole store, in one transaction.
+
+The slow parts, grouping texts (MinHash) and counting tokens with a tokenizer, may be done
+before, out of the process that holds the store: a curation job's worker does them, and the
+pass then takes its `groups` and `tokens` (`curation.quality.curate_job`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+import pyarrow as pa
 
 from curation.errors import PrefstudioError
 from curation.quality.dedupe import DuplicateReport, drop_group_tables, find_duplicates
@@ -38,29 +45,38 @@ class CurateReport:
         }
 
 
+def check_threshold(near_dup_threshold: float) -> None:
+    """Raise CurateError unless the near-duplicate threshold is in (0, 1]."""
+    if not 0 < near_dup_threshold <= 1:
+        raise CurateError(
+            f"near-duplicate threshold must be above 0 and at most 1, got {near_dup_threshold}"
+        )
+
+
 def curate(
     store: Store,
     *,
     near_dup_threshold: float = DEFAULT_THRESHOLD,
     rules: FlagRules | None = None,
     progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+    groups: dict[str, pa.Table] | None = None,
+    tokens: pa.Table | None = None,
 ) -> CurateReport:
     """Recompute duplicate clusters and flags; dismissed flags stay dismissed.
 
-    Running it twice on unchanged data changes nothing the second time.
+    `groups` (the prompts' and responses' `group_table`s) and `tokens` (id, tokens) are used
+    when given, else computed here. Running it twice on unchanged data changes nothing the
+    second time.
     """
-    if not 0 < near_dup_threshold <= 1:
-        raise CurateError(
-            f"near-duplicate threshold must be above 0 and at most 1, got {near_dup_threshold}"
-        )
+    check_threshold(near_dup_threshold)
     rules = rules or FlagRules()
     steps = progress(STEPS) if progress else STEPS
     with store.transaction() as con:  # on error, the rollback drops the temporary tables too
         for step in steps:
             if step == "duplicates":
-                duplicates = find_duplicates(con, near_dup_threshold)
+                duplicates = find_duplicates(con, near_dup_threshold, groups=groups)
             else:
-                compute_flags(con, rules)
+                compute_flags(con, rules, tokens)
                 replace_flags(con)
         drop_group_tables(con)
         counts = flag_counts(con)

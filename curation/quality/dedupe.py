@@ -93,12 +93,16 @@ def text_groups(texts: pa.Array, threshold: float) -> dict[str, np.ndarray]:
     return {"key_index": key_index, "exact_rep": exact_rep, "near_rep": near_rep}
 
 
-def create_group_table(con: duckdb.DuckDBPyConnection, subject: str, threshold: float) -> None:
-    """Create the group table (`GROUP_TABLES`) of prompts or responses."""
-    table = con.sql(_TEXTS[subject]).to_arrow_table()
-    groups = text_groups(table["text"].cast(pa.large_string()).combine_chunks(), threshold)
-    ids = table["id"].combine_chunks()
-    arrow = pa.table(
+def subject_texts(con: duckdb.DuckDBPyConnection, subject: str) -> pa.Table:
+    """The texts of every prompt or response (id, text), in representative order."""
+    return con.sql(_TEXTS[subject]).to_arrow_table()
+
+
+def group_table(texts: pa.Table, threshold: float) -> pa.Table:
+    """The groups of `subject_texts`: one row per text (id, key, exact_rep, near_rep)."""
+    groups = text_groups(texts["text"].cast(pa.large_string()).combine_chunks(), threshold)
+    ids = texts["id"].combine_chunks()
+    return pa.table(
         {
             "id": ids,
             "key": pa.array(groups["key_index"]),
@@ -106,9 +110,18 @@ def create_group_table(con: duckdb.DuckDBPyConnection, subject: str, threshold: 
             "near_rep": ids.take(pa.array(groups["near_rep"])),
         }
     )
-    con.register("ps_groups_arrow", arrow)
+
+
+def load_group_table(con: duckdb.DuckDBPyConnection, subject: str, groups: pa.Table) -> None:
+    """Create the temporary group table (`GROUP_TABLES`) of prompts or responses from `groups`."""
+    con.register("ps_groups_arrow", groups)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {GROUP_TABLES[subject]} AS FROM ps_groups_arrow")
     con.unregister("ps_groups_arrow")
+
+
+def create_group_table(con: duckdb.DuckDBPyConnection, subject: str, threshold: float) -> None:
+    """Create the group table (`GROUP_TABLES`) of the store's prompts or responses."""
+    load_group_table(con, subject, group_table(subject_texts(con, subject), threshold))
 
 
 def _group_pairs(con: duckdb.DuckDBPyConnection) -> None:
@@ -174,16 +187,24 @@ def _largest_clusters(con: duckdb.DuckDBPyConnection, limit: int) -> list[dict]:
 
 
 def find_duplicates(
-    con: duckdb.DuckDBPyConnection, threshold: float = DEFAULT_THRESHOLD, largest: int = 5
+    con: duckdb.DuckDBPyConnection,
+    threshold: float = DEFAULT_THRESHOLD,
+    largest: int = 5,
+    groups: dict[str, pa.Table] | None = None,
 ) -> DuplicateReport:
     """Replace `dup_clusters` with the exact and near clusters of the store's current data.
 
-    Run it inside a transaction; it leaves the `GROUP_TABLES` on the connection for flagging.
+    `groups` are the prompts' and responses' `group_table`s when already computed (by a
+    curation job's worker); otherwise they are computed here. Run it inside a transaction; it
+    leaves the `GROUP_TABLES` on the connection for flagging.
     """
     report = DuplicateReport()
     con.execute("DELETE FROM dup_clusters")
     for subject in ("prompt", "response"):
-        create_group_table(con, subject, threshold)
+        if groups is None:
+            create_group_table(con, subject, threshold)
+        else:
+            load_group_table(con, subject, groups[subject])
     _group_pairs(con)
     for subject in ("prompt", "response", "pair"):
         report.counts[subject] = _record_clusters(con, subject)

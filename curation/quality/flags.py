@@ -83,20 +83,27 @@ class FlagRules:
                 raise FlagError(f"{name} must be a positive number, got {getattr(self, name)}")
 
 
-def _token_table(con: duckdb.DuckDBPyConnection, rules: FlagRules) -> None:
-    """Create `ps_tokens(id, tokens)` for every prompt and response."""
+def _token_table(con: duckdb.DuckDBPyConnection, rules: FlagRules, tokens: pa.Table | None) -> None:
+    """Create `ps_tokens(id, tokens)` for every prompt and response: `tokens` when counted
+    already (by a curation job's worker), else counted now."""
     texts = f"SELECT id, {prompt_text_sql()} AS text FROM prompts UNION ALL SELECT id, text FROM responses"
-    if rules.count_tokens is None:
+    if tokens is None and rules.count_tokens is None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_TOKENS} AS "
             f"SELECT id, CAST(ceil(length(text) / 4) AS BIGINT) AS tokens FROM ({texts})"
         )
         return
-    table = con.sql(texts).to_arrow_table()
-    counts = rules.count_tokens(table["text"].to_pylist())
-    con.register("ps_tokens_arrow", pa.table({"id": table["id"], "tokens": pa.array(counts)}))
+    if tokens is None:
+        tokens = count_text_tokens(con.sql(texts).to_arrow_table(), rules.count_tokens)
+    con.register("ps_tokens_arrow", tokens)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_TOKENS} AS FROM ps_tokens_arrow")
     con.unregister("ps_tokens_arrow")
+
+
+def count_text_tokens(texts: pa.Table, count_tokens: Callable[[list[str]], list[int]]) -> pa.Table:
+    """(id, tokens) for a table of (id, text), tokens counted by `count_tokens`."""
+    counts = count_tokens(texts["text"].to_pylist())
+    return pa.table({"id": texts["id"], "tokens": pa.array(counts, pa.int64())})
 
 
 def _flag_queries(rules: FlagRules) -> dict[str, str]:
@@ -147,12 +154,15 @@ def _flag_queries(rules: FlagRules) -> dict[str, str]:
     }
 
 
-def compute_flags(con: duckdb.DuckDBPyConnection, rules: FlagRules) -> None:
+def compute_flags(
+    con: duckdb.DuckDBPyConnection, rules: FlagRules, tokens: pa.Table | None = None
+) -> None:
     """Write every pair's flags to the temporary table `ps_new_flags(subject_id, kind, detail)`.
 
-    Needs the group tables of `curation.quality.dedupe.find_duplicates` on the same connection.
+    Needs the group tables of `curation.quality.dedupe.find_duplicates` on the same connection;
+    `tokens` (id, tokens) are the texts' token counts when already counted.
     """
-    _token_table(con, rules)
+    _token_table(con, rules, tokens)
     union = " UNION ALL ".join(
         f"SELECT subject_id, '{kind}' AS kind, detail FROM ({query}) AS q(subject_id, detail)"
         for kind, query in _flag_queries(rules).items()

@@ -312,6 +312,12 @@ def import_jobs(con: duckdb.DuckDBPyConnection) -> None:
     _widen_job_kinds(con, ("generate", "judge", "learn", "import"))
 
 
+@migration(10)
+def curate_jobs(con: duckdb.DuckDBPyConnection) -> None:
+    """Jobs may also curate (`curate`): the jobs table again, its kind check widened."""
+    _widen_job_kinds(con, ("generate", "judge", "learn", "import", "curate"))
+
+
 def _widen_job_kinds(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> None:
     """Recreate the jobs table, its rows kept, with a kind check admitting `kinds` (DuckDB
     cannot alter a CHECK constraint in place)."""
