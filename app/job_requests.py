@@ -75,7 +75,7 @@ class JudgeParams(BaseModel):
 
 
 class LearnParams(BaseModel):
-    """A judge-learning job: the method, the snapshot (default: the newest), the base model,
+    """A judge-learning job: the method, the snapshot (default: the labels given so far), the base model,
     and for the reward method at most how many training steps."""
 
     model_config = ConfigDict(extra="forbid")

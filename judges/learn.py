@@ -23,6 +23,7 @@ from curation.jobs.records import JobRecord
 from curation.jobs.runner import create_job
 from curation.judging.judge_reads import snapshot_pairs
 from curation.snapshots.freeze import latest_snapshot
+from curation.snapshots.fresh import fresh_snapshot
 from judges.base import Judge, JudgeError, PairItem
 from judges.features import Progress
 
@@ -72,18 +73,27 @@ def snapshot_name(store: Store, snapshot: str | None) -> str:
 
 
 def snapshot_splits(store: Store, snapshot: str | None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
-    """The snapshot to learn from (default: the newest) and its train and test pairs;
-    LearnError when there is none or it has too few pairs to learn from or test on."""
-    name = snapshot_name(store, snapshot)
+    """The snapshot to learn from and its train and test pairs: `snapshot`, or else one of what
+    was just labelled (the newest, or a new one when labels changed since); LearnError, making
+    no snapshot, when it has too few pairs to learn from or test on."""
+    name = (
+        snapshot or fresh_snapshot(store, lambda counts: _check_learnable(counts, "the store")).name
+    )
     train, test = snapshot_pairs(store, name, "train"), snapshot_pairs(store, name, "test")
-    if len(train) < MIN_TRAIN_PAIRS:
+    _check_learnable({"train": {"dpo": len(train)}, "test": {"dpo": len(test)}}, f"snapshot {name}")
+    return name, train, test
+
+
+def _check_learnable(counts: dict, what: str) -> None:
+    """LearnError unless `counts` (a snapshot's, per split and format) hold enough labelled
+    pairs to learn from and some to test on; `what` names the data in the message."""
+    if counts["train"]["dpo"] < MIN_TRAIN_PAIRS:
         raise LearnError(
-            f"snapshot {name} has {len(train)} labelled training pairs; "
+            f"{what} has {counts['train']['dpo']} labelled training pairs; "
             f"learning a judge needs at least {MIN_TRAIN_PAIRS}"
         )
-    if len(test) == 0:
-        raise LearnError(f"snapshot {name} has no test pairs to measure a learned judge on")
-    return name, train, test
+    if counts["test"]["dpo"] == 0:
+        raise LearnError(f"{what} has no test pairs to measure a learned judge on")
 
 
 def start_learning(

@@ -346,7 +346,9 @@ def test_learn_errors_are_one_line(tmp_path: Path, write_jsonl) -> None:
     assert invoke("init", "--db", str(empty)).exit_code == 0
     result = invoke("judge", "learn", "--db", str(empty))
     assert result.exit_code == 1
-    assert "no snapshot yet" in assert_one_error_line(result.stderr)
+    line = assert_one_error_line(result.stderr)
+    assert "the store has 0 labelled training pairs; learning a judge needs at least 10" in line
+    assert invoke("snapshot", "list", "--db", str(empty), "--json").stdout.count("name") == 0
     few = tmp_path / "few.duckdb"
     pairs = write_signal_pairs(tmp_path / "few.jsonl", n=6)
     assert invoke("import", str(pairs), "--db", str(few)).exit_code == 0

@@ -10,7 +10,8 @@ import pytest
 from curation import import_paths
 from curation.labelling.queue import next_pair_for
 from curation.labelling.votes import record_label
-from curation.snapshots.freeze import list_snapshots
+from curation.snapshots.freeze import list_snapshots, show_snapshot
+from curation.snapshots.fresh import fresh_snapshot
 from tests.models import build_tiny_causal_lm
 from tests.training_helpers import VARIED_PAIRS, make_snapshot
 from training.one_click import one_click_dpo
@@ -57,6 +58,23 @@ def test_one_click_makes_a_snapshot_only_when_labels_changed(store, tmp_path, ti
     assert (third.snapshot, third.snapshot_created) == (second.snapshot, False)
     cancel_run(store, third.run.id)
     assert snapshot_names(store) == sorted(["s1", second.snapshot])
+    assert show_snapshot(store, second.snapshot)["policy"] == show_snapshot(store, "s1")["policy"]
+
+
+def test_a_fresh_snapshot_keeps_the_newest_policy_and_a_refusing_check_makes_none(store, tmp_path):
+    labelled_and_unlabelled(store, tmp_path)
+    record_label(store, "ann", next_pair_for(store, "ann").pair_id, "a")
+
+    def refuse(counts: dict) -> None:
+        assert counts["train"]["dpo"] > 0
+        raise LookupError("not enough")
+
+    with pytest.raises(LookupError):
+        fresh_snapshot(store, refuse)
+    assert snapshot_names(store) == ["s1"]
+    fresh = fresh_snapshot(store, lambda counts: None)
+    assert fresh.created and fresh.changed == ["labels"]
+    assert show_snapshot(store, fresh.name)["policy"]["test_fraction"] == 0.3
 
 
 def test_one_click_honours_the_preset_and_makes_the_first_snapshot(store, tmp_path, tiny_lm):

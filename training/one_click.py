@@ -1,17 +1,16 @@
 """One-click DPO: a DPO run on what was just labelled, with the chosen preset, in one call.
 
 The snapshot is the newest one while nothing that decides training data changed since it was
-made; otherwise a new one, named `auto-<time>`, is made first. The run then goes through the
-same queue as every other run.
+made; otherwise a new one, named `auto-<time>` with the newest's policy, is made first
+(`curation.snapshots.fresh`). The run then goes through the same queue as every other run.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from curation.snapshots.freeze import changed_since, create_snapshot, get_snapshot, latest_snapshot
+from curation.snapshots.fresh import fresh_snapshot
 from curation.store.run_records import RunRecord
 from curation.store.store import Store
 from training.presets import preset_settings
@@ -39,35 +38,6 @@ class OneClickRun:
         return f"one-click DPO: run {self.run.id} ({self.run.status}) on {made}"
 
 
-def auto_snapshot_name(store: Store) -> str:
-    """A snapshot name not used yet: `auto-YYYYMMDD-HHMMSS`, with a suffix if needed."""
-    base = time.strftime("auto-%Y%m%d-%H%M%S", time.gmtime())
-    name, suffix = base, 1
-    while _exists(store, name):
-        suffix += 1
-        name = f"{base}-{suffix}"
-    return name
-
-
-def _exists(store: Store, name: str) -> bool:
-    from curation.snapshots.freeze import SnapshotError
-
-    try:
-        get_snapshot(store, name)
-    except SnapshotError:
-        return False
-    return True
-
-
-def fresh_snapshot(store: Store) -> tuple[str, bool, list[str]]:
-    """(name, made now, what changed): the newest snapshot if it is current, else a new one."""
-    newest = latest_snapshot(store)
-    changed = changed_since(store, newest) if newest is not None else []
-    if newest is not None and not changed:
-        return newest, False, []
-    return create_snapshot(store, auto_snapshot_name(store)).name, True, changed
-
-
 def one_click_dpo(
     store: Store,
     *,
@@ -79,8 +49,8 @@ def one_click_dpo(
     """Queue a DPO run of `model` on fresh data with the preset's settings (then `settings`)."""
     values = {**preset_settings(model or DEFAULT_MODEL, preset), **(settings or {})}
     _, model = check_run("dpo", model, values, max_steps)  # refused before any snapshot is made
-    snapshot, created, changed = fresh_snapshot(store)
+    fresh = fresh_snapshot(store)
     spec = plan_run(
-        store, snapshot=snapshot, method="dpo", model=model, settings=values, max_steps=max_steps
+        store, snapshot=fresh.name, method="dpo", model=model, settings=values, max_steps=max_steps
     )
-    return OneClickRun(start_run(store, spec), snapshot, created, changed)
+    return OneClickRun(start_run(store, spec), fresh.name, fresh.created, fresh.changed)

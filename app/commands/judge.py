@@ -148,7 +148,11 @@ def judged_result(summary: dict) -> tuple[dict, str]:
     help="light: logistic regression on a base model's features (seconds on a CPU); "
     "reward: train a reward model (the rm run method).",
 )
-@click.option("--snapshot", default=None, help="Snapshot to learn from (default: the newest).")
+@click.option(
+    "--snapshot",
+    default=None,
+    help="Snapshot to learn from (default: the newest, or a new one when labels changed since).",
+)
 @click.option(
     "--model", default=None, help="Base model: hub id, folder or alias (default: smollm2-135m)."
 )

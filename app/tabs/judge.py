@@ -246,7 +246,7 @@ def _learn_section() -> dict[str, Any]:
             "reward: trains a reward model as a run)", elem_id="learn-method",
         )  # fmt: skip
         c["learn_snapshot"] = gr.Textbox(
-            label="Snapshot (blank: the newest)", elem_id="learn-snapshot"
+            label="Snapshot (blank: the labels given so far)", elem_id="learn-snapshot"
         )
         c["learn_model"] = gr.Textbox(
             label="Base model (blank: smollm2-135m)", elem_id="learn-model"
