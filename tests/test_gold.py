@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import gradio as gr
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from app.cli import main
 from app.context import AppContext
 from app.server import create_app
+from app.tabs import admin, gold_panel
 from curation import Store, import_paths
 from curation.labelling.accounts import add_user
 from curation.labelling.gold import (
@@ -25,6 +27,7 @@ from curation.labelling.gold import (
     remove_gold,
     set_gold_every,
 )
+from curation.labelling.gold_mix import get_gold_every
 from curation.labelling.gold_scores import gold_scores
 from curation.labelling.queue import next_pair_for, set_overlap
 from curation.labelling.queue_reads import ServedPair
@@ -423,10 +426,72 @@ def test_api_next_serves_gold_like_any_pair_and_scores_it(client, store, gold_id
 # Admin tab ---------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def admin_ctx(store, candidates) -> AppContext:
+    """The app's context over the 30 candidates, with an annotator (ann) and an admin (root)."""
+    add_users(store)
+    return AppContext(store)
+
+
+def test_admin_tab_marks_lists_and_unmarks_gold_pairs(admin_ctx):
+    root, pair = gr.Request(username="root"), next_pair_for(admin_ctx.store, "ann")
+    record_label(admin_ctx.store, "ann", pair.pair_id, shown_choice(pair, "a"))
+    first = pair.pair_id
+    marked = gold_panel.mark_gold(admin_ctx, root, f"  {first}\n", "b")
+    assert set(marked) == {"gold_pairs", "gold"}
+    assert marked["gold_pairs"].values.tolist()[0][:3] == [first, "b", "root"]
+    assert marked["gold"].values.tolist() == [["ann", 1, 0, 0.0]]  # the accuracy anew
+    shown = admin.overview(admin_ctx, root)
+    assert list(shown["gold_pairs"].columns) == ["pair_id", "answer", "marked_by", "created"]
+    assert list(shown["gold_pairs"].pair_id) == [first] and shown["gold_every"] == 10
+    again = gold_panel.mark_gold(admin_ctx, root, first, "a")  # a new answer replaces the old
+    assert list(again["gold_pairs"].answer) == ["a"] and list(again["gold"].accuracy) == [1.0]
+    unmarked = gold_panel.unmark_gold(admin_ctx, root, f" {first} ")
+    assert unmarked["gold_pairs"].empty and unmarked["gold"].empty
+    assert list_gold(admin_ctx.store) == []
+
+
+def test_admin_tab_saves_the_gold_rate(admin_ctx):
+    root = gr.Request(username="root")
+    assert gold_panel.save_gold_every(admin_ctx, root, 4) == {}
+    assert get_gold_every(admin_ctx.store) == 4
+    assert admin.overview(admin_ctx, root)["gold_every"] == 4
+    assert gold_panel.save_gold_every(admin_ctx, root, 0) == {}
+    assert get_gold_every(admin_ctx.store) == 0
+
+
+def test_admin_tab_gold_refusals_are_one_line_and_change_nothing(admin_ctx, candidates):
+    root, ann = gr.Request(username="root"), gr.Request(username="ann")
+    add_gold(admin_ctx.store, candidates[0], "a", "root")
+    before = list_gold(admin_ctx.store)
+    for action, inputs, message in [
+        (gold_panel.mark_gold, (" nope ", "a"), "no pair &#x27;nope&#x27; in the store"),
+        (gold_panel.mark_gold, (candidates[1], "<left>"), "answer &#x27;&lt;left&gt;&#x27;"),
+        (gold_panel.unmark_gold, (candidates[1],), "is not a gold pair"),
+        (gold_panel.save_gold_every, (-1,), "the gold rate must be a whole number from 0"),
+        (gold_panel.save_gold_every, (None,), "the gold rate must be a whole number from 0"),
+    ]:
+        with pytest.raises(gr.Error) as refused:
+            action(admin_ctx, root, *inputs)
+        assert message in refused.value.message and "\n" not in refused.value.message
+    for action, inputs in [
+        (gold_panel.mark_gold, (candidates[1], "b")),
+        (gold_panel.unmark_gold, (candidates[0],)),
+        (gold_panel.save_gold_every, (2,)),
+    ]:
+        with pytest.raises(gr.Error) as refused:
+            action(admin_ctx, ann, *inputs)
+        assert refused.value.message == "This needs the admin role; ann does not have it."
+    assert list_gold(admin_ctx.store) == before and get_gold_every(admin_ctx.store) == 10
+
+
 @needs_chromium
-def test_admin_tab_shows_gold_accuracy(browser, db_path, write_jsonl, tmp_path):
+def test_admin_tab_shows_gold_accuracy_and_marks_gold(browser, db_path, write_jsonl, tmp_path):
+    from playwright.sync_api import expect
+
     with Store(db_path) as store:
         import_paths(store, [write_jsonl("cands.jsonl", CANDIDATES[:6])])
+        pair_id = pair_ids(store, "Question 0")[0]  # ann's stored vote on it: a
         report = import_paths(store, [write_jsonl("gold.jsonl", GOLD_FILE)], list_prompts=True)
         mark_imported_gold(store, report)
         add_users(store)
@@ -440,11 +505,24 @@ def test_admin_tab_shows_gold_accuracy(browser, db_path, write_jsonl, tmp_path):
         table = "#gold-accuracy"
         for cell in ("ann", "0.667"):  # the figures as a visible row
             admin.locator(f"{table} >> text={cell} >> visible=true").first.wait_for()
+        expect(admin.locator("#gold-every input")).to_have_value("3")  # the rate as stored
+        admin.fill("#gold-pair-id textarea, #gold-pair-id input", pair_id)
+        admin.locator("#gold-answer").get_by_label("b", exact=True).check()
+        admin.click("#gold-mark")
+        admin.locator(f"#gold-pairs >> text={pair_id} >> visible=true").first.wait_for()
+        admin.locator(f"{table} >> text=0.5 >> visible=true").first.wait_for()  # 2 of 4 now
+        admin.fill("#gold-every input", "5")
+        admin.click("#gold-every-save")
+        admin.wait_for_selector("text=One pair in every 5 served is gold.")
         screenshot(admin, tmp_path, "admin_gold_accuracy")
         assert (tmp_path / "admin_gold_accuracy.png").stat().st_size > 0
         admin.close()
     finally:
         server.stop()
+    with Store(db_path) as store:
+        marked = [g for g in list_gold(store) if g.pair_id == pair_id]
+        assert [(g.answer, g.marked_by) for g in marked] == [("b", "root")]
+        assert get_gold_every(store) == 5
 
 
 def test_cli_goes_through_a_running_server(db_path, write_jsonl):

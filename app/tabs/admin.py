@@ -1,5 +1,5 @@
 """The Admin tab: annotators and their counts, their gold accuracy, labels over time, import,
-export, overlap, the guidelines annotators see, and accounts."""
+export, overlap, the guidelines annotators see, gold pairs, and accounts."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import gradio as gr
 from app.context import AppContext
 from app.safe_text import error, info, literal, markdown_view, render
 from app.tabs.accounts import create_accounts_panel
+from app.tabs.gold_panel import create_gold_panel, gold_overview
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
 from app.tabs.job_panel import cancel_followed, job_text
 from app.transfer import export_to_file, start_import
@@ -23,18 +24,20 @@ from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_gu
 from curation.labelling.label_stats import annotator_counts, labels_over_time
 from curation.labelling.queue import MAX_OVERLAP, get_overlap, set_overlap
 
-OVERVIEW = ["counts", "gold", "over_time", "overlap", "guidelines"]
+OVERVIEW = ["counts", "gold", "over_time", "overlap", "guidelines", "gold_pairs", "gold_every"]
 
 
 @handler("admin")
 def overview(ctx: AppContext, user: str) -> Outputs:
-    """Annotators' counts and gold accuracy, labels over time, the overlap and guidelines."""
+    """Annotators' counts and gold accuracy, labels over time, the overlap, guidelines, gold
+    pairs and gold rate."""
     return {
         "counts": annotator_counts(ctx.store),
         "gold": gold_table(ctx.store),
         "over_time": labels_over_time(ctx.store),
         "overlap": get_overlap(ctx.store),
         "guidelines": get_guidelines(ctx.store),
+        **gold_overview(ctx.store),
     }
 
 
@@ -169,6 +172,7 @@ def create_admin_tab(ctx: AppContext) -> None:
     )
     c.update(_transfer_section())
     c.update(_settings_section())
+    c.update(create_gold_panel(ctx, c["gold"]))
     create_accounts_panel(ctx)
 
     shown = named(c, *OVERVIEW)
