@@ -205,8 +205,14 @@ def flagged(ctx, write_jsonl) -> AppContext:
 
 def test_curate_runs_and_shows_the_flagged_pairs(flagged):
     root = as_user("root")
-    shown = curate.run_curation(flagged, root, 0.8, gr.Progress())
-    assert set(shown) == set(curate.OVERVIEW) and shown["summary"].startswith("Curated.")
+    started = curate.run_curation(flagged, root, 0.8)
+    assert "curate job" in started["job_status"]
+    assert curate.follow_curation(flagged, root, None) == {}
+    wait_for_job(flagged.store, started["followed"])
+    shown = curate.follow_curation(flagged, root, started["followed"])
+    assert set(shown) == {"job_status", "followed", *curate.OVERVIEW} and shown["followed"] is None
+    assert "succeeded" in shown["job_status"] and "pair: 0 exact" in shown["job_status"]
+    assert curate.cancel_curation(flagged, root, started["followed"]) == {}  # it has ended
     listed = curate.show_flagged(flagged, root, "identical", 10)
     assert list(listed["flagged"].kind) == ["identical"]
     click = gr.SelectData(None, {"index": [0, 1], "value": "x"})
@@ -220,7 +226,12 @@ def test_curate_runs_and_shows_the_flagged_pairs(flagged):
 
 
 def test_curate_is_for_admins(flagged):
-    for action, inputs in ((curate.overview, ()), (curate.show_flagged, ("all", 10))):
+    actions = (
+        (curate.overview, ()),
+        (curate.show_flagged, ("all", 10)),
+        (curate.run_curation, (0.8,)),
+    )
+    for action, inputs in actions:
         with pytest.raises(gr.Error, match="needs the admin role"):
             action(flagged, as_user("ann"), *inputs)
 
