@@ -112,3 +112,16 @@ def test_every_command_gives_the_same_json_with_and_without_a_server(sides, tiny
         local_file = (sides["local"].parent / name).read_text()
         assert local_file == (sides["served"].parent / name).read_text()
     assert len(COMMANDS) >= 25
+
+
+def test_the_server_never_runs_a_job_command_in_its_own_process():
+    """A command that is one job goes through the jobs route; the actions route refuses it."""
+    from app.commands.actions import command_action
+    from app.commands.jobs import JOB_COMMANDS
+    from curation.errors import NotFound
+
+    assert set(JOB_COMMANDS) == {"curate_command", "generate", "run"}
+    for name in JOB_COMMANDS:
+        with pytest.raises(NotFound, match=f"no command {name} runs in the server"):
+            command_action(name)
+    assert command_action("stats").__name__ == "stats"

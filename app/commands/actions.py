@@ -17,9 +17,10 @@ from curation.errors import NotFound, PrefstudioError
 def command_action(name: str) -> Any:
     """The function of store command `name`; NotFound for an unknown one."""
     import app.cli  # noqa: F401  (every command module registers its commands)
+    from app.commands.jobs import JOB_COMMANDS
     from app.commands.remote import LOCAL_ONLY, REMOTE_COMMANDS
 
-    if name in LOCAL_ONLY or name in REMOTE_COMMANDS or name not in ACTIONS:
+    if name in LOCAL_ONLY or name in REMOTE_COMMANDS or name in JOB_COMMANDS or name not in ACTIONS:
         raise NotFound(f"no command {name} runs in the server")
     return ACTIONS[name]
 

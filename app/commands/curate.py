@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from app.commands.base import store_command
-from app.server_info import ServerInfo
+from app.commands.jobs import job_command
 from curation import Store
 from curation.quality.flags import FlagRules
 from curation.quality.minhash import DEFAULT_THRESHOLD
@@ -20,6 +20,18 @@ from curation.snapshots.freeze import (
 )
 from curation.snapshots.snapshot_policy import SnapshotPolicy
 from curation.snapshots.snapshot_verify import SnapshotUnverified
+
+
+def curated(data: dict) -> tuple[dict, str]:
+    """What `curate` prints for a CurateReport's `to_dict()`."""
+    lines = ["duplicate clusters (clusters / extra members):"]
+    for subject, kinds in data["clusters"].items():
+        cells = [f"{kind} {c['clusters']} / {c['duplicates']}" for kind, c in kinds.items()]
+        lines.append(f"  {subject:>8}: " + ", ".join(cells))
+    lines.append(
+        "pairs flagged: " + (", ".join(f"{k} {v}" for k, v in data["flags"].items()) or "none")
+    )
+    return data, "\n".join(lines)
 
 
 @click.command(name="curate")
@@ -51,34 +63,14 @@ from curation.snapshots.snapshot_verify import SnapshotUnverified
     help="Flag responses this long or longer that end mid-sentence as truncated.",
 )
 @store_command
-def curate_command(store: Store, **settings: Any) -> tuple[dict, str]:
+@job_command("curate", curated)
+def curate_command(**settings: Any) -> dict:
     """Find exact and near duplicates and flag pairs with defects (dismissed flags stay dismissed).
 
     The texts are grouped in a worker process (a job); Ctrl-C cancels it (nothing changes unless
     the worker had already finished).
     """
-    from app.commands.jobs import run_job_here
-
-    return curated(run_job_here(store, "curate", settings))
-
-
-def remote_curate(server: ServerInfo, **settings: Any) -> tuple[dict, str]:
-    """`curate` through a running server: the job runs there, and this follows it."""
-    from app.commands.jobs import run_job_remote
-
-    return curated(run_job_remote(server, "curate", settings))
-
-
-def curated(data: dict) -> tuple[dict, str]:
-    """What `curate` prints for a CurateReport's `to_dict()`."""
-    lines = ["duplicate clusters (clusters / extra members):"]
-    for subject, kinds in data["clusters"].items():
-        cells = [f"{kind} {c['clusters']} / {c['duplicates']}" for kind, c in kinds.items()]
-        lines.append(f"  {subject:>8}: " + ", ".join(cells))
-    lines.append(
-        "pairs flagged: " + (", ".join(f"{k} {v}" for k, v in data["flags"].items()) or "none")
-    )
-    return data, "\n".join(lines)
+    return settings
 
 
 def _figure(value: float | None, digits: int = 2) -> str:

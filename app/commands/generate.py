@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from app.commands.base import store_command
-from app.server_info import ServerInfo
+from app.commands.jobs import job_command
 from curation.arena.pairing import STRATEGIES, pair_responses
 from curation.store.store import Store
 
@@ -44,6 +44,49 @@ def _setting(flag: str, kind: click.ParamType, default: object, help: str) -> Ca
 def _server_option(flag: str, kind: click.ParamType | type, help: str) -> Callable:
     """An option for `--base-url` runs only: no value unless given, so that a stray one is caught."""
     return click.option(flag, type=kind, default=None, help=f"With --base-url: {help}")
+
+
+SERVER_OPTIONS = ("api_key_env", "concurrency", "rate_limit", "max_retries", "timeout")
+SAMPLING = ("n", "limit", "temperature", "top_p", "max_new_tokens", "seed")
+
+
+def generation_params(
+    models: tuple[str, ...], prompts: str, batch_size: int, base_url: str | None, **options: Any
+) -> dict[str, Any]:
+    """A generation job's parameters, as `POST /api/v1/jobs` takes them, from the command's
+    options (a prompt file's path made absolute); server options only with a base URL."""
+    from pathlib import Path
+
+    from curation.arena.candidates import PROMPT_CHOICES
+    from training.generate import GenerationError
+
+    server = {name: options[name] for name in SERVER_OPTIONS if options[name] is not None}
+    if server and not base_url:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in server)
+        raise GenerationError(f"{flags} only apply with --base-url")
+    if prompts not in PROMPT_CHOICES and Path(prompts).exists():
+        prompts = str(Path(prompts).resolve())
+    chosen = {name: options[name] for name in SAMPLING}
+    params = dict(models=list(models), prompts=prompts, batch_size=batch_size, **chosen)
+    return params | ({"base_url": base_url, "server": server} if base_url else {})
+
+
+def _totals(report: dict) -> str:
+    """The last line of a generation report: prompts done, new tokens, time."""
+    return (
+        f"{report['prompts_done']} of {report['prompts']} prompts, {report['new_tokens']} new "
+        f"tokens in {report['seconds']:.1f} s" + (" (stopped early)" if report["cancelled"] else "")
+    )
+
+
+def generation_result(report: dict) -> tuple[dict, str]:
+    """What `generate` prints for a generation job's report."""
+    from training.generate_remote import server_summary
+
+    lines = [f"{model}: {added} new responses" for model, added in report["per_model"].items()]
+    if server := server_summary(report):
+        lines.append(server)
+    return report, "\n".join([*lines, _totals(report)])
 
 
 @click.command()
@@ -102,7 +145,8 @@ def _server_option(flag: str, kind: click.ParamType | type, help: str) -> Callab
     "seconds to wait for one answer (default 120).",
 )
 @store_command
-def generate(store: Store, **options: Any) -> tuple[dict, str]:
+@job_command("generate", generation_result)
+def generate(**options: Any) -> dict[str, Any]:
     """Generate candidate responses from one or more models and store them batch by batch.
 
     The models run in a worker process (a job); each finished batch is stored as it comes, and
@@ -111,60 +155,7 @@ def generate(store: Store, **options: Any) -> tuple[dict, str]:
     as a request to that server instead; samples already stored (same prompt, model and sample
     index) are skipped.
     """
-    from app.commands.jobs import run_job_here
-
-    return generation_result(run_job_here(store, "generate", generation_params(**options)))
-
-
-def remote_generate(server: ServerInfo, **options: Any) -> tuple[dict, str]:
-    """`generate` through a running server: the job runs there, and this follows it.
-    `options` are the command's options."""
-    from app.commands.jobs import run_job_remote
-
-    return generation_result(run_job_remote(server, "generate", generation_params(**options)))
-
-
-SERVER_OPTIONS = ("api_key_env", "concurrency", "rate_limit", "max_retries", "timeout")
-SAMPLING = ("n", "limit", "temperature", "top_p", "max_new_tokens", "seed")
-
-
-def generation_params(
-    models: tuple[str, ...], prompts: str, batch_size: int, base_url: str | None, **options: Any
-) -> dict[str, Any]:
-    """A generation job's parameters, as `POST /api/v1/jobs` takes them, from the command's
-    options (a prompt file's path made absolute); server options only with a base URL."""
-    from pathlib import Path
-
-    from curation.arena.candidates import PROMPT_CHOICES
-    from training.generate import GenerationError
-
-    server = {name: options[name] for name in SERVER_OPTIONS if options[name] is not None}
-    if server and not base_url:
-        flags = ", ".join(f"--{name.replace('_', '-')}" for name in server)
-        raise GenerationError(f"{flags} only apply with --base-url")
-    if prompts not in PROMPT_CHOICES and Path(prompts).exists():
-        prompts = str(Path(prompts).resolve())
-    chosen = {name: options[name] for name in SAMPLING}
-    params = dict(models=list(models), prompts=prompts, batch_size=batch_size, **chosen)
-    return params | ({"base_url": base_url, "server": server} if base_url else {})
-
-
-def _totals(report: dict) -> str:
-    """The last line of a generation report: prompts done, new tokens, time."""
-    return (
-        f"{report['prompts_done']} of {report['prompts']} prompts, {report['new_tokens']} new "
-        f"tokens in {report['seconds']:.1f} s" + (" (stopped early)" if report["cancelled"] else "")
-    )
-
-
-def generation_result(report: dict) -> tuple[dict, str]:
-    """What `generate` prints for a generation job's report."""
-    from training.generate_remote import server_summary
-
-    lines = [f"{model}: {added} new responses" for model, added in report["per_model"].items()]
-    if server := server_summary(report):
-        lines.append(server)
-    return report, "\n".join([*lines, _totals(report)])
+    return generation_params(**options)
 
 
 @click.command()

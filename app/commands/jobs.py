@@ -1,14 +1,19 @@
-"""Following a job (generation, judging, learning a judge) from the CLI until it ends, here or through a server.
+"""Following a job (generation, judging, curation, learning a judge) from the CLI until it
+ends, here or through a server.
 
 Here, the CLI holds the store, so its wait loop is the watcher that takes the worker's results
 in; through a server, it polls the job while the server's watcher does that. Either way a tqdm
 bar shows the worker's progress and Ctrl-C cancels the job (what it finished is kept).
+
+A command whose whole work is one job is written once, as the job's parameters from its
+options (`job_command`): the same job runs here, or through the server holding the store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
+from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
 
 from app.server_info import ServerInfo
@@ -19,6 +24,47 @@ if TYPE_CHECKING:
     import httpx
 
 JobWait = Callable[[Callable[[dict], None]], dict]
+Shown = Callable[[dict], tuple[dict, str]]
+
+
+@dataclass(frozen=True)
+class JobCommand:
+    """A store command that starts one job of `kind` with `params(**options)` and prints
+    `shown(report)` once the job has ended."""
+
+    kind: str
+    params: Callable[..., dict[str, Any]]
+    shown: Shown
+
+    def here(self, store: Store, **options: Any) -> tuple[dict, str]:
+        """Run the job on this store, following it; what the command prints."""
+        return self.shown(run_job_here(store, self.kind, self.params(**options)))
+
+    def remote(self, server: ServerInfo, **options: Any) -> tuple[dict, str]:
+        """Start the job in the server that holds the store, following it; what it prints."""
+        return self.shown(run_job_remote(server, self.kind, self.params(**options)))
+
+
+JOB_COMMANDS: dict[str, JobCommand] = {}
+"""The store commands that are one job, by function name (the server never runs them as actions)."""
+
+
+def job_command(kind: str, shown: Shown) -> Callable[[Callable[..., dict]], Callable]:
+    """Make a function from a command's options to a job's parameters into the command's store
+    function (for `store_command`): it runs a job of `kind` and prints `shown(report)`, here or
+    through a server, by one path."""
+
+    def wrap(params: Callable[..., dict]) -> Callable:
+        command = JobCommand(kind, params, shown)
+        JOB_COMMANDS[params.__name__] = command
+
+        @wraps(params)
+        def here(store: Store, **options: Any) -> tuple[dict, str]:
+            return command.here(store, **options)
+
+        return here
+
+    return wrap
 
 
 def follow_job(job: dict, wait: JobWait, cancel: Callable[[], dict]) -> dict:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from app.commands.base import store_command
+from app.commands.jobs import job_command
 from app.server_info import ServerInfo
 from curation import Store
 from curation.judging.judgments import get_suggestions
@@ -38,6 +39,16 @@ def judge() -> None:
 
     `prefstudio judge --judge llm` is short for `prefstudio judge run --judge llm`.
     """
+
+
+def judged_result(summary: dict) -> tuple[dict, str]:
+    """What `judge run` prints for a judging job's summary (as RunSummary.to_dict gives it)."""
+    choices = ", ".join(f"{n} {c}" for c, n in sorted(summary["choices"].items())) or "none"
+    text = (
+        f"{summary['judge']} (key {summary['judge_key']}): {summary['selected']} pairs selected, "
+        f"{summary['cached']} already judged, {summary['judged']} judged now ({choices})"
+    )
+    return summary, text
 
 
 @judge.command(name="run")
@@ -106,37 +117,13 @@ def judge() -> None:
     help="Requests per second at most (api).",
 )
 @store_command
-def run(
-    store: Store, kind: str, model: str | None, pairs: str, limit: int | None, **options: Any
-) -> tuple[dict, str]:
+@job_command("judge", judged_result)
+def run(kind: str, model: str | None, pairs: str, limit: int | None, **options: Any) -> dict:
     """Judge pairs, skipping those this judge has already judged; each chunk is saved as it ends.
 
     The judge runs in a worker process (a job); Ctrl-C cancels it, keeping the verdicts saved.
     """
-    from app.commands.jobs import run_job_here
-
-    params = {"judge": kind, "model": model, "pairs": pairs, "limit": limit, "options": options}
-    return judged_result(run_job_here(store, "judge", params))
-
-
-def remote_run(
-    server: ServerInfo, kind: str, model: str | None, pairs: str, limit: int | None, **options: Any
-) -> tuple[dict, str]:
-    """`judge run` through a running server: the job runs there, and this follows it."""
-    from app.commands.jobs import run_job_remote
-
-    params = {"judge": kind, "model": model, "pairs": pairs, "limit": limit, "options": options}
-    return judged_result(run_job_remote(server, "judge", params))
-
-
-def judged_result(summary: dict) -> tuple[dict, str]:
-    """What `judge run` prints for a judging job's summary (as RunSummary.to_dict gives it)."""
-    choices = ", ".join(f"{n} {c}" for c, n in sorted(summary["choices"].items())) or "none"
-    text = (
-        f"{summary['judge']} (key {summary['judge_key']}): {summary['selected']} pairs selected, "
-        f"{summary['cached']} already judged, {summary['judged']} judged now ({choices})"
-    )
-    return summary, text
+    return {"judge": kind, "model": model, "pairs": pairs, "limit": limit, "options": options}
 
 
 @judge.command()

@@ -14,11 +14,9 @@ import click
 import httpx
 
 from app.commands import users
-from app.commands.curate import remote_curate
 from app.commands.data import import_text
-from app.commands.generate import remote_generate
-from app.commands.jobs import follow_remote_job
-from app.commands.judge import remote_learn, remote_run
+from app.commands.jobs import JOB_COMMANDS, follow_remote_job
+from app.commands.judge import remote_learn
 from app.commands.train import (
     finished_run,
     follow_run,
@@ -150,9 +148,6 @@ def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
 
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "import_command": remote_import,
-    "curate_command": remote_curate,
-    "generate": remote_generate,
-    "run": remote_run,
     "learn": remote_learn,
     "train": remote_train,
     "runs": remote_runs,
@@ -160,7 +155,8 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "user_passwd": remote_user_passwd,
 }
 """Commands that work differently through a server: files sent from here, a run or a job
-followed from here, a password read from this terminal, or only the API's reads (`runs` must not write)."""
+followed from here, a password read from this terminal, or only the API's reads (`runs` must not
+write). A command that is one job (`JOB_COMMANDS`) starts that job there and follows it."""
 
 LOCAL_ONLY = {"init", "serve"}
 """Commands that never run through the server: they create it."""
@@ -179,9 +175,12 @@ def run_through_server(
             "this command cannot run through it: use the web app there, or stop the server first"
         )
     remote = REMOTE_COMMANDS.get(command)
+    job = JOB_COMMANDS.get(command)
     try:
         if remote is not None:
             return remote(server, **kwargs)
+        if job is not None:
+            return job.remote(server, **kwargs)
         return remote_action(server, command, kwargs)
     except httpx.HTTPError as error:
         raise PrefstudioError(f"cannot reach the server at {server.url}: {error}") from None
