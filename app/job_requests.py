@@ -1,4 +1,4 @@
-"""Starting a generation, judging or judge-learning job from `{kind, params}`: the one way the
+"""Starting a generation, judging, judge-learning or curation job from `{kind, params}`: the one way the
 CLI (here or through a server), the HTTP API and the UI start them. Parameters are checked
 here; a bad one is a 422 in the API and one error line in the CLI."""
 
@@ -128,8 +128,16 @@ def start_job(store: Store, kind: str, params: dict[str, Any]) -> JobRecord:
     if isinstance(checked, LearnParams):
         return _start_learning(store, checked)
     if isinstance(checked, CurateParams):
-        return start_curation(store, **checked.model_dump())
+        return _start_curation(store, checked)
     return _start_judging(store, checked)
+
+
+def _start_curation(store: Store, params: CurateParams) -> JobRecord:
+    from training.models import resolve_model
+
+    if params.tokenizer is not None:
+        resolve_model(params.tokenizer)  # a missing folder is refused now, not in the worker
+    return start_curation(store, **params.model_dump())
 
 
 def _start_generation(store: Store, params: GenerateParams) -> JobRecord:
@@ -177,10 +185,11 @@ def _start_judging(store: Store, params: JudgeParams) -> JobRecord:
 
 
 def _start_learning(store: Store, params: LearnParams) -> JobRecord:
-    from judges.learn import start_learning
-    from training.reward_model import start_reward_model
+    from judges.learn import RewardTraining, start_learning
+    from training.reward_model import check_reward_model, start_reward_model
 
-    return start_learning(store, **params.model_dump(), start_reward=start_reward_model)
+    reward = RewardTraining(check_reward_model, start_reward_model)
+    return start_learning(store, **params.model_dump(), reward=reward)
 
 
 def stop_job(store: Store, job_id: int) -> JobRecord:

@@ -13,6 +13,7 @@ calibration fitted on the training pairs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,16 @@ from judges.features import Progress
 
 LEARN_METHODS = ("light", "reward")
 MIN_TRAIN_PAIRS = 10
-# Queues a reward-model run: (store, snapshot, model, max_steps) -> (run id, trained model folder).
-RewardStarter = Callable[[Store, str, str | None, int | None], tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class RewardTraining:
+    """How the reward method gets its model: `check(model, max_steps)` refuses a bad model or
+    settings before anything is made; `start(store, snapshot, model, max_steps)` queues the
+    training run and returns its id and the folder its trained model will be in."""
+
+    check: Callable[[str | None, int | None], None]
+    start: Callable[[Store, str, str | None, int | None], tuple[int, str]]
 
 
 class LearnError(JudgeError):
@@ -103,7 +112,7 @@ def start_learning(
     snapshot: str | None = None,
     model: str | None = None,
     max_steps: int | None = None,
-    start_reward: RewardStarter | None = None,
+    reward: RewardTraining | None = None,
 ) -> JobRecord:
     """Queue a job that learns a judge from a snapshot's training pairs (the reward method
     first queues its training run, which the job waits for). Bad requests are refused here,
@@ -112,12 +121,14 @@ def start_learning(
         raise LearnError(f"unknown method {method!r}; choose from {', '.join(LEARN_METHODS)}")
     if method == "light" and max_steps is not None:
         raise LearnError("max steps apply to the reward method only")
-    if method == "reward" and start_reward is None:
-        raise LearnError("the reward method needs a way to train a reward model")
+    if method == "reward":
+        if reward is None:
+            raise LearnError("the reward method needs a way to train a reward model")
+        reward.check(model, max_steps)
     name, train, test = snapshot_splits(store, snapshot)
     run_id = model_folder = None
-    if method == "reward":
-        run_id, model_folder = start_reward(store, name, model, max_steps)
+    if reward is not None and method == "reward":
+        run_id, model_folder = reward.start(store, name, model, max_steps)
     params = {"method": method, "snapshot": name, "model": model, "max_steps": max_steps}
     work = {
         "files_dir": str(store.files_dir),

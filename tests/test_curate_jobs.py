@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.commands.curate import curated
 from curation import import_paths
+from curation.errors import PrefstudioError
 from curation.jobs import runner
 from curation.jobs.records import list_jobs
 from curation.quality.curate import CurateError, curate
@@ -36,7 +38,7 @@ def test_a_curation_job_finds_what_an_in_process_pass_finds(sample, tmp_path):
     by_job = (flag_rows(sample), cluster_rows(sample))
     report = curate(sample, near_dup_threshold=0.7).to_dict()
     assert (flag_rows(sample), cluster_rows(sample)) == by_job
-    assert job.result == report and report["flags"]["role_marker"] > 0
+    assert job.result == {**report, "cancelled": False} and report["flags"]["role_marker"] > 0
 
 
 def test_a_cancelled_curation_changes_nothing(sample, held_workers):
@@ -49,6 +51,8 @@ def test_a_cancelled_curation_changes_nothing(sample, held_workers):
     assert (job.status, job.chunks) == ("cancelled", 0) and not worker.is_running()
     runner.watch_jobs(sample)
     assert flag_rows(sample) == [] and cluster_rows(sample) == before[1]
+    with pytest.raises(PrefstudioError, match="cancelled before its pass: nothing changed"):
+        curated(job.result)
 
 
 @pytest.mark.parametrize(
@@ -62,4 +66,13 @@ def test_a_cancelled_curation_changes_nothing(sample, held_workers):
 def test_bad_settings_start_no_job(sample, settings, error):
     with pytest.raises(error):
         start_curation(sample, **settings)
+    assert list_jobs(sample) == []
+
+
+def test_a_missing_tokenizer_is_refused_before_a_job_starts(sample, tmp_path):
+    from app.job_requests import start_job
+    from curation.errors import ModelError
+
+    with pytest.raises(ModelError, match="does not exist"):
+        start_job(sample, "curate", {"tokenizer": str(tmp_path / "no-such-model")})
     assert list_jobs(sample) == []

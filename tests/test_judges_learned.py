@@ -348,6 +348,10 @@ def test_learn_errors_are_one_line(tmp_path: Path, write_jsonl) -> None:
     assert result.exit_code == 1
     line = assert_one_error_line(result.stderr)
     assert "the store has 0 labelled training pairs; learning a judge needs at least 10" in line
+    result = invoke(
+        "judge", "learn", "--method", "reward", "--model", "/no/such", "--db", str(empty)
+    )
+    assert "model folder /no/such does not exist" in assert_one_error_line(result.stderr)
     assert invoke("snapshot", "list", "--db", str(empty), "--json").stdout.count("name") == 0
     few = tmp_path / "few.duckdb"
     pairs = write_signal_pairs(tmp_path / "few.jsonl", n=6)

@@ -25,21 +25,24 @@ def curate_job(folder: Path, params: dict[str, Any]) -> dict[str, Any]:
     again once its chunk is written, it has nothing left to do."""
     if chunk_numbers(folder):
         return {}
+    count_tokens = None
+    if params["tokenizer"]:  # a bad tokenizer fails the job before any grouping
+        from training.models import token_counter
+
+        count_tokens = token_counter(params["tokenizer"])
     texts = {subject: pq.read_table(folder / name) for subject, name in TEXT_FILES.items()}
-    steps = len(texts) + (1 if params["tokenizer"] else 0)
+    steps = len(texts) + (1 if count_tokens else 0)
     staged: dict[str, Any] = {"groups": {}, "tokens": None}
     for done, (subject, table) in enumerate(texts.items()):
         write_progress(folder, done, steps, f"grouping {len(table):,} {subject}s")
         path = (folder / GROUP_FILES[subject]).resolve()
         pq.write_table(group_table(table, params["near_dup_threshold"]), path)
         staged["groups"][subject] = str(path)
-    if params["tokenizer"]:
-        from training.models import token_counter
-
+    if count_tokens is not None:
         write_progress(folder, len(texts), steps, "counting tokens")
         all_texts = pa.concat_tables(texts.values(), promote_options="permissive")
         path = (folder / TOKENS_FILE).resolve()
-        pq.write_table(count_text_tokens(all_texts, token_counter(params["tokenizer"])), path)
+        pq.write_table(count_text_tokens(all_texts, count_tokens), path)
         staged["tokens"] = str(path)
     write_chunk(folder, 1, [staged])
     for name in TEXT_FILES.values():

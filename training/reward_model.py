@@ -9,7 +9,7 @@ from pathlib import Path
 from curation.store.store import Store
 from training.presets import preset_settings
 from training.run_spec import MODEL_DIR
-from training.runs import DEFAULT_MODEL, plan_run, start_run
+from training.runs import DEFAULT_MODEL, check_run, plan_run, start_run
 
 
 def start_reward_model(
@@ -27,3 +27,9 @@ def start_reward_model(
     )
     record = start_run(store, spec)
     return record.id, str(Path(record.out_dir) / MODEL_DIR)
+
+
+def check_reward_model(model: str | None = None, max_steps: int | None = None) -> None:
+    """Refuse a reward-model run that `start_reward_model` could not plan, before any snapshot
+    is looked at (RunError or ModelError)."""
+    check_run("rm", model, preset_settings(model or DEFAULT_MODEL), max_steps)

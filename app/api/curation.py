@@ -9,9 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from app.job_requests import CurateParams
+from app.job_requests import CurateParams, start_job
 from curation.jobs.runner import job_view
-from curation.quality.curate_job import start_curation
 from curation.snapshots.freeze import (
     create_snapshot,
     list_snapshots,
@@ -36,7 +35,7 @@ class SnapshotBody(BaseModel):
 def post_curate(body: CurateParams, user: AdminUser, ctx: Context) -> dict:
     """Start a curation job (duplicate clusters and flags afresh); the job, to follow at
     /jobs/{id}. Its report, once it succeeded, is what `prefstudio curate --json` prints."""
-    return job_view(start_curation(ctx.store, **body.model_dump()))
+    return job_view(start_job(ctx.store, "curate", body.model_dump()))
 
 
 @router.post("/snapshots")

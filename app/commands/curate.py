@@ -10,6 +10,7 @@ import click
 from app.commands.base import store_command
 from app.commands.jobs import job_command
 from curation import Store
+from curation.errors import PrefstudioError
 from curation.quality.flags import FlagRules
 from curation.quality.minhash import DEFAULT_THRESHOLD
 from curation.snapshots.freeze import (
@@ -23,7 +24,10 @@ from curation.snapshots.snapshot_verify import SnapshotUnverified
 
 
 def curated(data: dict) -> tuple[dict, str]:
-    """What `curate` prints for a CurateReport's `to_dict()`."""
+    """What `curate` prints for a curation job's report (a CurateReport's `to_dict()`); a job
+    cancelled before its pass is an error saying nothing changed."""
+    if data.get("cancelled") and not data["clusters"]:
+        raise PrefstudioError("curation cancelled before its pass: nothing changed")
     lines = ["duplicate clusters (clusters / extra members):"]
     for subject, kinds in data["clusters"].items():
         cells = [f"{kind} {c['clusters']} / {c['duplicates']}" for kind, c in kinds.items()]
@@ -64,13 +68,15 @@ def curated(data: dict) -> tuple[dict, str]:
 )
 @store_command
 @job_command("curate", curated)
-def curate_command(**settings: Any) -> dict:
+def curate_command(tokenizer: str | None, **settings: Any) -> dict:
     """Find exact and near duplicates and flag pairs with defects (dismissed flags stay dismissed).
 
     The texts are grouped in a worker process (a job); Ctrl-C cancels it (nothing changes unless
     the worker had already finished).
     """
-    return settings
+    if tokenizer is not None and Path(tokenizer).exists():
+        tokenizer = str(Path(tokenizer).resolve())  # a server resolves it as this shell does
+    return {"tokenizer": tokenizer, **settings}
 
 
 def _figure(value: float | None, digits: int = 2) -> str:

@@ -13,12 +13,12 @@ import gradio as gr
 import pandas as pd
 
 from app.context import AppContext
+from app.job_requests import start_job
 from app.safe_text import error, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, wire
 from app.tabs.job_panel import cancel_followed, job_controls, job_text
 from curation.jobs.records import get_job
 from curation.quality.agreement import AgreementReport, annotator_agreement
-from curation.quality.curate_job import start_curation
 from curation.quality.flags import (
     FLAG_KINDS,
     dismiss_flags,
@@ -192,7 +192,7 @@ def overview(ctx: AppContext, user: str) -> Outputs:
 @handler("admin")
 def run_curation(ctx: AppContext, user: str, threshold: float) -> Outputs:
     """Start a curation job (duplicates and flags afresh), and follow it."""
-    job = start_curation(ctx.store, near_dup_threshold=float(threshold))
+    job = start_job(ctx.store, "curate", {"near_dup_threshold": float(threshold)})
     return {"job_status": job_text(job), "followed": job.id}
 
 

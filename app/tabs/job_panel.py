@@ -1,4 +1,4 @@
-"""What the Generate and Judge tabs show of the job they follow: status, progress, report;
+"""What the Generate, Judge, Curate and Admin tabs show of the job they follow: status, progress, report;
 and their controls: a start button, Cancel and the timer that refreshes the view."""
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ pass then takes its `groups` and `tokens` (`curation.quality.curate_job`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -17,8 +16,6 @@ from curation.quality.dedupe import DuplicateReport, drop_group_tables, find_dup
 from curation.quality.flags import FlagRules, compute_flags, flag_counts, replace_flags
 from curation.quality.minhash import DEFAULT_THRESHOLD
 from curation.store.store import Store
-
-STEPS = ("duplicates", "flags")
 
 
 class CurateError(PrefstudioError):
@@ -58,7 +55,6 @@ def curate(
     *,
     near_dup_threshold: float = DEFAULT_THRESHOLD,
     rules: FlagRules | None = None,
-    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
     groups: dict[str, pa.Table] | None = None,
     tokens: pa.Table | None = None,
 ) -> CurateReport:
@@ -70,14 +66,10 @@ def curate(
     """
     check_threshold(near_dup_threshold)
     rules = rules or FlagRules()
-    steps = progress(STEPS) if progress else STEPS
     with store.transaction() as con:  # on error, the rollback drops the temporary tables too
-        for step in steps:
-            if step == "duplicates":
-                duplicates = find_duplicates(con, near_dup_threshold, groups=groups)
-            else:
-                compute_flags(con, rules, tokens)
-                replace_flags(con)
+        duplicates = find_duplicates(con, near_dup_threshold, groups=groups)
+        compute_flags(con, rules, tokens)
+        replace_flags(con)
         drop_group_tables(con)
         counts = flag_counts(con)
     return CurateReport(counts, duplicates, near_dup_threshold, rules)

@@ -27,7 +27,7 @@ from curation.store.store import Store
 TEXT_FILES = {"prompt": "prompts.parquet", "response": "responses.parquet"}
 GROUP_FILES = {"prompt": "groups_prompt.parquet", "response": "groups_response.parquet"}
 TOKENS_FILE = "tokens.parquet"
-EMPTY_REPORT = {"flags": {}, "clusters": {}, "largest_clusters": []}
+EMPTY_REPORT = {"flags": {}, "clusters": {}, "largest_clusters": [], "cancelled": False}
 
 
 def start_curation(

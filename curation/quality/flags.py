@@ -14,8 +14,9 @@ Kinds computed by `prefstudio curate` (each flag is a row of `flags` with a one-
   ``, ; : ( [ { / & + = -``) while being at least `truncation_tokens` long, the length at which
   a reply that stops mid-sentence has most likely hit a generation limit.
 - ``too_long``: prompt plus the longer response exceed `max_tokens` tokens. Tokens are counted
-  by the `count_tokens` callable when given (e.g. a tokenizer), else approximated as one token
-  per 4 characters, rounded up.
+  by a model's tokenizer when `curate --tokenizer` names one (the curation job's worker counts
+  them; in process, the `count_tokens` callable), else approximated as one token per 4
+  characters, rounded up.
 - ``duplicate``: the pair repeats another (same prompt and responses after normalization, in
   either order) that is its cluster's representative.
 - ``near_duplicate``: the pair's prompt and responses are near duplicates of the representative's.
