@@ -8,10 +8,12 @@ import json
 import pytest
 
 from curation import import_paths
+from curation.labelling.gold import add_gold
 from curation.labelling.queue import next_pair_for
 from curation.labelling.votes import record_label
-from curation.snapshots.freeze import list_snapshots, show_snapshot
+from curation.snapshots.freeze import create_snapshot, list_snapshots, show_snapshot
 from curation.snapshots.fresh import fresh_snapshot
+from curation.snapshots.snapshot_policy import SnapshotPolicy
 from tests.models import build_tiny_causal_lm
 from tests.training_helpers import VARIED_PAIRS, make_snapshot
 from training.one_click import one_click_dpo
@@ -75,6 +77,15 @@ def test_a_fresh_snapshot_keeps_the_newest_policy_and_a_refusing_check_makes_non
     fresh = fresh_snapshot(store, lambda counts: None)
     assert fresh.created and fresh.changed == ["labels"]
     assert show_snapshot(store, fresh.name)["policy"]["test_fraction"] == 0.3
+    add_gold(store, fresh_pair(store), "a", "root")
+    assert not fresh_snapshot(store).created  # no rule of its policy reads gold answers
+    create_snapshot(store, "g", SnapshotPolicy(test_fraction=0.3, min_gold_accuracy=0.5))
+    add_gold(store, fresh_pair(store), "b", "root")
+    assert fresh_snapshot(store).changed == ["gold"]  # they decide a gold rule's labels
+
+
+def fresh_pair(store) -> str:
+    return store.con.execute("SELECT id FROM pairs ORDER BY id LIMIT 1").fetchone()[0]
 
 
 def test_one_click_honours_the_preset_and_makes_the_first_snapshot(store, tmp_path, tiny_lm):

@@ -61,6 +61,7 @@ _SOURCES = {
     "ratings": "SELECT id::VARCHAR FROM ratings",
     "judgments": "SELECT id::VARCHAR FROM current_judgments",
     "flags": "SELECT id::VARCHAR FROM flags WHERE dismissed_at IS NULL",
+    "gold": "SELECT pair_id || ':' || answer FROM gold_pairs",
 }
 
 
@@ -375,15 +376,25 @@ def list_snapshots(store: Store) -> list[SnapshotInfo]:
     return [get_snapshot(store, n) for (n,) in names]
 
 
-_TRAINING_SOURCES = ("labels", "ratings", "judgments", "flags")
+def training_sources(policy: SnapshotPolicy) -> tuple[str, ...]:
+    """The sources that decide a snapshot's training data under `policy`: labels, ratings and
+    flags always; judgments when a judge fills pairs; gold answers when they leave labels out."""
+    return (
+        "labels",
+        "ratings",
+        "flags",
+        *(("judgments",) if policy.judge_key else ()),
+        *(("gold",) if policy.min_gold_accuracy is not None else ()),
+    )
 
 
 def changed_since(store: Store, name: str) -> list[str]:
-    """What decides training data (labels, ratings, judgments, flags and their dismissals) and
-    has changed since snapshot `name` was made: the names of those sources, empty if none."""
-    made_from = show_snapshot(store, name)["sources"]
+    """What decides snapshot `name`'s training data under its policy (`training_sources`) and
+    has changed since it was made: the names of those sources, empty if none."""
+    shown = show_snapshot(store, name)
     now = _source_hashes(store.con)
-    return [source for source in _TRAINING_SOURCES if made_from.get(source) != now[source]]
+    sources = training_sources(SnapshotPolicy.from_dict(shown["policy"]))
+    return [source for source in sources if shown["sources"].get(source) != now[source]]
 
 
 def latest_snapshot(store: Store) -> str | None:
