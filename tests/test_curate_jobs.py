@@ -8,7 +8,7 @@ import pytest
 from app.commands.curate import curated
 from curation import import_paths
 from curation.errors import PrefstudioError
-from curation.jobs import runner
+from curation.jobs import files, runner
 from curation.jobs.records import list_jobs
 from curation.quality.curate import CurateError, curate
 from curation.quality.curate_job import TEXT_FILES, start_curation
@@ -76,3 +76,18 @@ def test_a_missing_tokenizer_is_refused_before_a_job_starts(sample, tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         start_job(sample, "curate", {"tokenizer": str(tmp_path / "no-such-model")})
     assert list_jobs(sample) == []
+
+
+def test_a_chunk_the_store_refuses_fails_its_job_and_stores_nothing(sample, held_workers):
+    curate(sample)
+    before = (flag_rows(sample), cluster_rows(sample))
+    job = start_curation(sample)
+    worker = held_workers(job.pid)
+    bogus = job.folder / "not-parquet.parquet"
+    bogus.write_text("not parquet", encoding="utf-8")
+    files.write_chunk(job.folder, 1, [{"groups": {"prompt": str(bogus)}, "tokens": None}])
+    [failed] = runner.watch_jobs(sample)
+    assert (failed.id, failed.status, failed.chunks, failed.pid) == (job.id, "failed", 0, None)
+    assert failed.error.startswith("result chunk 1 could not be stored: ")
+    assert not worker.is_running() and (flag_rows(sample), cluster_rows(sample)) == before
+    assert runner.watch_jobs(sample) == []  # not taken in again

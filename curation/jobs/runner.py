@@ -9,6 +9,8 @@ the kind's core store function) and records its number on the job row. A watcher
 twice, or a server restarted half-way, therefore neither stores a chunk twice nor skips one.
 When the worker has ended, its last chunks are taken in and the job is finished: succeeded
 (it wrote result.json), cancelled (a cancel wrote the marker first) or failed (with a cause).
+A chunk the store refuses fails its job at once, naming the chunk and the error (nothing of
+it stored, the worker ended); one that lost a write conflict is tried again at the next watch.
 
 One job of each kind runs at a time (`MAX_RUNNING_PER_KIND`); kinds do not wait for each
 other, nor for training runs, unless a kind's gate says so. Reads (`get_job`, `list_jobs`, `job_view`) never
@@ -25,6 +27,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+import duckdb
 
 from curation.errors import PrefstudioError
 from curation.jobs import files, processes
@@ -133,11 +137,26 @@ def take_in_chunks(store: Store, job: JobRecord) -> JobRecord:
         if number != job.chunks + 1:
             break  # a gap: wait for the missing chunk rather than skip it
         rows = files.read_chunk(job.folder, number)
-        with store.transaction() as con:
-            counts = kind.store_chunk(store, job.params, rows)
-            record_chunk(con, job.id, number, add_counts(job.result, counts))
+        try:
+            with store.transaction() as con:
+                counts = kind.store_chunk(store, job.params, rows)
+                record_chunk(con, job.id, number, add_counts(job.result, counts))
+        except duckdb.TransactionException:
+            break  # a write of another transaction got there first: the next watch tries again
+        except Exception as error:
+            return _refuse_chunk(store, job, number, error)
         job = get_job(store, job.id)
     return job
+
+
+def _refuse_chunk(store: Store, job: JobRecord, number: int, error: Exception) -> JobRecord:
+    """Fail a job whose chunk `number` the store cannot take (nothing of it was stored): its
+    worker is ended, and the cause names the chunk and the error."""
+    process = processes.live_worker(job.folder, job.pid)
+    if process is not None:
+        processes.end_tree(process, grace_seconds=5.0)
+    cause = f"result chunk {number} could not be stored: {type(error).__name__}: {error}"
+    return update_job(store, job.id, status="failed", error=cause, pid=None, ended="now")
 
 
 def watch_jobs(store: Store) -> list[JobRecord]:
@@ -148,7 +167,9 @@ def watch_jobs(store: Store) -> list[JobRecord]:
         for job in list_jobs(store, status=("running",)):
             ended = processes.live_worker(job.folder, job.pid) is None
             job = take_in_chunks(store, job)
-            if ended:
+            if not job.active:  # a chunk the store refused failed it
+                finished.append(job)
+            elif ended:
                 finished.append(_finish(store, job))
     launch_queued(store)
     return finished
@@ -189,7 +210,8 @@ def cancel_job(store: Store, job_id: int, *, grace_seconds: float = 5.0) -> JobR
     with _finishing:
         job = get_job(store, job_id)
         if job.active:
-            job = _finish(store, take_in_chunks(store, job))
+            job = take_in_chunks(store, job)
+            job = _finish(store, job) if job.active else job
     launch_queued(store)
     return job
 
