@@ -46,20 +46,14 @@ def launch(command: list[str], folder: Path) -> int:
 
 
 def lower_priority(pid: int, niceness: int) -> None:
-    """Raise a process's niceness by `niceness` over this process's (POSIX; children and
-    threads it starts inherit it). At the lowest niceness (19) it also takes Linux's idle
-    scheduling policy (SCHED_IDLE): it runs only on CPU time nothing else wants. A process
-    already gone is left alone."""
+    """Raise a process's niceness by `niceness` over this process's (POSIX; children it starts
+    inherit it). A process already gone is left alone."""
     import psutil
 
     if niceness <= 0 or os.name != "posix":
         return
     with contextlib.suppress(psutil.Error):
-        lowest = min(os.nice(0) + niceness, 19)
-        psutil.Process(pid).nice(lowest)
-    if lowest == 19 and hasattr(os, "SCHED_IDLE"):
-        with contextlib.suppress(OSError):  # gone already, or a kernel without the policy
-            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+        psutil.Process(pid).nice(min(os.nice(0) + niceness, 19))
 
 
 def record_worker(folder: Path, pid: int) -> None:
