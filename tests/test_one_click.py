@@ -56,8 +56,10 @@ def test_one_click_makes_a_snapshot_only_when_labels_changed(store, tmp_path, ti
     assert "labels changed" in second.describe()
     cancel_run(store, second.run.id)
 
-    third = one_click_dpo(store, model=str(tiny_lm), preset="smoke", settings=TINY)
+    chosen = {**TINY, "loss_type": "sigmoid"}
+    third = one_click_dpo(store, model=str(tiny_lm), preset="smoke", settings=chosen)
     assert (third.snapshot, third.snapshot_created) == (second.snapshot, False)
+    assert third.run.config["settings"]["loss_type"] == "sigmoid"  # the caller's settings win
     cancel_run(store, third.run.id)
     assert snapshot_names(store) == sorted(["s1", second.snapshot])
     assert show_snapshot(store, second.snapshot)["policy"] == show_snapshot(store, "s1")["policy"]
@@ -95,6 +97,7 @@ def test_one_click_honours_the_preset_and_makes_the_first_snapshot(store, tmp_pa
     started = one_click_dpo(store, model=str(tiny_lm), preset="smoke", settings=TINY)
     settings = started.run.config["settings"]
     assert (settings["max_steps"], settings["eval_pairs"], settings["sample_prompts"]) == (3, 16, 2)
+    assert settings["loss_type"] == "ipo"  # the one-click default, below the caller's settings
     assert started.snapshot_created and snapshot_names(store) == [started.snapshot]
     assert cancel_run(store, started.run.id).status == "cancelled"
 

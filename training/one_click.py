@@ -1,5 +1,7 @@
 """One-click DPO: a DPO run on what was just labelled, with the chosen preset, in one call.
 
+It trains with DPO's IPO loss unless the settings say otherwise (`ONE_CLICK`).
+
 The snapshot is the newest one while nothing that decides training data changed since it was
 made; otherwise a new one, named `auto-<time>` with the newest's policy, is made first
 (`curation.snapshots.fresh`). The run then goes through the same queue as every other run.
@@ -15,6 +17,12 @@ from curation.store.run_records import RunRecord
 from curation.store.store import Store
 from training.presets import preset_settings
 from training.runs import DEFAULT_MODEL, check_run, plan_run, start_run
+
+
+# DPO's IPO loss compares the policy's length-normalized log-likelihoods, as the held-out
+# preference accuracy does; on the bundled sample it lifts that accuracy from 0.56 to 0.84,
+# against 0.72 with the sigmoid loss at the same settings (README, "On the bundled sample").
+ONE_CLICK = {"loss_type": "ipo"}
 
 
 @dataclass
@@ -46,8 +54,9 @@ def one_click_dpo(
     settings: dict[str, Any] | None = None,
     max_steps: int | None = None,
 ) -> OneClickRun:
-    """Queue a DPO run of `model` on fresh data with the preset's settings (then `settings`)."""
-    values = {**preset_settings(model or DEFAULT_MODEL, preset), **(settings or {})}
+    """Queue a DPO run of `model` on fresh data with the preset's settings, the one-click
+    defaults, then `settings`."""
+    values = {**preset_settings(model or DEFAULT_MODEL, preset), **ONE_CLICK, **(settings or {})}
     _, model = check_run("dpo", model, values, max_steps)  # refused before any snapshot is made
     fresh = fresh_snapshot(store)
     spec = plan_run(
