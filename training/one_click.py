@@ -18,7 +18,6 @@ from curation.store.store import Store
 from training.presets import preset_settings
 from training.runs import DEFAULT_MODEL, check_run, plan_run, start_run
 
-
 # DPO's IPO loss compares the policy's length-normalized log-likelihoods, as the held-out
 # preference accuracy does; on the bundled sample it lifts that accuracy from 0.56 to 0.84,
 # against 0.72 with the sigmoid loss at the same settings (README, "On the bundled sample").
