@@ -15,10 +15,10 @@ from app.safe_text import error, info, literal, markdown_view, render
 from app.tabs.accounts import create_accounts_panel
 from app.tabs.gold_panel import create_gold_panel, gold_overview
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from app.tabs.job_panel import cancel_followed, job_text
+from app.tabs.job_panel import cancel_followed, follow_job, job_text
 from app.transfer import export_to_file, start_import
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
-from curation.jobs.records import get_job
+from curation.jobs.records import JobRecord
 from curation.labelling.gold_scores import gold_table
 from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
 from curation.labelling.label_stats import annotator_counts, labels_over_time
@@ -56,15 +56,15 @@ def run_import(ctx: AppContext, user: str, files: list[str] | None, fmt: str) ->
 def follow_import(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
     """The timer: the followed import's progress; once it has ended, a line per file, what
     was added and the overview anew (or why it failed), and the job is no longer followed."""
-    if job_id is None:
-        return {}
-    job = get_job(ctx.store, job_id)
-    if job.active:
-        return {"import_report": job_text(job)}
-    text = job_text(job)
-    if job.status == "succeeded":
-        text += "\n\n" + import_report_text(job.result)
-    return {"import_report": text, "import_followed": None, **overview.fn(ctx, user)}
+    names = ("import_report", "import_followed")
+    return follow_job(ctx.store, job_id, names, imported_text, lambda: overview.fn(ctx, user))
+
+
+def imported_text(job: JobRecord) -> str:
+    """An ended import: its status, then a line per file and what was added once it succeeded."""
+    if job.status != "succeeded":
+        return job_text(job)
+    return job_text(job) + "\n\n" + import_report_text(job.result)
 
 
 @handler("admin")

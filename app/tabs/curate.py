@@ -16,8 +16,8 @@ from app.context import AppContext
 from app.job_requests import start_job
 from app.safe_text import error, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, wire
-from app.tabs.job_panel import cancel_followed, job_controls, job_text
-from curation.jobs.records import get_job
+from app.tabs.job_panel import cancel_followed, follow_job, job_controls, job_text
+from curation.jobs.records import JobRecord
 from curation.quality.agreement import AgreementReport, annotator_agreement
 from curation.quality.flags import (
     FLAG_KINDS,
@@ -200,18 +200,22 @@ def run_curation(ctx: AppContext, user: str, threshold: float) -> Outputs:
 def follow_curation(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
     """The timer: the followed curation's progress; once it has ended, the clusters it found
     and the figures anew (and the job is no longer followed)."""
-    if job_id is None:
-        return {}
-    job = get_job(ctx.store, job_id)
-    if job.active:
-        return {"job_status": job_text(job)}
-    shown = job_text(job)
-    if job.status == "succeeded":
-        shown += "\n\nDuplicate clusters: " + "; ".join(
+    names = ("job_status", "followed")
+    return follow_job(ctx.store, job_id, names, curated_text, lambda: overview.fn(ctx, user))
+
+
+def curated_text(job: JobRecord) -> str:
+    """An ended curation: its status, then the clusters it found once it succeeded."""
+    if job.status != "succeeded":
+        return job_text(job)
+    return (
+        job_text(job)
+        + "\n\nDuplicate clusters: "
+        + "; ".join(
             f"{subject}: {c['exact']['clusters']} exact, {c['near']['clusters']} near"
             for subject, c in job.result["clusters"].items()
         )
-    return {"job_status": shown, "followed": None, **overview.fn(ctx, user)}
+    )
 
 
 @handler("admin")

@@ -3,6 +3,7 @@ and their controls: a start button, Cancel and the timer that refreshes the view
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -27,6 +28,25 @@ def job_text(job: JobRecord | None) -> str:
     if job.status == "failed":
         line += f": {literal(job.error or '')}"
     return render(line)
+
+
+def follow_job(
+    store: Store,
+    job_id: int | None,
+    names: tuple[str, str],
+    ended: Callable[[JobRecord], str],
+    refreshed: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """What a tab's timer shows of the followed job, by component name (`names`: the view and
+    the followed id): nothing while none is followed, its progress while it runs; once it has
+    ended, `ended(job)` and `refreshed()` outputs, and it is no longer followed."""
+    view, followed = names
+    if job_id is None:
+        return {}
+    job = get_job(store, job_id)
+    if job.active:
+        return {view: job_text(job)}
+    return {view: ended(job), followed: None, **refreshed()}
 
 
 def cancel_followed(store: Store, job_id: int | None, idle: str, done: str) -> JobRecord | None:

@@ -18,8 +18,8 @@ from app.context import AppContext
 from app.job_requests import start_job
 from app.safe_text import info, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from app.tabs.job_panel import cancel_followed, job_controls, job_text
-from curation.jobs.records import JobRecord, get_job
+from app.tabs.job_panel import cancel_followed, follow_job, job_controls, job_text
+from curation.jobs.records import JobRecord
 from curation.judging.judgments import get_suggestions, list_judges
 from judges.learn import LEARN_METHODS, learned_report
 from judges.priorities import BEST, best_judge, prioritize, suggest
@@ -151,12 +151,8 @@ def ended_text(ctx: AppContext, job: JobRecord) -> str:
 def follow(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
     """The timer: the followed job's progress; once it has ended, what it did and the report
     anew (and the job is no longer followed)."""
-    if job_id is None:
-        return {}
-    job = get_job(ctx.store, job_id)
-    if job.active:
-        return {"summary": job_text(job)}
-    return {"summary": ended_text(ctx, job), "followed": None, **overview_view(ctx)}
+    ended = partial(ended_text, ctx)
+    return follow_job(ctx.store, job_id, ("summary", "followed"), ended, lambda: overview_view(ctx))
 
 
 @handler("admin")
