@@ -13,9 +13,7 @@ from fastapi import FastAPI
 
 from app.context import AppContext
 from curation.errors import PrefstudioError
-from curation.jobs.runner import watch_jobs
 from curation.jobs.watcher import Watcher
-from training.runs import watch_runs
 
 LOGIN_MESSAGE = "Log in with your prefstudio account."
 
@@ -92,7 +90,7 @@ def serve(ctx: AppContext, host: str, port: int, on_ready: Callable[[str], None]
             # An open browser tab keeps a stream open; do not wait for it forever on shutdown.
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        with Watcher(ctx.store, (watch_runs, watch_jobs)):  # finishes runs and jobs
+        with Watcher(ctx.store):  # finishes jobs, training runs included
             _AnnouncingServer(config, lambda: on_ready(url)).run()
     finally:
         remove_server_file(ctx.store.path, info)

@@ -111,17 +111,20 @@ def run_child(command: list[str], log: Path) -> int:
     return usage.ru_maxrss * 1024  # Linux reports kilobytes
 
 
-def prefstudio_side(store, snapshot: str, model: str, values: dict) -> dict:
-    """One prefstudio run (the worker subprocess, as `prefstudio train` launches it)."""
+def prefstudio_side(store, snapshot: str, model: str, values: dict, workdir: Path, n: int) -> dict:
+    """One prefstudio run: its worker subprocess, on a folder as a training job gets it."""
     from training.metrics_log import read_json, read_metrics
-    from training.runs import create_run, plan_run
+    from training.run_spec import write_spec
+    from training.runs import plan_run
 
-    record = create_run(
-        store, plan_run(store, snapshot=snapshot, method="dpo", model=model, settings=values)
+    folder = workdir / f"prefstudio-{n}"
+    folder.mkdir()
+    write_spec(
+        folder, plan_run(store, snapshot=snapshot, method="dpo", model=model, settings=values)
     )
-    peak = run_child(record.command, Path(record.out_dir) / "log.txt")
-    results = read_json(Path(record.out_dir) / "eval.json")
-    rows = read_metrics(Path(record.out_dir) / "metrics.jsonl")
+    peak = run_child([sys.executable, "-m", "training.worker", str(folder)], folder / "log.txt")
+    results = read_json(folder / "result.json")["eval"]
+    rows = read_metrics(folder / "metrics.jsonl")
     tokens = max((row.get("num_tokens") or 0 for row in rows), default=0)
     return {
         "seconds": results["train_seconds"],
@@ -192,7 +195,7 @@ def main() -> None:
                 # first, so neither always runs on the warmer machine.
                 for side in ("ours", "plain") if n % 2 == 0 else ("plain", "ours"):
                     if side == "ours":
-                        ours.append(prefstudio_side(store, "bench", args.model, values))
+                        ours.append(prefstudio_side(store, "bench", args.model, values, workdir, n))
                     else:
                         plain.append(plain_side(train_file, model_dir, values, workdir, n))
     prefstudio, baseline = best(ours), best(plain)

@@ -10,7 +10,7 @@ from app.server import create_app
 from curation import Store
 from curation.labelling.accounts import add_user
 from tests.training_helpers import tiny_spec, write_split_exports
-from training.runs import create_run
+from training.runs import cancel_run, start_run
 
 ANN = ("ann", "ann-password")
 ADMIN = ("root", "root-password")
@@ -71,13 +71,18 @@ def test_bad_settings_are_400_with_the_cause(client):
     assert "beta must be positive" in response.json()["detail"]
 
 
-def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path):
+def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path, held_workers):
     files = write_split_exports(tmp_path)
-    record = create_run(client.store, tiny_spec("dpo", tmp_path / "lm", files))
+    training = start_run(client.store, tiny_spec("dpo", tmp_path / "lm", files))
+    held_workers(training.pid)  # it holds the one training slot
+    record = start_run(client.store, tiny_spec("dpo", tmp_path / "lm", files))
     assert client.post(f"/api/v1/runs/{record.id}/resume", auth=ADMIN).status_code == 400
 
     listed = client.get("/api/v1/runs", auth=ADMIN).json()["runs"]
-    assert [(r["id"], r["status"]) for r in listed] == [(record.id, "queued")]
+    assert [(r["id"], r["status"]) for r in listed] == [
+        (record.id, "queued"),
+        (training.id, "running"),
+    ]
     shown = client.get(f"/api/v1/runs/{record.id}", auth=ADMIN).json()
     assert shown["command"][-1] == record.out_dir and shown["progress"] == {}
     log = client.get(f"/api/v1/runs/{record.id}/log", auth=ADMIN).json()
@@ -88,3 +93,4 @@ def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path):
     assert client.post(f"/api/v1/runs/{record.id}/cancel", auth=ADMIN).status_code == 400
     missing = client.get(f"/api/v1/runs/{record.id + 100}", auth=ADMIN)
     assert missing.status_code == 404 and "no run with id" in missing.json()["detail"]
+    assert cancel_run(client.store, training.id).status == "cancelled"

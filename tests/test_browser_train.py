@@ -44,7 +44,7 @@ def test_admin_previews_launches_follows_and_reattaches_to_a_run(setup, tmp_path
     page.click("#train-preview")
     page.wait_for_selector("#train-command >> text=training.worker", timeout=60_000)
     command = page.locator("#train-command").inner_text()
-    assert "runs/<id>" in command and "method: dpo" in command
+    assert "jobs/<id>" in command and "method: dpo" in command
     runs = httpx.get(f"{setup['server'].url}/api/v1/runs", auth=("root", USERS["root"][1]))
     assert runs.json()["runs"] == []  # preview wrote nothing
 

@@ -304,6 +304,24 @@ def test_model_identity_of_run_folders_exports_and_other_names(store, tmp_path, 
     }
 
 
+def test_a_run_is_known_by_its_job_folder_and_no_other_job_is(store):
+    from curation.jobs.records import insert_job
+    from curation.store.run_records import insert_run
+
+    jobs = store.files_dir / "jobs"
+
+    def add_run(con, job_id):
+        insert_run(con, 4, snapshot="s", method="dpo", model="m", config={}, job_id=job_id)
+
+    run_job = insert_job(store, "train", {"run_id": 4}, {}, jobs, link=add_run)
+    other_job = insert_job(store, "generate", {}, {}, jobs)
+    (jobs / str(run_job.id) / "checkpoints" / "c-1").mkdir(parents=True)
+    assert model_identity(store, str(jobs / str(run_job.id) / "model")) == "run:4"
+    assert model_identity(store, f"jobs/{run_job.id}/checkpoints/c-1") == "run:4/checkpoints/c-1"
+    other = str(jobs / str(other_job.id))
+    assert model_identity(store, other) == other
+
+
 def test_cli_leaderboard_marks_provisional_models_and_takes_a_threshold(db_path, tmp_path):
     with Store(db_path) as store:
         for pair_id in arena_store(store, tmp_path)[:3]:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from datetime import UTC, datetime
 
 import gradio as gr
 import pytest
 import yaml
 
 from app.tabs.train import followed_view, parse_settings, settings_yaml
-from curation.store.run_records import update_run
+from curation.store.run_records import RunRecord
 from tests.models import build_tiny_causal_lm
-from tests.training_helpers import tiny_spec, write_split_exports
 from training.methods import settings_from_dict
 from training.presets import PRESETS, parameter_count, size_defaults, suggested_settings
 from training.run_views import metric_curves, runs_table
-from training.runs import create_run
 
 
 def test_parameter_count_reads_safetensors_headers(tmp_path):
@@ -54,22 +52,31 @@ def test_settings_editor_round_trips_and_refuses_non_mappings(tmp_path):
         parse_settings("beta: [unclosed")
 
 
-def test_followed_run_shows_results_curves_and_table(store, tmp_path):
-    files = write_split_exports(tmp_path)
-    record = create_run(store, tiny_spec("dpo", tmp_path / "lm", files))
+def test_followed_run_shows_results_curves_and_table(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
     metrics = [
         {"step": 1, "loss": 0.69, "rewards/accuracies": 0.5, "rewards/margins": 0.0},
         {"step": 2, "loss": 0.61, "rewards/accuracies": 1.0, "rewards/margins": 0.3},
         {"step": 2, "train_loss": 0.65},
     ]
-    metrics_file = Path(record.out_dir) / "metrics.jsonl"
-    metrics_file.write_text("".join(json.dumps(m) + "\n" for m in metrics))
-    record = update_run(
-        store,
-        record.id,
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    record = RunRecord(
+        id=3,
+        snapshot="s1",
+        method="dpo",
+        model="lm",
+        config={},
+        job_id=5,
         status="succeeded",
-        eval={"heldout_accuracy_before": 0.5, "heldout_accuracy_after": 0.75, "heldout_pairs": 4},
+        pid=None,
+        out_dir=str(run_dir),
         metrics={"step": 2},
+        eval={"heldout_accuracy_before": 0.5, "heldout_accuracy_after": 0.75, "heldout_pairs": 4},
+        error=None,
+        created=datetime.now(UTC),
+        started=None,
+        ended=None,
     )
 
     view = followed_view(record)

@@ -1,5 +1,5 @@
-"""Training runs as subprocesses: queue, launch, results in the store, cancel, failure, re-attach,
-resume, and how a worker is known."""
+"""Training runs as jobs: queue, launch, results in the store, cancel, failure, re-attach,
+resume, how a worker is known, and stores whose runs predate jobs."""
 
 from __future__ import annotations
 
@@ -9,28 +9,29 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import psutil
 import pytest
 
 from curation import Store
+from curation.jobs import processes
+from curation.jobs.records import get_job, list_jobs
+from curation.jobs.runner import watch_jobs, worker_command
+from curation.store.migrations import MIGRATIONS
 from curation.store.run_records import get_run
 from tests.models import build_tiny_causal_lm
 from tests.training_helpers import tiny_spec, write_split_exports
 from training.metrics_log import read_metrics
 from training.runs import (
     RunError,
-    _worker_process,
     cancel_run,
-    create_run,
-    failure_cause,
-    launch_queued,
     plan_run,
+    planned_command,
     resume_run,
+    run_command,
     run_progress,
     start_run,
     wait_for_run,
-    watch_runs,
-    worker_command,
 )
 
 
@@ -51,15 +52,15 @@ def wait_until(condition, timeout: float = 120.0) -> None:
         time.sleep(0.3)
 
 
-def test_run_trains_in_a_subprocess_running_the_previewed_command(store, files, tiny_lm):
-    record = create_run(store, tiny_spec("dpo", tiny_lm, files))
+def test_run_is_a_train_job_running_the_previewed_command(store, files, tiny_lm):
+    folder, preview = planned_command(store)
+    record = start_run(store, tiny_spec("dpo", tiny_lm, files))
     run_dir = Path(record.out_dir)
-    preview = json.loads((run_dir / "command.json").read_text())
-    assert record.status == "queued" and record.command == preview
-    assert preview == [sys.executable, "-m", "training.worker", str(run_dir)]
-
-    [record] = launch_queued(store)
-    assert record.status == "running"
+    assert run_dir == folder.with_name(str(record.job_id))
+    assert run_command(record) == [part.replace("<id>", run_dir.name) for part in preview]
+    assert run_command(record) == [sys.executable, "-m", "training.worker", str(run_dir)]
+    job = get_job(store, record.job_id)
+    assert (job.kind, job.params["run_id"], job.status) == ("train", record.id, "running")
     worker = json.loads((run_dir / "worker.json").read_text())
     assert worker == {"pid": record.pid, "started": psutil.Process(record.pid).create_time()}
 
@@ -71,9 +72,8 @@ def test_run_trains_in_a_subprocess_running_the_previewed_command(store, files, 
     assert record.metrics["logged_steps"] == 2 and "rewards/accuracies" in record.metrics
     assert (run_dir / "model" / "adapter_config.json").is_file()
     assert "training" in (run_dir / "log.txt").read_text()
-    phases = record.metrics["phase_seconds"]
+    phases = record.eval["phase_seconds"]
     assert set(phases) >= {"loading", "scoring base model", "training", "scoring trained model"}
-    assert phases == record.eval["phase_seconds"]
 
 
 def test_cancel_ends_the_whole_process_tree(store, files, tiny_lm):
@@ -134,18 +134,19 @@ def test_failure_cause_names_out_of_memory_and_tracebacks(tmp_path):
     (tmp_path / "error.json").write_text(
         json.dumps({"type": "OutOfMemoryError", "message": "CUDA out of memory. Tried to ..."})
     )
-    assert failure_cause(tmp_path).startswith("out of memory")
+    assert processes.failure_cause(tmp_path).startswith("out of memory: lower the batch size")
     (tmp_path / "error.json").unlink()
     (tmp_path / "log.txt").write_text(
         "Traceback (most recent call last):\n  File x\nRuntimeError: boom happened\n"
     )
-    assert failure_cause(tmp_path) == "RuntimeError: boom happened"
+    assert processes.failure_cause(tmp_path) == "RuntimeError: boom happened"
     (tmp_path / "log.txt").write_text("Killed\n")
-    assert "killed" in failure_cause(tmp_path)
+    assert "killed" in processes.failure_cause(tmp_path)
 
 
 def test_more_than_one_gpu_goes_through_accelerate_launch(tmp_path):
-    command = worker_command(tmp_path, gpus=4)
+    assert worker_command("train", tmp_path, {"gpus": 1})[1:3] == ["-m", "training.worker"]
+    command = worker_command("train", tmp_path, {"gpus": 4})
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     assert "--num_processes=4" in command
     assert command[-3:] == ["--module", "training.worker", str(tmp_path)]
@@ -170,22 +171,18 @@ def live_process():
     process.wait()
 
 
-def test_a_worker_is_known_by_its_pid_and_start_time_not_its_command_line(
-    store, files, tiny_lm, live_process
-):
-    record = create_run(store, tiny_spec("dpo", tiny_lm, files))
-    run_dir = Path(record.out_dir)
+def test_a_worker_is_known_by_its_pid_and_start_time_not_its_command_line(tmp_path, live_process):
     started = psutil.Process(live_process.pid).create_time()
-    record.pid = live_process.pid
+    pid = live_process.pid
 
-    (run_dir / "worker.json").write_text(json.dumps({"pid": live_process.pid, "started": started}))
-    assert _worker_process(record).pid == live_process.pid  # its command line names no run
+    (tmp_path / "worker.json").write_text(json.dumps({"pid": pid, "started": started}))
+    assert processes.live_worker(tmp_path, pid).pid == pid  # its command line names no run
 
     # the same pid with another start time is a reused pid: not the worker
-    (run_dir / "worker.json").write_text(json.dumps({"pid": live_process.pid, "started": 1.0}))
-    assert _worker_process(record) is None
-    (run_dir / "worker.json").unlink()
-    assert _worker_process(record) is None
+    (tmp_path / "worker.json").write_text(json.dumps({"pid": pid, "started": 1.0}))
+    assert processes.live_worker(tmp_path, pid) is None
+    (tmp_path / "worker.json").unlink()
+    assert processes.live_worker(tmp_path, pid) is None
 
 
 def test_runs_queue_one_at_a_time_and_a_cancelled_one_says_so(store, files, tiny_lm):
@@ -193,7 +190,7 @@ def test_runs_queue_one_at_a_time_and_a_cancelled_one_says_so(store, files, tiny
     second = start_run(store, tiny_spec("dpo", tiny_lm, files))
     third = start_run(store, tiny_spec("dpo", tiny_lm, files))
     assert (first.status, second.status, third.status) == ("running", "queued", "queued")
-    assert watch_runs(store) == []  # the first is alive: nothing to finish, nobody else starts
+    assert watch_jobs(store) == []  # the first is alive: nothing to finish, nobody else starts
     assert get_run(store, second.id).status == "queued"
 
     third = cancel_run(store, third.id)  # a queued run is cancelled without ever starting
@@ -213,5 +210,45 @@ def test_the_watcher_records_a_killed_worker_of_a_cancel_as_cancelled(store, fil
     Path(record.out_dir, "cancelled").touch()  # cancel has begun: the marker is written first
     psutil.Process(record.pid).kill()
     psutil.Process(record.pid).wait(timeout=60)
-    [finished] = watch_runs(store)
-    assert finished.status == "cancelled" and finished.error is None
+    [finished] = watch_jobs(store)
+    assert (finished.id, finished.status, finished.error) == (record.job_id, "cancelled", None)
+    assert get_run(store, record.id).status == "cancelled"
+
+
+def test_runs_of_a_store_from_before_jobs_become_train_jobs_keeping_their_ids(db_path):
+    """A store whose runs had their own table (schema 10) keeps every run, its id (models
+    name it `run:<id>`), status, metrics and evaluation; each now has a `train` job."""
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR)")
+    for step in MIGRATIONS[:10]:
+        step.apply(con)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [step.version, step.name])
+    for run_id, status, error in ((6, "succeeded", None), (7, "failed", "bad config: boom")):
+        con.execute(
+            "INSERT INTO runs (id, snapshot, method, model, config, status, out_dir, metrics, "
+            "eval, error, command) VALUES (?, 's', 'dpo', 'm', '{}', ?, ?, ?, ?, ?, '[]')",
+            [
+                run_id,
+                status,
+                f"/old/runs/{run_id}",
+                json.dumps({"logged_steps": 3}),
+                json.dumps({"heldout_accuracy_after": 0.8, "imported_pairs": 2})
+                if status == "succeeded"
+                else None,
+                error,
+            ],
+        )
+    con.close()
+
+    with Store(db_path) as store:
+        done, failed = get_run(store, 6), get_run(store, 7)
+        assert (done.status, done.out_dir, done.metrics) == (
+            "succeeded",
+            "/old/runs/6",
+            {"logged_steps": 3},
+        )
+        assert done.eval == {"heldout_accuracy_after": 0.8, "imported_pairs": 2}
+        assert (failed.status, failed.error, failed.eval) == ("failed", "bad config: boom", None)
+        jobs = list_jobs(store, kind="train")
+        assert sorted(job.params["run_id"] for job in jobs) == [6, 7]
+        assert {done.job_id, failed.job_id} == {job.id for job in jobs}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from curation.jobs.files import read_chunk
 from tests.models import build_tiny_causal_lm, build_tiny_classifier
 from tests.training_helpers import tiny_spec, write_split_exports
 from training.metrics_log import read_metrics
@@ -64,13 +65,13 @@ def test_each_method_trains_and_writes_metrics_eval_and_adapter(
     steps = [row for row in metrics if "loss" in row]
     assert [row["step"] for row in steps] == [1, 2]
     assert expected_metric in steps[0]
-    written = json.loads((run_dir / "eval.json").read_text())
+    written = json.loads((run_dir / "result.json").read_text())["eval"]
     assert written == results
     assert written["heldout_pairs"] == 2 and written["train_steps"] == 2
     for key in ("heldout_accuracy_before", "heldout_accuracy_after"):
         assert 0.0 <= written[key] <= 1.0
-    generations = (run_dir / "generations.jsonl").read_text().splitlines()
-    assert len(generations) == (0 if method == "rm" else 2)
+    answers = read_chunk(run_dir, 1)
+    assert len(answers) == (0 if method == "rm" else 2)
     if method == "rm":
         assert written["accuracy_measure"] == "reward score"
         tensors = load_file(run_dir / "model" / "adapter_model.safetensors")
@@ -107,8 +108,12 @@ def test_a_failing_run_writes_its_cause_and_exits_1(tmp_path, snapshot_files, ti
     run_dir = make_run(tmp_path, "dpo", tmp_path / "no-such-model", snapshot_files)
     assert main([str(run_dir)]) == 1
     error = json.loads((run_dir / "error.json").read_text())
-    assert error["type"] == "ModelError" and "no-such-model" in error["message"]
-    assert not (run_dir / "eval.json").exists()
+    assert error["type"] == "ModelError" and error["domain"]
+    assert (
+        error["message"].startswith("bad config: ModelError")
+        and "no-such-model" in error["message"]
+    )
+    assert not (run_dir / "result.json").exists()
 
 
 def test_resume_skips_a_checkpoint_left_half_written_by_a_cancel(tmp_path):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from curation.jobs.files import read_json, write_json_atomically
+from curation.jobs.files import read_json, read_metrics, write_json_atomically
 
 __all__ = [
     "metrics_callback",
@@ -24,21 +24,6 @@ def write_progress(path: Path, phase: str, step: int = 0, max_steps: int = 0) ->
     write_json_atomically(
         path, {"phase": phase, "step": step, "max_steps": max_steps, "time": time.time()}
     )
-
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The logged metrics of a run, one dict per logging step (a torn last line is skipped)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    return rows
 
 
 def _finite(value: Any) -> Any:

@@ -19,12 +19,10 @@ COMMAND_FILE = "command.json"
 LOG_FILE = "log.txt"
 METRICS_FILE = "metrics.jsonl"
 PROGRESS_FILE = "progress.json"
-EVAL_FILE = "eval.json"
 EVAL_BEFORE_FILE = "eval_before.json"
 ERROR_FILE = "error.json"
 WORKER_FILE = "worker.json"  # pid and start time of the launched worker
 CANCEL_FILE = "cancelled"  # written before a cancel signals the worker
-GENERATIONS_FILE = "generations.jsonl"
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
 

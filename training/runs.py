@@ -1,52 +1,36 @@
-"""Training runs as subprocesses: plan, queue, launch, watch, cancel, resume, record results.
+"""Training runs: plan, start, cancel, resume and follow them.
 
-A run is a row in the store and a folder `files_dir/runs/<id>/` holding `config.yaml`, the exact
-command (`command.json`), and what the worker writes (log, metrics, checkpoints, model, eval).
-The worker never opens the store. The process holding the store (server or CLI) queues runs,
-launches one at a time, and records who the worker is (`worker.json`: pid and start time).
-One watcher, `watch_runs`, finishes runs whose worker ended (metrics, eval, imported sample
-answers) and launches the next queued one; reads (`get_run`, `list_runs`) never write.
+A run is a job of kind `train` (`curation.jobs.runner` launches, watches and finishes it, one
+at a time) with a row of its own in `runs` (what it trains; `run:<id>` names its model). Its
+job folder holds `config.yaml`, the exact command, and what the worker writes: log, metrics,
+checkpoints, model, and at its end the base and trained model's sample answers (a chunk, stored
+as pairs to label) and the evaluation (`result.json`). Reads (`get_run`, `list_runs`) never
+write.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import sys
-import threading
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from curation.errors import PrefstudioError
-from curation.jobs import processes
-from curation.store.run_records import (
-    RunRecord,
-    get_run,
-    insert_run,
-    list_runs,
-    update_run,
-)
+from curation.jobs import files as job_files
+from curation.jobs import processes, runner
+from curation.store.run_records import RunRecord, get_run, insert_run, next_run_id
 from curation.store.store import Store
-from training import run_spec as files
 from training.methods import get_method, settings_from_dict
-from training.metrics_log import read_json, read_metrics
-from training.run_spec import RunSpec, write_spec
+from training.run_spec import PROGRESS_FILE, RunSpec, write_spec
 
 DEFAULT_MODEL = "smollm2-135m"
-_OOM = re.compile(r"out of memory|OutOfMemoryError|can't allocate memory|MemoryError", re.I)
-_TRACEBACK_END = re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt)\b.*", re.M)
-MAX_RUNNING = 1  # runs training at once: one machine's CPU or GPUs are shared by none
-_finishing = threading.Lock()  # one thread at a time records or launches runs
 
 
 class RunError(PrefstudioError):
     """A run cannot be planned, started, cancelled or resumed as asked."""
-
-
-def runs_dir(store: Store) -> Path:
-    """The folder holding one sub-folder per run."""
-    return store.files_dir / "runs"
 
 
 def snapshot_data(store: Store, snapshot: str, method: str) -> dict[str, str]:
@@ -120,123 +104,24 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def worker_command(run_dir: Path, gpus: int) -> list[str]:
-    """The exact command that trains a run: the worker module, through accelerate on 2+ GPUs."""
-    if gpus > 1:
-        launcher = ["-m", "accelerate.commands.launch", "--multi_gpu", f"--num_processes={gpus}"]
-        return [sys.executable, *launcher, "--module", "training.worker", str(run_dir)]
-    return [sys.executable, "-m", "training.worker", str(run_dir)]
-
-
-def create_run(store: Store, spec: RunSpec) -> RunRecord:
-    """Record a queued run and write its folder: config.yaml and the command that will run."""
-    record = insert_run(
-        store,
-        snapshot=spec.snapshot,
-        method=spec.method,
-        model=spec.model,
-        config=spec.to_dict(),
-        runs_dir=runs_dir(store),
-    )
-    spec.run_id = record.id
-    run_dir = Path(record.out_dir)
-    write_spec(run_dir, spec)
-    command = worker_command(run_dir, cuda_device_count())
-    (run_dir / files.COMMAND_FILE).write_text(json.dumps(command), encoding="utf-8")
-    return update_run(store, record.id, config=spec.to_dict(), command=command)
-
-
-def _launch_run(store: Store, run_id: int) -> RunRecord:
-    """Start a queued (or resumed) run's command as a subprocess, its output going to log.txt."""
-    record = get_run(store, run_id)
-    run_dir = Path(record.out_dir)
-    for stale in (files.ERROR_FILE, files.EVAL_FILE, files.CANCEL_FILE):
-        (run_dir / stale).unlink(missing_ok=True)
-    pid = processes.launch(record.command, run_dir)
-    return update_run(
-        store, run_id, status="running", pid=pid, error=None, started="now", ended=None
-    )
-
-
 def start_run(store: Store, spec: RunSpec) -> RunRecord:
-    """Queue a run and launch it at once when no other run is training; return it."""
-    record = create_run(store, spec)
-    launch_queued(store)
-    return get_run(store, record.id)
+    """Queue a run (its row and its `train` job, in one transaction, the folder holding its
+    config.yaml) and launch it at once when no other run is training; return it."""
+    spec.run_id = next_run_id(store)
+    jobs_dir = runner.jobs_dir(store)
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    inputs = Path(tempfile.mkdtemp(prefix=".run-", dir=jobs_dir))
+    write_spec(inputs, spec)
+    params = {"run_id": spec.run_id, "model": spec.model, "gpus": cuda_device_count()}
 
+    def add_run(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
+        fields = {"snapshot": spec.snapshot, "method": spec.method, "model": spec.model}
+        insert_run(con, spec.run_id, **fields, config=spec.to_dict(), job_id=job_id)
 
-def launch_queued(store: Store) -> list[RunRecord]:
-    """Launch queued runs, oldest first, while fewer than MAX_RUNNING are running."""
-    with _finishing:
-        running = len(list_runs(store, status=("running",)))
-        queued = sorted(list_runs(store, status=("queued",)), key=lambda r: r.id)
-        return [_launch_run(store, r.id) for r in queued[: max(0, MAX_RUNNING - running)]]
-
-
-def _worker_process(record: RunRecord) -> Any:
-    """The live worker process of a run (known by its pid and start time), or None once it
-    has ended."""
-    return processes.live_worker(Path(record.out_dir) if record.out_dir else None, record.pid)
-
-
-def failure_cause(run_dir: Path) -> str:
-    """Why a run failed, in one line: out of memory, a bad config, or the error it ended with."""
-    error = processes.worker_error(run_dir)
-    text = f"{error['type']}: {error['message']}" if error else ""
-    if _OOM.search(text) or (not error and _OOM.search(processes.log_text(run_dir)[-5000:])):
-        return "out of memory: lower per_device_train_batch_size or max_length, or use 4bit"
-    if error and error["type"] in ("ValueError", "TypeError", "KeyError", "ModelError"):
-        return f"bad config: {text}"
-    return processes.failure_cause(run_dir)
-
-
-def watch_runs(store: Store) -> list[RunRecord]:
-    """The watcher: finish every running run whose worker ended, then launch queued runs.
-
-    Only the process holding the store calls it (the server's watcher thread, or the CLI while
-    no server runs); the runs it finished are returned.
-    """
-    with _finishing:
-        ended = [r for r in list_runs(store, status=("running",)) if _worker_process(r) is None]
-        finished = [_finish_run(store, r) for r in ended]
-    launch_queued(store)
-    return finished
-
-
-def _finish_run(store: Store, record: RunRecord) -> RunRecord:
-    """Record an ended run: cancelled, succeeded (metrics, eval, imported answers) or failed."""
-    run_dir = Path(record.out_dir)
-    results = read_json(run_dir / files.EVAL_FILE)
-    metrics = summarize_metrics(read_metrics(run_dir / files.METRICS_FILE))
-    ended = {"metrics": metrics, "pid": None, "ended": "now"}
-    if (run_dir / files.CANCEL_FILE).exists():
-        return update_run(store, record.id, status="cancelled", **ended)
-    if results is None:
-        return update_run(store, record.id, status="failed", error=failure_cause(run_dir), **ended)
-    imported = import_generations(store, record)
-    results = {**results, "imported_pairs": imported}
-    ended["metrics"] = {**metrics, "phase_seconds": results.get("phase_seconds", {})}
-    return update_run(store, record.id, status="succeeded", eval=results, **ended)
-
-
-def summarize_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The last value of each logged metric, and how many steps were logged."""
-    summary: dict[str, Any] = {}
-    for row in rows:
-        summary.update({k: v for k, v in row.items() if v is not None and k != "time"})
-    summary["logged_steps"] = sum(1 for row in rows if "loss" in row)
-    return summary
-
-
-def import_generations(store: Store, record: RunRecord) -> int:
-    """Store the run's sample answers as candidate pairs (base vs trained, origin `run:<id>`)."""
-    from curation.arena.run_pairs import add_run_pairs
-
-    path = Path(record.out_dir) / files.GENERATIONS_FILE
-    if not path.is_file():
-        return 0
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return add_run_pairs(store, record.id, record.model or DEFAULT_MODEL, rows)
+    runner.create_job(
+        store, "train", params, {}, {"imported_pairs": 0}, inputs=inputs, link=add_run
+    )
+    return get_run(store, spec.run_id)
 
 
 def cancel_run(store: Store, run_id: int, *, grace_seconds: float = 5.0) -> RunRecord:
@@ -245,16 +130,8 @@ def cancel_run(store: Store, run_id: int, *, grace_seconds: float = 5.0) -> RunR
     record = get_run(store, run_id)
     if not record.active:
         raise RunError(f"run {run_id} is {record.status}, not running; nothing to cancel")
-    Path(record.out_dir, files.CANCEL_FILE).touch()  # the watcher now records it as cancelled
-    process = _worker_process(record)
-    if process is not None:
-        processes.end_tree(process, grace_seconds)
-    with _finishing:
-        record = get_run(store, run_id)
-        if record.active:
-            record = _finish_run(store, record)
-    launch_queued(store)
-    return record
+    runner.cancel_job(store, record.job_id, grace_seconds=grace_seconds)
+    return get_run(store, run_id)
 
 
 def resume_run(store: Store, run_id: int) -> RunRecord:
@@ -263,8 +140,7 @@ def resume_run(store: Store, run_id: int) -> RunRecord:
     record = get_run(store, run_id)
     if record.status not in ("failed", "cancelled"):
         raise RunError(f"run {run_id} is {record.status}; only failed or cancelled runs resume")
-    update_run(store, run_id, status="queued", error=None, ended=None)
-    launch_queued(store)
+    runner.resume_job(store, record.job_id)
     return get_run(store, run_id)
 
 
@@ -275,25 +151,40 @@ def wait_for_run(
     poll_seconds: float = 1.0,
     on_poll: Callable[[RunRecord], None] | None = None,
 ) -> RunRecord:
-    """Watch runs until this one ends; `on_poll` sees its record each time (for progress).
+    """Watch jobs until this run ends; `on_poll` sees its record each time (for progress).
 
     For a process that holds the store while no server runs (the CLI, tests).
     """
-    from curation.jobs.runner import wait_until_ended
+    job_id = get_run(store, run_id).job_id
 
-    return wait_until_ended(
-        store, (watch_runs,), lambda: get_run(store, run_id), poll_seconds, on_poll
-    )
+    def polled(_: Any) -> None:
+        if on_poll is not None:
+            on_poll(get_run(store, run_id))
+
+    runner.wait_for_job(store, job_id, poll_seconds=poll_seconds, on_poll=polled)
+    return get_run(store, run_id)
+
+
+def planned_command(store: Store) -> tuple[Path, list[str]]:
+    """The folder and command a new run would get (`<id>`: its job's id, not yet known)."""
+    folder = runner.jobs_dir(store) / "<id>"
+    return folder, runner.worker_command("train", folder, {"gpus": cuda_device_count()})
+
+
+def run_command(record: RunRecord) -> list[str]:
+    """The exact command that runs (or ran) a run's worker."""
+    path = Path(record.out_dir) / job_files.COMMAND_FILE
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def run_progress(record: RunRecord) -> dict[str, Any]:
     """What the worker last reported: phase, step and max_steps (empty before it starts)."""
-    return read_json(Path(record.out_dir) / files.PROGRESS_FILE) or {}
+    return job_files.read_json(Path(record.out_dir) / PROGRESS_FILE) or {}
 
 
 def run_view(record: RunRecord) -> dict[str, Any]:
-    """A run's fields as plain values and its latest progress, as the API and the CLI show it."""
-    return {**record.to_dict(), "progress": run_progress(record)}
+    """A run's fields, its command and its latest progress, as the API and the CLI show it."""
+    return {**record.to_dict(), "command": run_command(record), "progress": run_progress(record)}
 
 
 def log_tail(record: RunRecord, lines: int = 40) -> str:

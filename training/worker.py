@@ -4,8 +4,9 @@ It reads `config.yaml` and the snapshot's Parquet files named there, scores the 
 (at most `eval_pairs`) held-out pairs, trains with the method's TRL trainer (resuming from the
 last checkpoint), saves the adapter or model, scores the trained model, and answers (at most
 `sample_prompts`) held-out prompts with both. Each phase reports its progress (k of n) in
-progress.json and its time in eval.json. It never opens the store: everything it learns goes
-into files of the run folder.
+progress.json. It never opens the store: the sample answers become a result chunk (stored as
+pairs to label) and the evaluation, with each phase's time, `result.json` (`{"eval": ...}`).
+A bad setting or model fails with a `bad config:` line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from curation.errors import PrefstudioError
+from curation.jobs.files import RESULT_FILE, next_chunk_number, write_chunk
 from training import run_spec as files
 from training.evaluate import preference_accuracy, reward_accuracy
 from training.methods import get_method, trainer_class, trl_config
@@ -204,18 +207,20 @@ def build_trainer(spec: RunSpec, run_dir: Path, model: Any, tokenizer: Any) -> A
     )
 
 
-def write_generations(
+def write_answers(
     run_dir: Path, spec: RunSpec, prompts: list[dict], base: list[str], trained: list[str]
 ) -> None:
-    """Write the base and trained model's answers to each sample prompt, one JSON line each."""
-    with open(run_dir / files.GENERATIONS_FILE, "w", encoding="utf-8") as out:
-        for prompt, base_text, trained_text in zip(prompts, base, trained, strict=True):
-            row = {**prompt, "base_model": spec.model, "base": base_text, "trained": trained_text}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    """Write the base and trained model's answers to each sample prompt as the next chunk."""
+    rows = [
+        {**prompt, "base_model": spec.model, "base": base_text, "trained": trained_text}
+        for prompt, base_text, trained_text in zip(prompts, base, trained, strict=True)
+    ]
+    write_chunk(run_dir, next_chunk_number(run_dir), rows)
 
 
 def train_run(run_dir: Path) -> dict[str, Any]:
-    """Train the run described by `run_dir/config.yaml`; return what is written to eval.json."""
+    """Train the run described by `run_dir/config.yaml`; return its evaluation (as written in
+    result.json)."""
     progress = run_dir / files.PROGRESS_FILE
     phases = Phases(progress)
     with phases.phase("loading"):
@@ -257,8 +262,8 @@ def train_run(run_dir: Path) -> dict[str, Any]:
         "phase_seconds": phases.seconds,
         "model_dir": str(run_dir / files.MODEL_DIR),
     }
-    write_generations(run_dir, spec, prompts, before["base_answers"], trained_answers)
-    write_json_atomically(run_dir / files.EVAL_FILE, results)
+    write_answers(run_dir, spec, prompts, before["base_answers"], trained_answers)
+    write_json_atomically(run_dir / RESULT_FILE, {"eval": results})
     write_progress(progress, "done", state.global_step, state.max_steps)
     log(
         f"done in {phases.seconds['training']:.1f}s of training: held-out accuracy "
@@ -268,7 +273,8 @@ def train_run(run_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: train one run folder; on failure write error.json and return 1."""
+    """Entry point: train one run folder; on failure write error.json (a bad setting or model
+    as a `bad config:` line) and return 1."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m training.worker RUN_DIR", file=sys.stderr)
@@ -278,15 +284,20 @@ def main(argv: list[str] | None = None) -> int:
         train_run(run_dir)
     except Exception as error:
         traceback.print_exc()
-        write_json_atomically(
-            run_dir / files.ERROR_FILE,
-            {
-                "type": type(error).__name__,
-                "message": (str(error).strip().splitlines() or [""])[0][:500],
-            },
-        )
+        write_json_atomically(run_dir / files.ERROR_FILE, failure(error))
         return 1
     return 0
+
+
+def failure(error: Exception) -> dict[str, Any]:
+    """What error.json says of the exception a run failed with: its type and first line, as
+    one `bad config:` line (`domain`) when a setting or the model was wrong."""
+    message = (str(error).strip().splitlines() or [""])[0][:500]
+    kind = type(error).__name__
+    bad_config = isinstance(error, ValueError | TypeError | KeyError | PrefstudioError)
+    if bad_config:
+        return {"type": kind, "message": f"bad config: {kind}: {message}", "domain": True}
+    return {"type": kind, "message": message}
 
 
 if __name__ == "__main__":

@@ -120,21 +120,15 @@ def job_report(view: dict) -> dict[str, Any]:
     return view["result"]
 
 
-def run_job_here(
-    store: Store, kind: str, params: dict[str, Any], *watchers: Callable[[Store], object]
-) -> dict[str, Any]:
-    """Start a job on this store and follow it to its end, running `watchers` (such as the
-    training runs' watcher, for a job that waits on a run) beside the jobs' own; its report."""
+def run_job_here(store: Store, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Start a job on this store and follow it to its end; its report."""
     from app.job_requests import start_job, stop_job
     from curation.jobs.runner import job_view, wait_for_job
 
     job = start_job(store, kind, params)
 
     def wait(on_poll: Callable[[dict], None]) -> dict:
-        polled = wait_for_job(
-            store, job.id, on_poll=lambda j: on_poll(job_view(j)), watchers=watchers
-        )
-        return job_view(polled)
+        return job_view(wait_for_job(store, job.id, on_poll=lambda j: on_poll(job_view(j))))
 
     return job_report(follow_job(job_view(job), wait, lambda: job_view(stop_job(store, job.id))))
 

@@ -158,10 +158,9 @@ def learn(
     pairs; the new judge runs as `judge --judge KEY`. Ctrl-C cancels the job and its run."""
     from app.commands.jobs import run_job_here
     from judges.learn import learned_report
-    from training.runs import watch_runs
 
     params = learn_params(method, snapshot, model, max_steps)
-    return learned_result(learned_report(store, run_job_here(store, "learn", params, watch_runs)))
+    return learned_result(learned_report(store, run_job_here(store, "learn", params)))
 
 
 def remote_learn(

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from app.commands.base import store_command
+from curation.jobs.runner import watch_jobs
 from curation.store.run_records import get_run, list_runs
 from curation.store.store import Store
 from training.methods import METHODS
@@ -25,7 +26,6 @@ from training.runs import (
     run_view,
     start_run,
     wait_for_run,
-    watch_runs,
 )
 
 RunWait = Callable[[Callable[[dict], None]], dict]
@@ -156,8 +156,8 @@ def run_table(runs: list[dict]) -> tuple[dict, str]:
 def train(store: Store, resume_id: int | None, **options: Any) -> tuple[dict, str]:
     """Train on a snapshot with TRL (LoRA by default) and wait for the run to finish.
 
-    The run is a subprocess with its own folder (config.yaml, log.txt, metrics.jsonl, model,
-    eval.json); Ctrl-C cancels it. Exits 1 when the run fails. `options` are the other
+    The run is a job, a subprocess with its own folder (config.yaml, log.txt, metrics.jsonl,
+    model, result.json); Ctrl-C cancels it. Exits 1 when the run fails. `options` are the other
     command options, as new_run_request takes them.
     """
     if resume_id is not None:
@@ -182,7 +182,7 @@ def train(store: Store, resume_id: int | None, **options: Any) -> tuple[dict, st
 def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
     """List training runs, newest first (without a server, this process holds the store and
     watches: runs that ended meanwhile are recorded and queued ones launched)."""
-    watch_runs(store)
+    watch_jobs(store)
     records = list_runs(store)
     if log_id is not None:
         chosen = [r for r in records if r.id == log_id]

@@ -24,14 +24,13 @@ from training.run_views import eval_summary, metric_curves, runs_table
 from training.runs import (
     RunError,
     cancel_run,
-    cuda_device_count,
     log_tail,
     plan_run,
+    planned_command,
     resume_run,
+    run_command,
     run_progress,
-    runs_dir,
     start_run,
-    worker_command,
 )
 
 PLOTS = ("loss", "rewards", "kl")
@@ -58,10 +57,9 @@ def parse_settings(text: str) -> dict[str, Any]:
 
 def command_preview(ctx: AppContext, spec: RunSpec) -> str:
     """The command and config.yaml a run of `spec` would get (nothing is written)."""
-    folder = runs_dir(ctx.store) / "<id>"
-    command = " ".join(worker_command(folder, cuda_device_count()))
+    folder, command = planned_command(ctx.store)
     config = yaml.safe_dump(spec.to_dict(), sort_keys=False)
-    return f"{command}\n\n# {folder}/config.yaml\n{config}"
+    return f"{' '.join(command)}\n\n# {folder}/config.yaml\n{config}"
 
 
 def followed_view(record: RunRecord | None) -> dict[str, Any]:
@@ -113,7 +111,11 @@ def _plan(ctx: AppContext, name: str | None, method: str, model: str, text: str)
 
 def _followed(ctx: AppContext, record: RunRecord) -> Outputs:
     """Follow `record` from now on: its id, its command and the live view."""
-    return {"followed": record.id, "command": " ".join(record.command), **live_view(ctx, record.id)}
+    return {
+        "followed": record.id,
+        "command": " ".join(run_command(record)),
+        **live_view(ctx, record.id),
+    }
 
 
 @handler("admin")

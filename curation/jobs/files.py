@@ -1,10 +1,11 @@
 """A job's folder `<store>.files/jobs/<id>/` and the files in it.
 
-The parent writes `params.json` (everything the worker needs) and `worker.json` (who the
-worker is); the worker writes `log.txt` (its output), `progress.json`, its results as
-numbered chunks `chunks/000001.jsonl` (each written whole: a temporary file, then a rename),
-and at its end `result.json` (success) or `error.json` (the exception it failed with). A
-cancel writes `cancelled` before signalling the worker.
+The parent writes `params.json` (everything the worker needs), `command.json` (the exact
+command that runs it) and `worker.json` (who the worker is); the worker writes `log.txt` (its
+output), `progress.json`, its results as numbered chunks `chunks/000001.jsonl` (each written
+whole: a temporary file, then a rename), optionally `metrics.jsonl` (one logged step per
+line), and at its end `result.json` (success) or `error.json` (the exception it failed
+with). A cancel writes `cancelled` before signalling the worker.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from curation.errors import PrefstudioError
 
 PARAMS_FILE = "params.json"
+COMMAND_FILE = "command.json"
+METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "log.txt"
 WORKER_FILE = "worker.json"
 PROGRESS_FILE = "progress.json"
@@ -43,6 +46,40 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The logged metrics of a worker, one dict per logging step (a torn last line is skipped)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
+
+
+def metrics_summary(folder: Path) -> dict[str, Any] | None:
+    """The last value of each metric in a folder's metrics.jsonl, and how many logged steps
+    carry a loss; None when the worker logged no metrics file."""
+    path = Path(folder) / METRICS_FILE
+    if not path.is_file():
+        return None
+    summary: dict[str, Any] = {}
+    rows = read_metrics(path)
+    for row in rows:
+        summary.update({k: v for k, v in row.items() if v is not None and k != "time"})
+    summary["logged_steps"] = sum(1 for row in rows if "loss" in row)
+    return summary
+
+
+def next_chunk_number(folder: Path) -> int:
+    """The number the next chunk of a folder takes (1 when none was written)."""
+    return (chunk_numbers(folder) or [0])[-1] + 1
 
 
 def chunk_path(folder: Path, number: int) -> Path:

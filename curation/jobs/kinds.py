@@ -4,9 +4,10 @@ A generation chunk holds one batch of samples ({prompt_id, text, model, meta}); 
 chunk holds verdicts ({pair_id, p_a, choice, consistent, raw}); a learning chunk holds one
 judge ({judge: key, description, label, order_free}) then its verdicts; an import's one
 chunk names the Parquet file of its staged records ({staged, files}); a curation's one chunk
-names the Parquet files of its text groups and token counts ({groups, tokens}). Each is stored by the
-same core function that in-process generation, judging and import use, and returns the counts
-it adds to the job's report.
+names the Parquet files of its text groups and token counts ({groups, tokens}); a training
+run's chunk holds the base and trained model's answers to its sample prompts ({prompt_id,
+prompt, base_model, base, trained}). Each is stored by the same core function that in-process
+generation, judging and import use, and returns the counts it adds to the job's report.
 
 A kind may have a gate: a queued job of it launches only once its gate lets it (a reward-model
 judge waits for the training run that makes its model).
@@ -25,6 +26,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from curation.arena.candidates import GeneratedResponse, add_generated_responses
+from curation.arena.run_pairs import add_run_pairs
 from curation.errors import PrefstudioError
 from curation.io.importer import FileImport, load_staged_parquet
 from curation.judging.judgments import register_judge, save_judgments
@@ -110,6 +112,12 @@ def store_curation(store: Store, params: dict[str, Any], rows: Rows) -> dict[str
     return report.to_dict()
 
 
+def store_run_answers(store: Store, params: dict[str, Any], rows: Rows) -> dict[str, Any]:
+    """Store a training run's sample answers as candidate pairs, base against trained (the
+    trained model named `run:<id>`); how many pairs are new."""
+    return {"imported_pairs": add_run_pairs(store, params["run_id"], params["model"], rows)}
+
+
 def training_run_done(store: Store, params: dict[str, Any]) -> str | None:
     """None once the job's training run (`run_id`, if any) succeeded; what it waits for while
     the run is queued or running; JobBlocked when the run failed or was cancelled."""
@@ -129,6 +137,7 @@ KINDS = {
     "learn": JobKind("judges.learn_worker", store_judge_verdicts, gate=training_run_done),
     "import": JobKind("curation.io.import_worker", store_import),
     "curate": JobKind("training.curate_worker", store_curation),
+    "train": JobKind("training.worker", store_run_answers),
 }
 
 

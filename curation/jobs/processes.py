@@ -18,7 +18,12 @@ from typing import Any
 from curation.jobs.files import ERROR_FILE, LOG_FILE, WORKER_FILE, read_json, write_json_atomically
 
 _TRACEBACK_END = re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt)\b.*", re.M)
+_OOM = re.compile(r"out of memory|OutOfMemoryError|can't allocate memory|MemoryError", re.I)
 KILLED = "the worker stopped without a result (killed?); see log.txt"
+OUT_OF_MEMORY = (
+    "out of memory: lower the batch size (per_device_train_batch_size) or the lengths "
+    "(max_length), or use 4bit"
+)
 
 
 def worker_niceness() -> int:
@@ -122,10 +127,13 @@ def log_text(folder: Path) -> str:
 
 
 def failure_cause(folder: Path) -> str:
-    """Why a worker failed, in one line: the error it wrote (a domain error's message alone, as
-    it reads without a worker), else the last exception its log shows, else that it was
-    stopped from outside."""
+    """Why a worker failed, in one line: out of memory (what to lower), else the error it
+    wrote (a domain error's message alone, as it reads without a worker), else the last
+    exception its log shows, else that it was stopped from outside."""
     error = worker_error(folder)
+    written = f"{error['type']}: {error['message']}" if error else ""
+    if _OOM.search(written) or (not error and _OOM.search(log_text(folder)[-5000:])):
+        return OUT_OF_MEMORY
     if error:
         return error["message"] if error.get("domain") else f"{error['type']}: {error['message']}"
     endings = [match.group(0) for match in _TRACEBACK_END.finditer(log_text(folder))]

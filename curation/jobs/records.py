@@ -8,6 +8,7 @@ caller's, see `record_chunk`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +19,17 @@ import duckdb
 from curation.errors import NotFound
 from curation.store.store import Store, fetch_value
 
-JOB_KINDS = ("generate", "judge", "learn", "import", "curate")
+JOB_KINDS = ("generate", "judge", "learn", "import", "curate", "train")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 _COLUMNS = "id, kind, params, status, pid, out_dir, result, error, chunks, created, started, ended"
 _NAMES = tuple(_COLUMNS.split(", "))
 _JSON_COLUMNS = ("params", "result")
 _TIMES = ("created", "started", "ended")
+
+
+# Writes that belong in the transaction inserting a job, given the connection and the job's id.
+Link = Callable[[duckdb.DuckDBPyConnection, int], None]
 
 
 class JobNotFound(NotFound):
@@ -73,9 +78,15 @@ def _record(row: tuple) -> JobRecord:
 
 
 def insert_job(
-    store: Store, kind: str, params: dict[str, Any], result: dict[str, Any], jobs_dir: Path
+    store: Store,
+    kind: str,
+    params: dict[str, Any],
+    result: dict[str, Any],
+    jobs_dir: Path,
+    link: Link | None = None,
 ) -> JobRecord:
-    """Add a queued job whose folder is `jobs_dir/<id>`, its result starting as `result`."""
+    """Add a queued job whose folder is `jobs_dir/<id>`, its result starting as `result`;
+    `link` (if any) writes in the same transaction."""
     if kind not in JOB_KINDS:
         raise ValueError(f"unknown job kind {kind!r}")
     with store.transaction() as con:
@@ -85,6 +96,8 @@ def insert_job(
             "VALUES (?, ?, ?, 'queued', ?, ?)",
             [job_id, kind, json.dumps(params), str(jobs_dir / str(job_id)), json.dumps(result)],
         )
+        if link is not None:
+            link(con, job_id)
     return get_job(store, job_id)
 
 

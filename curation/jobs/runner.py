@@ -12,21 +12,22 @@ When the worker has ended, its last chunks are taken in and the job is finished:
 A chunk the store refuses fails its job at once, naming the chunk and the error (nothing of
 it stored, the worker ended); one that lost a write conflict is tried again at the next watch.
 
-One job of each kind runs at a time (`MAX_RUNNING_PER_KIND`); kinds do not wait for each
-other, nor for training runs, unless a kind's gate says so. Reads (`get_job`, `list_jobs`, `job_view`) never
-write.
+One job of each kind runs at a time (`MAX_RUNNING_PER_KIND`), so one training run trains
+at a time; kinds do not wait for each other unless a kind's gate says so. Reads (`get_job`,
+`list_jobs`, `job_view`) never write.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 
@@ -35,13 +36,13 @@ from curation.jobs import files, processes
 from curation.jobs.kinds import KINDS, JobBlocked, add_counts
 from curation.jobs.records import (
     JobRecord,
+    Link,
     get_job,
     insert_job,
     list_jobs,
     record_chunk,
     update_job,
 )
-from curation.store.run_records import RunRecord
 from curation.store.store import Store
 
 MAX_RUNNING_PER_KIND = 1
@@ -57,8 +58,13 @@ def jobs_dir(store: Store) -> Path:
     return store.files_dir / "jobs"
 
 
-def worker_command(kind: str, folder: Path) -> list[str]:
-    """The command that runs a job of `kind` on its folder."""
+def worker_command(kind: str, folder: Path, params: dict[str, Any]) -> list[str]:
+    """The command that runs a job of `kind` on its folder: its worker module, through
+    accelerate when the job's parameters ask for 2 or more GPUs."""
+    gpus = params.get("gpus", 1)
+    if gpus > 1:
+        launcher = ["accelerate.commands.launch", "--multi_gpu", f"--num_processes={gpus}"]
+        return [sys.executable, "-m", *launcher, "--module", KINDS[kind].worker, str(folder)]
     return [sys.executable, "-m", KINDS[kind].worker, str(folder)]
 
 
@@ -70,21 +76,25 @@ def create_job(
     report: dict[str, Any],
     *,
     inputs: Path | None = None,
+    link: Link | None = None,
 ) -> JobRecord:
     """Queue a job and launch it unless one of its kind is running; return it.
 
     `params` is what was asked (kept on the row), `work` everything else the worker needs
     (written with `params` to params.json), `report` the job's result before any chunk.
     `inputs`, a folder under `jobs_dir(store)` holding files for the worker, becomes the
-    job's folder.
+    job's folder. `link`, if given, writes in the transaction that inserts the job (a
+    training run's own row).
     """
     with _finishing:  # no watcher launches the job before its folder is ready
-        record = insert_job(store, kind, params, report, jobs_dir(store))
+        record = insert_job(store, kind, params, report, jobs_dir(store), link)
         if inputs is None:
             record.folder.mkdir(parents=True, exist_ok=True)
         else:
             os.replace(inputs, record.folder)
         files.write_json_atomically(record.folder / files.PARAMS_FILE, {**params, **work})
+        command = worker_command(kind, record.folder, params)
+        (record.folder / files.COMMAND_FILE).write_text(json.dumps(command), encoding="utf-8")
     launch_queued(store)
     return get_job(store, record.id)
 
@@ -121,7 +131,7 @@ def _launch(store: Store, job: JobRecord) -> JobRecord:
     """Start a queued job's worker, after clearing what a previous attempt ended with."""
     for stale in (files.ERROR_FILE, files.RESULT_FILE, files.CANCEL_FILE):
         (job.folder / stale).unlink(missing_ok=True)
-    pid = processes.launch(worker_command(job.kind, job.folder), job.folder)
+    pid = processes.launch(worker_command(job.kind, job.folder, job.params), job.folder)
     return update_job(
         store, job.id, status="running", pid=pid, error=None, started="now", ended=None
     )
@@ -176,7 +186,8 @@ def watch_jobs(store: Store) -> list[JobRecord]:
 
 
 def _finish(store: Store, job: JobRecord) -> JobRecord:
-    """Record an ended job (its chunks taken in): cancelled, succeeded or failed."""
+    """Record an ended job (its chunks taken in): cancelled, succeeded or failed, with the
+    summary of the metrics it logged, if any."""
     folder = job.folder
     outcome = files.read_json(folder / files.RESULT_FILE)
     if (folder / files.CANCEL_FILE).exists():
@@ -186,6 +197,9 @@ def _finish(store: Store, job: JobRecord) -> JobRecord:
     else:
         status, error = "failed", processes.failure_cause(folder)
     result = {**job.result, **(outcome or {})}
+    metrics = files.metrics_summary(folder)
+    if metrics is not None:
+        result["metrics"] = metrics
     if "seconds" in result and job.started is not None:
         result["seconds"] = round(
             (datetime.now(job.started.tzinfo) - job.started).total_seconds(), 3
@@ -232,36 +246,16 @@ def wait_for_job(
     *,
     poll_seconds: float = 0.5,
     on_poll: Callable[[JobRecord], None] | None = None,
-    watchers: Sequence[Callable[[Store], object]] = (),
 ) -> JobRecord:
-    """Watch jobs (after `watchers`, such as the training runs' watcher a gate waits on) until
-    this one ends; `on_poll` sees it each time (for progress). For a process that holds the
-    store while no server runs (the CLI, tests)."""
-    return wait_until_ended(
-        store, (*watchers, watch_jobs), lambda: get_job(store, job_id), poll_seconds, on_poll
-    )
-
-
-Ended = TypeVar("Ended", bound=JobRecord | RunRecord)
-
-
-def wait_until_ended(
-    store: Store,
-    watchers: Sequence[Callable[[Store], object]],
-    read: Callable[[], Ended],
-    poll_seconds: float,
-    on_poll: Callable[[Ended], None] | None = None,
-) -> Ended:
-    """Run the watchers, then read the record, until it is no longer active (queued or
-    running); `on_poll` sees it each time. The wait loop of a job or a training run."""
+    """Watch jobs until this one ends; `on_poll` sees it each time (for progress). For a
+    process that holds the store while no server runs (the CLI, tests)."""
     while True:
-        for watch in watchers:
-            watch(store)
-        record = read()
+        watch_jobs(store)
+        job = get_job(store, job_id)
         if on_poll is not None:
-            on_poll(record)
-        if not record.active:
-            return record
+            on_poll(job)
+        if not job.active:
+            return job
         time.sleep(poll_seconds)
 
 

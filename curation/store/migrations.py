@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -342,5 +343,50 @@ def _widen_job_kinds(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]) -> 
         INSERT INTO jobs_widened SELECT * FROM jobs;
         DROP TABLE jobs;
         ALTER TABLE jobs_widened RENAME TO jobs;
+        """
+    )
+
+
+@migration(11)
+def training_jobs(con: duckdb.DuckDBPyConnection) -> None:
+    """Training runs are jobs (`train`): each run's status, worker, times, failure cause,
+    metrics and evaluation move to a job row of its own; the run keeps what it trains (its id,
+    snapshot, method, model and settings) and names its job."""
+    _widen_job_kinds(con, ("generate", "judge", "learn", "import", "curate", "train"))
+    runs = con.execute(
+        "SELECT id, model, status, pid, out_dir, metrics, eval, error, created, started, ended "
+        "FROM runs ORDER BY id"
+    ).fetchall()
+    con.execute("CREATE TEMPORARY TABLE run_jobs (run_id BIGINT, job_id BIGINT)")
+    for run_id, model, status, pid, out_dir, metrics, evaluation, error, *times in runs:
+        evaluation = json.loads(evaluation) if evaluation else None
+        result: dict = {"imported_pairs": (evaluation or {}).pop("imported_pairs", 0)}
+        result.update({"metrics": json.loads(metrics)} if metrics else {})
+        result.update({"eval": evaluation} if evaluation is not None else {})
+        params = {"run_id": run_id, "model": model}
+        job_id = con.execute(
+            "INSERT INTO jobs (id, kind, params, status, pid, out_dir, result, error, created, "
+            "started, ended) VALUES (nextval('job_ids'), 'train', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
+            [json.dumps(params), status, pid, out_dir or "", json.dumps(result), error, *times],
+        ).fetchone()[0]
+        con.execute("INSERT INTO run_jobs VALUES (?, ?)", [run_id, job_id])
+    con.execute(
+        """
+        CREATE TABLE runs_of_jobs (
+            id BIGINT PRIMARY KEY DEFAULT nextval('run_ids'),
+            snapshot VARCHAR NOT NULL,
+            method VARCHAR NOT NULL CHECK (method IN ('sft', 'rm', 'dpo', 'kto')),
+            model VARCHAR,
+            config JSON NOT NULL,
+            job_id BIGINT NOT NULL,
+            created TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        );
+        INSERT INTO runs_of_jobs
+            SELECT r.id, r.snapshot, r.method, r.model, r.config, l.job_id, r.created
+            FROM runs r JOIN run_jobs l ON l.run_id = r.id;
+        DROP TABLE runs;
+        ALTER TABLE runs_of_jobs RENAME TO runs;
+        DROP TABLE run_jobs;
         """
     )

@@ -1,7 +1,10 @@
-"""Training runs in the store: one row per run with its status, pid, command, metrics and eval.
+"""Training runs in the store: one row per run with what it trains, and the job that trains it.
 
-The run itself (a subprocess and its folder) is managed by `training.runs`; this module only
-reads and writes the `runs` table, each write one transaction.
+A run is a job of kind `train` (`curation.jobs`): its status, worker, times, failure cause and
+result live on the job's row; the `runs` row keeps the run's own id (models name it as
+`run:<id>`), snapshot, method, base model and settings. A run is read joined with its job;
+the job's result holds the summary of the logged metrics (`metrics`), the evaluation the
+worker ended with (`eval`) and how many of its sample answers became pairs (`imported_pairs`).
 """
 
 from __future__ import annotations
@@ -9,19 +12,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from curation.errors import NotFound
 from curation.store.store import Store, fetch_value
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
-_COLUMNS = (
-    "id, snapshot, method, model, config, status, pid, out_dir, command, metrics, eval, error, "
+_FIELDS = (
+    "id, snapshot, method, model, config, job_id, status, pid, out_dir, result, error, "
     "created, started, ended"
 )
-_JSON_COLUMNS = ("config", "command", "metrics", "eval")
+_SELECT = (
+    "SELECT r.id, r.snapshot, r.method, r.model, r.config, r.job_id, j.status, j.pid, "
+    "j.out_dir, j.result, j.error, r.created, j.started, j.ended "
+    "FROM runs r JOIN jobs j ON j.id = r.job_id"
+)
 
 
 class RunNotFound(NotFound):
@@ -30,17 +37,17 @@ class RunNotFound(NotFound):
 
 @dataclass
 class RunRecord:
-    """One training run as the store keeps it."""
+    """One training run: what it trains, and its job's status, worker and results."""
 
     id: int
     snapshot: str
     method: str
     model: str | None
     config: dict[str, Any]
+    job_id: int
     status: str
     pid: int | None
-    out_dir: str | None
-    command: list[str] | None
+    out_dir: str
     metrics: dict[str, Any] | None
     eval: dict[str, Any] | None
     error: str | None
@@ -62,59 +69,58 @@ class RunRecord:
 
 
 def _record(row: tuple) -> RunRecord:
-    values = dict(zip(_COLUMNS.split(", "), row, strict=True))
-    for key in _JSON_COLUMNS:
-        values[key] = json.loads(values[key]) if values[key] is not None else None
+    values = dict(zip(_FIELDS.split(", "), row, strict=True))
+    values["config"] = json.loads(values["config"])
+    result = json.loads(values.pop("result") or "{}")
+    evaluation = result.get("eval")
+    values["metrics"] = result.get("metrics")
+    values["eval"] = (
+        None if evaluation is None else {**evaluation, "imported_pairs": result["imported_pairs"]}
+    )
     return RunRecord(**values)
 
 
+def next_run_id(store: Store) -> int:
+    """A new run id (taken from the sequence: no other run will have it)."""
+    return int(fetch_value(store.con, "SELECT nextval('run_ids')"))
+
+
 def insert_run(
-    store: Store, *, snapshot: str, method: str, model: str, config: dict, runs_dir: Path
-) -> RunRecord:
-    """Add a queued run whose folder is `runs_dir/<id>`; return it."""
-    with store.transaction() as con:
-        run_id = int(fetch_value(con, "SELECT nextval('run_ids')"))
-        con.execute(
-            """INSERT INTO runs (id, snapshot, method, model, config, status, out_dir)
-            VALUES (?, ?, ?, ?, ?, 'queued', ?)""",
-            [run_id, snapshot, method, model, json.dumps(config), str(runs_dir / str(run_id))],
-        )
-    return get_run(store, run_id)
-
-
-def update_run(store: Store, run_id: int, **values: Any) -> RunRecord:
-    """Set columns of one run (JSON columns take plain values); `ended`/`started` take `now`."""
-    unknown = set(values) - set(_COLUMNS.split(", ")) - {"id"}
-    if unknown or "id" in values:
-        raise ValueError(f"cannot update run column(s): {', '.join(sorted(unknown or {'id'}))}")
-    if values.get("status") not in (None, *RUN_STATUSES):
-        raise ValueError(f"unknown run status {values['status']!r}")
-    assignments, params = [], []
-    for column, value in values.items():
-        if value == "now" and column in ("started", "ended"):
-            assignments.append(f"{column} = current_timestamp")
-            continue
-        assignments.append(f"{column} = ?")
-        params.append(json.dumps(value) if column in _JSON_COLUMNS and value is not None else value)
-    with store.transaction() as con:
-        con.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE id = ?", [*params, run_id])
-    return get_run(store, run_id)
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    *,
+    snapshot: str,
+    method: str,
+    model: str,
+    config: dict[str, Any],
+    job_id: int,
+) -> None:
+    """Within the caller's transaction (the one inserting its job): add run `run_id`."""
+    con.execute(
+        "INSERT INTO runs (id, snapshot, method, model, config, job_id) VALUES (?, ?, ?, ?, ?, ?)",
+        [run_id, snapshot, method, model, json.dumps(config), job_id],
+    )
 
 
 def get_run(store: Store, run_id: int) -> RunRecord:
     """The run with this id; RunNotFound otherwise."""
-    rows = store.con.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", [run_id]).fetchall()
+    rows = store.con.execute(f"{_SELECT} WHERE r.id = ?", [run_id]).fetchall()
     if not rows:
         raise RunNotFound(f"no run with id {run_id}; `prefstudio runs` lists them")
     return _record(rows[0])
 
 
+def run_of_job(store: Store, job_id: int) -> int | None:
+    """The id of the run that job `job_id` trains; None when it trains none."""
+    row = store.con.execute("SELECT id FROM runs WHERE job_id = ?", [job_id]).fetchone()
+    return None if row is None else int(row[0])
+
+
 def list_runs(store: Store, *, status: tuple[str, ...] | None = None) -> list[RunRecord]:
     """Every run, newest first (optionally only those with one of `status`)."""
-    sql = f"SELECT {_COLUMNS} FROM runs"
-    params: list = []
+    sql, params = _SELECT, []
     if status:
-        sql += " WHERE status IN (SELECT unnest(?))"
+        sql += " WHERE j.status IN (SELECT unnest(?))"
         params.append(list(status))
-    rows = store.con.execute(sql + " ORDER BY id DESC", params).fetchall()
+    rows = store.con.execute(sql + " ORDER BY r.id DESC", params).fetchall()
     return [_record(row) for row in rows]
