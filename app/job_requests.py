@@ -1,6 +1,7 @@
-"""Starting a generation, judging, judge-learning or curation job from `{kind, params}`: the one way the
-CLI (here or through a server), the HTTP API and the UI start them. Parameters are checked
-here; a bad one is a 422 in the API and one error line in the CLI."""
+"""Starting a generation, judging, judge-learning, curation or training job from `{kind,
+params}`: the one way the CLI (here or through a server) and the HTTP API start them, and the
+UI starts generation, judging and curation. Parameters are checked here; a bad one is a 422 in
+the API and one error line in the CLI."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from curation.quality.flags import FlagRules
 from curation.quality.minhash import DEFAULT_THRESHOLD
 from curation.store.store import Store
 from judges.learn import LEARN_METHODS
+from training.methods import METHODS
+from training.presets import PRESETS
 
 if TYPE_CHECKING:
     from training.generate_remote import ServerOptions
@@ -97,12 +100,29 @@ class CurateParams(BaseModel):
     tokenizer: str | None = Field(default=None, min_length=1, max_length=500)
 
 
+class TrainParams(BaseModel):
+    """A training run (a `train` job): a snapshot and a method; or `one_click`, DPO on a fresh
+    snapshot; or `resume`, the id of a failed or cancelled run to go on with. The base model,
+    the preset its settings start from, `settings` over them, and at most how many steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snapshot: str | None = Field(default=None, min_length=1, max_length=200)
+    method: Literal[tuple(METHODS)] | None = None  # type: ignore[valid-type]
+    model: str | None = Field(default=None, max_length=500)
+    preset: Literal[tuple(PRESETS)] = "standard"  # type: ignore[valid-type]
+    settings: dict[str, Any] = Field(default_factory=dict)
+    max_steps: int | None = Field(default=None, ge=1)
+    one_click: bool = False
+    resume: int | None = Field(default=None, ge=1)
+
+
 class JobBody(BaseModel):
     """A job to start: its kind and its parameters."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["generate", "judge", "learn", "curate"]
+    kind: Literal["generate", "judge", "learn", "curate", "train"]
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -111,6 +131,7 @@ PARAMS: dict[str, type[BaseModel]] = {
     "judge": JudgeParams,
     "learn": LearnParams,
     "curate": CurateParams,
+    "train": TrainParams,
 }
 
 
@@ -129,7 +150,36 @@ def start_job(store: Store, kind: str, params: dict[str, Any]) -> JobRecord:
         return _start_learning(store, checked)
     if isinstance(checked, CurateParams):
         return _start_curation(store, checked)
+    if isinstance(checked, TrainParams):
+        return _start_training(store, checked)
     return _start_judging(store, checked)
+
+
+def _start_training(store: Store, params: TrainParams) -> JobRecord:
+    """Start (or resume) the run `params` ask for; its job."""
+    from curation.jobs.records import get_job
+    from training.one_click import one_click_dpo
+    from training.presets import preset_settings
+    from training.runs import DEFAULT_MODEL, RunError, plan_run, resume_run, start_run
+
+    given = [name for name in ("snapshot", "method") if getattr(params, name) is not None]
+    if params.resume is not None:
+        if given or params.one_click:
+            raise RunError("a resumed run keeps its snapshot and method: name only the run")
+        return get_job(store, resume_run(store, params.resume).job_id)
+    options = {"model": params.model, "settings": params.settings, "max_steps": params.max_steps}
+    if params.one_click:
+        if params.snapshot is not None or params.method not in (None, "dpo"):
+            raise RunError("one-click picks the snapshot and trains DPO: drop --snapshot/--method")
+        run = one_click_dpo(store, preset=params.preset, **options).run
+    elif len(given) < 2:
+        raise RunError("name --snapshot and --method (or use --one-click, or --resume a run)")
+    else:
+        preset = preset_settings(params.model or DEFAULT_MODEL, params.preset)
+        options["settings"] = {**preset, **params.settings}
+        spec = plan_run(store, snapshot=params.snapshot, method=params.method, **options)
+        run = start_run(store, spec)
+    return get_job(store, run.job_id)
 
 
 def _start_curation(store: Store, params: CurateParams) -> JobRecord:

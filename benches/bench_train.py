@@ -113,7 +113,7 @@ def run_child(command: list[str], log: Path) -> int:
 
 def prefstudio_side(store, snapshot: str, model: str, values: dict, workdir: Path, n: int) -> dict:
     """One prefstudio run: its worker subprocess, on a folder as a training job gets it."""
-    from training.metrics_log import read_json, read_metrics
+    from curation.jobs.files import read_json, read_metrics
     from training.run_spec import write_spec
     from training.runs import plan_run
 

@@ -106,3 +106,13 @@ def snapshot_heldout(store: Store, snapshot: str) -> tuple[dict[str, dict], int]
     """Held-out figures of every judge on a snapshot's test pairs, and how many test pairs."""
     test = snapshot_pairs(store, snapshot, "test")
     return heldout_figures(store, snapshot_pairs(store, snapshot, "train"), test), len(test)
+
+
+def heldout_report(store: Store, snapshot: str | None) -> dict:
+    """Every judge's held-out figures on a snapshot's test pairs (default: the newest
+    snapshot; LearnError when there is none), with the snapshot and how many test pairs."""
+    from judges.learn import snapshot_name
+
+    name = snapshot_name(store, snapshot)
+    heldout, test_pairs = snapshot_heldout(store, name)
+    return {"snapshot": name, "test_pairs": test_pairs, "heldout": heldout}

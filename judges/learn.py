@@ -169,7 +169,6 @@ def _rows(pairs: pd.DataFrame) -> list[dict[str, Any]]:
 def learned_report(store: Store, result: dict[str, Any]) -> dict[str, Any]:
     """A finished learning job's report with the held-out figures of every judge with verdicts
     on its snapshot's test pairs (a read: nothing is written)."""
-    from judges.heldout import snapshot_heldout
+    from judges.heldout import heldout_report
 
-    heldout, _ = snapshot_heldout(store, result["snapshot"])
-    return {**result, "heldout": heldout}
+    return {**result, **heldout_report(store, result["snapshot"])}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.context import AppContext
 from app.server import create_app
 from curation import Store
 from curation.labelling.accounts import add_user
+from tests.test_api_hostile import one_line
 from tests.training_helpers import tiny_spec, write_split_exports
 from training.runs import cancel_run, start_run
 
@@ -94,3 +97,56 @@ def test_a_queued_run_is_listed_shown_and_cancelled_over_http(client, tmp_path, 
     missing = client.get(f"/api/v1/runs/{record.id + 100}", auth=ADMIN)
     assert missing.status_code == 404 and "no run with id" in missing.json()["detail"]
     assert cancel_run(client.store, training.id).status == "cancelled"
+
+
+# Parameters of a train job that cannot start on this store: it has no snapshot and no labels,
+# and no run has an id of 1000 or more.
+TRAIN_PARAMS = st.fixed_dictionaries(
+    {},
+    optional={
+        "snapshot": st.one_of(st.none(), st.text(max_size=12)),
+        "method": st.one_of(st.none(), st.sampled_from(["sft", "rm", "dpo", "kto", "ppo", ""])),
+        "model": st.sampled_from([None, "./no-such-folder", "smollm2-135m", 7]),
+        "preset": st.sampled_from(["standard", "smoke", "forever"]),
+        "settings": st.dictionaries(
+            st.sampled_from(["beta", "learning_rate", "lora_rank", "bogus"]),
+            st.one_of(st.integers(-2, 2), st.floats(allow_nan=True), st.text(max_size=4)),
+            max_size=2,
+        ),
+        "max_steps": st.one_of(st.none(), st.integers(-2, 3)),
+        "one_click": st.booleans(),
+        "resume": st.one_of(st.none(), st.integers(-2, 0), st.integers(min_value=1000)),
+        "unknown": st.integers(),
+    },
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(params=TRAIN_PARAMS)
+def test_a_train_job_that_cannot_start_is_refused_in_one_line_and_changes_nothing(client, params):
+    def counts() -> tuple:
+        return client.store.con.execute(
+            "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM snapshots)"
+        ).fetchone()
+
+    before = counts()
+    response = client.post("/api/v1/jobs", json={"kind": "train", "params": params}, auth=ADMIN)
+    assert response.status_code in (400, 404, 422), response.text
+    one_line(response)
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"method": "dpo"}, "--snapshot"),
+        ({"one_click": True, "method": "sft"}, "one-click picks the snapshot"),
+        ({"resume": 1, "snapshot": "s1"}, "a resumed run keeps its snapshot"),
+        ({"resume": 1000}, "no run with id 1000"),
+    ],
+)
+def test_train_job_requests_that_contradict_themselves_say_why(client, params, says):
+    response = client.post("/api/v1/jobs", json={"kind": "train", "params": params}, auth=ADMIN)
+    assert response.status_code in (400, 404) and says in one_line(response)

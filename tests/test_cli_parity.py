@@ -25,6 +25,7 @@ COMMANDS = [
     ["snapshot", "show", "s1"],
     ["snapshot", "verify", "s1"],
     ["judge", "learn", "--model", "{tiny}"],
+    ["judge", "heldout", "--snapshot", "s1"],
     ["snapshot", "show", "missing"],
     ["export", "--format", "dpo", "--out", "{out}/dpo.jsonl"],
     ["export", "--format", "kto", "--out", "{out}/kto.parquet", "--as", "parquet"],
@@ -47,6 +48,8 @@ COMMANDS = [
     ["import", "{inputs}/more.jsonl"],
     ["import", "{inputs}/bad.jsonl"],
     ["import", "{inputs}/gold.jsonl", "--gold", "--source", "goldset"],
+    ["runs"],
+    ["runs", "--log", "999"],
     ["stats"],
 ]
 INPUTS = {
@@ -120,7 +123,7 @@ def test_the_server_never_runs_a_job_command_in_its_own_process():
     from app.commands.jobs import JOB_COMMANDS
     from curation.errors import NotFound
 
-    assert set(JOB_COMMANDS) == {"curate_command", "generate", "run"}
+    assert set(JOB_COMMANDS) == {"curate_command", "generate", "run", "learn", "train"}
     for name in JOB_COMMANDS:
         with pytest.raises(NotFound, match=f"no command {name} runs in the server"):
             command_action(name)

@@ -110,3 +110,25 @@ def test_bad_settings_are_refused_before_a_snapshot_is_made(store, tmp_path, tin
         one_click_dpo(store, model=str(tiny_lm), settings={"beta": -1})
     assert snapshot_names(store) == ["s1"]
     assert store.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_one_click_as_a_train_job_says_which_snapshot_it_chose(store, tmp_path, tiny_lm):
+    from app.commands.train import run_started
+    from app.job_requests import start_job, stop_job
+    from curation.jobs.runner import job_view
+
+    make_snapshot(store, tmp_path)
+    params = {"one_click": True, "model": str(tiny_lm), "preset": "smoke", "settings": TINY}
+    view = job_view(start_job(store, "train", params))
+    run_id = view["params"]["run_id"]
+    assert view["result"]["one_click"] == {
+        "snapshot": "s1",
+        "snapshot_created": False,
+        "changed": [],
+    }
+    said = run_started(view).splitlines()
+    assert said == [
+        f"one-click DPO: run {run_id} ({view['status']}) on snapshot s1 (nothing changed since)",
+        f"run {run_id}: {' '.join(view['command'])}",
+    ]
+    assert stop_job(store, view["id"]).status == "cancelled"

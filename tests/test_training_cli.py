@@ -92,6 +92,11 @@ def test_a_failed_run_exits_1_naming_its_cause(trained, tmp_path):
     assert last.startswith("error: run ") and "failed: bad config" in last
     assert "Traceback" not in result.stderr
 
+    run_id = last.split()[2]
+    again = CliRunner().invoke(main, ["train", "--db", str(trained["db"]), "--resume", run_id])
+    assert again.exit_code == 1  # resumed, it fails again for the same cause
+    assert again.stderr.splitlines()[-1] == last
+
 
 @pytest.mark.parametrize("merged", [False, True])
 def test_export_run_writes_a_folder_from_pretrained_loads(trained, tmp_path, merged):

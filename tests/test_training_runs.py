@@ -15,13 +15,13 @@ import pytest
 
 from curation import Store
 from curation.jobs import processes
+from curation.jobs.files import read_metrics
 from curation.jobs.records import get_job, list_jobs
 from curation.jobs.runner import watch_jobs, worker_command
 from curation.store.migrations import MIGRATIONS
 from curation.store.run_records import get_run
 from tests.models import build_tiny_causal_lm
 from tests.training_helpers import tiny_spec, write_split_exports
-from training.metrics_log import read_metrics
 from training.runs import (
     RunError,
     cancel_run,
@@ -79,7 +79,7 @@ def test_run_is_a_train_job_running_the_previewed_command(store, files, tiny_lm)
 def test_cancel_ends_the_whole_process_tree(store, files, tiny_lm):
     record = start_run(store, tiny_spec("sft", tiny_lm, files, max_steps=100000))
     worker = psutil.Process(record.pid)
-    wait_until(lambda: run_progress(get_run(store, record.id)).get("step", 0) >= 1)
+    wait_until(lambda: run_progress(get_run(store, record.id)).get("done", 0) >= 1)
 
     record = cancel_run(store, record.id)
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from curation.jobs.files import read_chunk
+from curation.jobs.files import read_chunk, read_metrics
 from tests.models import build_tiny_causal_lm, build_tiny_classifier
 from tests.training_helpers import tiny_spec, write_split_exports
-from training.metrics_log import read_metrics
 from training.run_spec import CHECKPOINTS_DIR, write_spec
 from training.worker import last_checkpoint, main, train_run
 

@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 from curation.arena.model_names import run_model_name, write_model_identity
-from training import run_spec as files
 from training.methods import get_method
 from training.models import adapter_base
+from training.run_spec import MODEL_DIR
 from training.runs import RunError
 
 
@@ -26,7 +26,7 @@ def export_run_model(run: dict, out: str | Path, *, merged: bool = False) -> Pat
     """
     if run["status"] != "succeeded":
         raise RunError(f"run {run['id']} is {run['status']}; only a succeeded run has a model")
-    source = Path(run["out_dir"]) / files.MODEL_DIR
+    source = Path(run["out_dir"]) / MODEL_DIR
     out = Path(out)
     if out.exists():
         raise RunError(f"{out} already exists; choose a new folder")

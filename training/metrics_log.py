@@ -1,4 +1,5 @@
-"""The run's live record: metrics.jsonl written by a TrainerCallback, and a small progress file."""
+"""The run's live record: a TrainerCallback appending each log to metrics.jsonl and reporting the
+step as the job's progress (curation.jobs.files: the job folder's files)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from curation.jobs.files import read_json, read_metrics, write_json_atomically
-
-__all__ = [
-    "metrics_callback",
-    "read_json",
-    "read_metrics",
-    "write_json_atomically",
-    "write_progress",
-]
-
-
-def write_progress(path: Path, phase: str, step: int = 0, max_steps: int = 0) -> None:
-    """Record what the worker is doing: loading, evaluating, training (step of max), saving, done."""
-    write_json_atomically(
-        path, {"phase": phase, "step": step, "max_steps": max_steps, "time": time.time()}
-    )
+from curation.jobs.files import write_progress
 
 
 def _finite(value: Any) -> Any:
@@ -33,8 +19,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def metrics_callback(metrics_path: Path, progress_path: Path) -> Any:
-    """A TrainerCallback appending each log to `metrics_path` and the step to `progress_path`."""
+def metrics_callback(metrics_path: Path, folder: Path) -> Any:
+    """A TrainerCallback appending each log to `metrics_path` and reporting the step (of the
+    run's steps) as the progress of the job in `folder`."""
     from transformers import TrainerCallback
 
     class MetricsFileCallback(TrainerCallback):
@@ -50,6 +37,6 @@ def metrics_callback(metrics_path: Path, progress_path: Path) -> Any:
 
         def on_step_end(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
-                write_progress(progress_path, "training", state.global_step, state.max_steps)
+                write_progress(folder, state.global_step, state.max_steps, "training")
 
     return MetricsFileCallback()

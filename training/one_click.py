@@ -35,14 +35,29 @@ class OneClickRun:
 
     def describe(self) -> str:
         """One line for the user."""
-        made = (
-            f"new snapshot {self.snapshot} ({', '.join(self.changed)} changed)"
-            if self.snapshot_created and self.changed
-            else f"new snapshot {self.snapshot}"
-            if self.snapshot_created
-            else f"snapshot {self.snapshot} (nothing changed since)"
-        )
-        return f"one-click DPO: run {self.run.id} ({self.run.status}) on {made}"
+        return one_click_line(self.run.id, self.run.status, self.report())
+
+    def report(self) -> dict[str, Any]:
+        """How the snapshot was chosen, as the run's job reports it (`one_click`)."""
+        return {
+            "snapshot": self.snapshot,
+            "snapshot_created": self.snapshot_created,
+            "changed": self.changed,
+        }
+
+
+def one_click_line(run_id: int, status: str, report: dict[str, Any]) -> str:
+    """One line saying which run one-click DPO started, and on which snapshot (`report`: as
+    OneClickRun.report gives it)."""
+    snapshot, changed = report["snapshot"], report["changed"]
+    made = (
+        f"new snapshot {snapshot} ({', '.join(changed)} changed)"
+        if report["snapshot_created"] and changed
+        else f"new snapshot {snapshot}"
+        if report["snapshot_created"]
+        else f"snapshot {snapshot} (nothing changed since)"
+    )
+    return f"one-click DPO: run {run_id} ({status}) on {made}"
 
 
 def one_click_dpo(
@@ -61,4 +76,5 @@ def one_click_dpo(
     spec = plan_run(
         store, snapshot=fresh.name, method="dpo", model=model, settings=values, max_steps=max_steps
     )
-    return OneClickRun(start_run(store, spec), fresh.name, fresh.created, fresh.changed)
+    chosen = {"snapshot": fresh.name, "snapshot_created": fresh.created, "changed": fresh.changed}
+    return OneClickRun(start_run(store, spec, {"one_click": chosen}), **chosen)

@@ -1,7 +1,9 @@
-"""A run folder's contract: the config.yaml the parent writes and the file names the worker fills.
+"""A run folder's contract: the config.yaml the parent writes and the files only a run has.
 
 The parent (which holds the store) writes `config.yaml`; the worker reads it and writes
-everything else. Neither side needs the other's process: the folder is the interface.
+everything else: the files every job has (log, metrics, progress, result, error:
+`curation.jobs.files`) and those named here. Neither side needs the other's process: the
+folder is the interface.
 """
 
 from __future__ import annotations
@@ -15,14 +17,7 @@ import yaml
 from training.methods import CommonSettings, settings_from_dict
 
 CONFIG_FILE = "config.yaml"
-COMMAND_FILE = "command.json"
-LOG_FILE = "log.txt"
-METRICS_FILE = "metrics.jsonl"
-PROGRESS_FILE = "progress.json"
-EVAL_BEFORE_FILE = "eval_before.json"
-ERROR_FILE = "error.json"
-WORKER_FILE = "worker.json"  # pid and start time of the launched worker
-CANCEL_FILE = "cancelled"  # written before a cancel signals the worker
+EVAL_BEFORE_FILE = "eval_before.json"  # the base model's scores, kept for a resumed run
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from curation.jobs import files
 from curation.store.run_records import RunRecord
-from training import run_spec as files
-from training.metrics_log import read_metrics
 
 # Plot name -> metrics it shows (those a method does not log are left out).
 CURVES = {
@@ -25,7 +24,7 @@ def metric_curves(record: RunRecord | None, plot: str) -> pd.DataFrame:
         return pd.DataFrame(columns=["step", "metric", "value"])
     rows = [
         {"step": row["step"], "metric": name, "value": row[name]}
-        for row in read_metrics(Path(record.out_dir) / files.METRICS_FILE)
+        for row in files.read_metrics(Path(record.out_dir) / files.METRICS_FILE)
         if "loss" in row
         for name in CURVES[plot]
         if row.get(name) is not None

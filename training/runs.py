@@ -10,7 +10,6 @@ write.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from curation.jobs import processes, runner
 from curation.store.run_records import RunRecord, get_run, insert_run, next_run_id
 from curation.store.store import Store
 from training.methods import get_method, settings_from_dict
-from training.run_spec import PROGRESS_FILE, RunSpec, write_spec
+from training.run_spec import RunSpec, write_spec
 
 DEFAULT_MODEL = "smollm2-135m"
 
@@ -104,22 +103,35 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def start_run(store: Store, spec: RunSpec) -> RunRecord:
+def start_run(store: Store, spec: RunSpec, report: dict[str, Any] | None = None) -> RunRecord:
     """Queue a run (its row and its `train` job, in one transaction, the folder holding its
-    config.yaml) and launch it at once when no other run is training; return it."""
+    config.yaml) and launch it at once when no other run is training; return it. `report`:
+    what the job's report starts with besides the count of sample pairs."""
     spec.run_id = next_run_id(store)
     jobs_dir = runner.jobs_dir(store)
     jobs_dir.mkdir(parents=True, exist_ok=True)
     inputs = Path(tempfile.mkdtemp(prefix=".run-", dir=jobs_dir))
     write_spec(inputs, spec)
-    params = {"run_id": spec.run_id, "model": spec.model, "gpus": cuda_device_count()}
+    params = {
+        "run_id": spec.run_id,
+        "method": spec.method,
+        "snapshot": spec.snapshot,
+        "model": spec.model,
+        "gpus": cuda_device_count(),
+    }
 
     def add_run(con: duckdb.DuckDBPyConnection, job_id: int) -> None:
         fields = {"snapshot": spec.snapshot, "method": spec.method, "model": spec.model}
         insert_run(con, spec.run_id, **fields, config=spec.to_dict(), job_id=job_id)
 
     runner.create_job(
-        store, "train", params, {}, {"imported_pairs": 0}, inputs=inputs, link=add_run
+        store,
+        "train",
+        params,
+        {},
+        {"imported_pairs": 0, **(report or {})},
+        inputs=inputs,
+        link=add_run,
     )
     return get_run(store, spec.run_id)
 
@@ -171,15 +183,15 @@ def planned_command(store: Store) -> tuple[Path, list[str]]:
     return folder, runner.worker_command("train", folder, {"gpus": cuda_device_count()})
 
 
-def run_command(record: RunRecord) -> list[str]:
-    """The exact command that runs (or ran) a run's worker."""
-    path = Path(record.out_dir) / job_files.COMMAND_FILE
-    return json.loads(path.read_text(encoding="utf-8"))
+def run_command(record: RunRecord) -> list[str] | None:
+    """The exact command that runs (or ran) a run's worker (None for a run older than jobs)."""
+    return job_files.read_command(Path(record.out_dir))
 
 
 def run_progress(record: RunRecord) -> dict[str, Any]:
-    """What the worker last reported: phase, step and max_steps (empty before it starts)."""
-    return job_files.read_json(Path(record.out_dir) / PROGRESS_FILE) or {}
+    """What the worker last reported, as any job does: done (the step while training) of
+    total, and its phase (empty before it starts)."""
+    return job_files.read_json(Path(record.out_dir) / job_files.PROGRESS_FILE) or {}
 
 
 def run_view(record: RunRecord) -> dict[str, Any]:

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from curation.errors import PrefstudioError
-from curation.jobs.files import RESULT_FILE, next_chunk_number, write_chunk
-from training import run_spec as files
+from curation.jobs import files
+from training import run_spec
 from training.evaluate import preference_accuracy, reward_accuracy
 from training.methods import get_method, trainer_class, trl_config
-from training.metrics_log import metrics_callback, read_json, write_json_atomically, write_progress
+from training.metrics_log import metrics_callback
 from training.run_spec import RunSpec, read_spec
 
 TRAIN_COLUMNS = {
@@ -92,18 +92,19 @@ def load_model(spec: RunSpec) -> tuple[Any, Any]:
 
 
 class Phases:
-    """The worker's phases: each one's progress goes to progress.json, its time to `seconds`."""
+    """The worker's phases: each one's progress is the job's (in `folder`), its time goes to
+    `seconds`."""
 
-    def __init__(self, progress_file: Path) -> None:
-        self.progress_file = progress_file
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.seconds: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: str, total: int = 0) -> Iterator[Callable[[int], None]]:
         """Run a phase of `total` items; the block calls the yielded function with items done."""
-        write_progress(self.progress_file, name, 0, total)
+        files.write_progress(self.folder, 0, total, name)
         started = time.time()
-        yield lambda done: write_progress(self.progress_file, name, done, total)
+        yield lambda done: files.write_progress(self.folder, done, total, name)
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.time() - started, 2)
 
 
@@ -161,7 +162,7 @@ def evaluate_base(
     phases: Phases,
 ) -> dict[str, Any]:
     """Score and sample the untrained model once; a resumed run reuses the saved result."""
-    saved = read_json(run_dir / files.EVAL_BEFORE_FILE)
+    saved = files.read_json(run_dir / run_spec.EVAL_BEFORE_FILE)
     if saved is not None:
         return saved
     log(f"scoring the base model on {len(pairs)} held-out pairs")
@@ -171,7 +172,7 @@ def evaluate_base(
         "heldout_accuracy_before": accuracy,
         "base_answers": answer(spec, model, tokenizer, prompts, phases, "base model answers"),
     }
-    write_json_atomically(run_dir / files.EVAL_BEFORE_FILE, before)
+    files.write_json_atomically(run_dir / run_spec.EVAL_BEFORE_FILE, before)
     return before
 
 
@@ -180,7 +181,7 @@ def last_checkpoint(run_dir: Path) -> str | None:
 
     A run cancelled while saving leaves a folder without `trainer_state.json`; it is skipped.
     """
-    folder = run_dir / files.CHECKPOINTS_DIR
+    folder = run_dir / run_spec.CHECKPOINTS_DIR
     complete = [
         path
         for path in folder.glob("checkpoint-*")
@@ -199,11 +200,11 @@ def build_trainer(spec: RunSpec, run_dir: Path, model: Any, tokenizer: Any) -> A
     method = get_method(spec.method)
     return trainer_class(spec.method)(
         model=model,
-        args=trl_config(spec.method, spec.settings, str(run_dir / files.CHECKPOINTS_DIR)),
+        args=trl_config(spec.method, spec.settings, str(run_dir / run_spec.CHECKPOINTS_DIR)),
         train_dataset=training_dataset(spec),
         processing_class=tokenizer,
         peft_config=spec.settings.lora_config(method.peft_task),
-        callbacks=[metrics_callback(run_dir / files.METRICS_FILE, run_dir / files.PROGRESS_FILE)],
+        callbacks=[metrics_callback(run_dir / files.METRICS_FILE, run_dir)],
     )
 
 
@@ -215,14 +216,13 @@ def write_answers(
         {**prompt, "base_model": spec.model, "base": base_text, "trained": trained_text}
         for prompt, base_text, trained_text in zip(prompts, base, trained, strict=True)
     ]
-    write_chunk(run_dir, next_chunk_number(run_dir), rows)
+    files.write_chunk(run_dir, files.next_chunk_number(run_dir), rows)
 
 
 def train_run(run_dir: Path) -> dict[str, Any]:
     """Train the run described by `run_dir/config.yaml`; return its evaluation (as written in
     result.json)."""
-    progress = run_dir / files.PROGRESS_FILE
-    phases = Phases(progress)
+    phases = Phases(run_dir)
     with phases.phase("loading"):
         spec = read_spec(run_dir)
         log(f"run {spec.run_id}: {spec.method} on snapshot {spec.snapshot} from {spec.model}")
@@ -241,8 +241,8 @@ def train_run(run_dir: Path) -> dict[str, Any]:
         return {}
     state = trainer.state
     with phases.phase("saving"):
-        trainer.save_model(str(run_dir / files.MODEL_DIR))
-        tokenizer.save_pretrained(str(run_dir / files.MODEL_DIR))
+        trainer.save_model(str(run_dir / run_spec.MODEL_DIR))
+        tokenizer.save_pretrained(str(run_dir / run_spec.MODEL_DIR))
     trained = trainer.accelerator.unwrap_model(trainer.model)
     log("scoring the trained model")
     after = score(spec, trained, tokenizer, pairs, phases, "scoring trained model")
@@ -260,11 +260,11 @@ def train_run(run_dir: Path) -> dict[str, Any]:
         "train_loss": result.training_loss,
         "sample_prompts": len(prompts),
         "phase_seconds": phases.seconds,
-        "model_dir": str(run_dir / files.MODEL_DIR),
+        "model_dir": str(run_dir / run_spec.MODEL_DIR),
     }
     write_answers(run_dir, spec, prompts, before["base_answers"], trained_answers)
-    write_json_atomically(run_dir / RESULT_FILE, {"eval": results})
-    write_progress(progress, "done", state.global_step, state.max_steps)
+    files.write_json_atomically(run_dir / files.RESULT_FILE, {"eval": results})
+    files.write_progress(run_dir, state.global_step, state.max_steps, "done")
     log(
         f"done in {phases.seconds['training']:.1f}s of training: held-out accuracy "
         f"{results['heldout_accuracy_before']} -> {results['heldout_accuracy_after']}"
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         train_run(run_dir)
     except Exception as error:
         traceback.print_exc()
-        write_json_atomically(run_dir / files.ERROR_FILE, failure(error))
+        files.write_json_atomically(run_dir / files.ERROR_FILE, failure(error))
         return 1
     return 0
 

@@ -51,12 +51,9 @@ def post_learn(body: LearnParams, user: AdminUser, ctx: Context) -> dict:
 def get_heldout(user: AdminUser, ctx: Context, snapshot: str | None = None) -> dict:
     """Every judge's figures on a snapshot's test pairs (default: the newest snapshot):
     n, agreement with its 95% interval, and calibration error before and after calibration."""
-    from judges.heldout import snapshot_heldout
-    from judges.learn import snapshot_name
+    from judges.heldout import heldout_report
 
-    name = snapshot_name(ctx.store, snapshot)
-    heldout, test_pairs = snapshot_heldout(ctx.store, name)
-    return {"snapshot": name, "test_pairs": test_pairs, "heldout": heldout}
+    return heldout_report(ctx.store, snapshot)
 
 
 @router.post("/judges/report")

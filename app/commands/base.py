@@ -29,13 +29,17 @@ ACTIONS: dict[str, Callable[..., tuple[dict, str]]] = {}
 """Each store command's own function by name: what a server runs for the CLI that asks it."""
 
 
-def store_command(fn: Callable) -> Callable:
+def store_command(fn: Callable | None = None, *, watches_jobs: bool = False) -> Callable:
     """Add `--db` and `--json` to a command and open the store it names.
 
     The wrapped function receives the open store and returns (data, text): `data` is printed
     as one JSON object with `--json`, `text` otherwise. While a server holds the store, the
-    command goes through it (`app.commands.remote`).
+    command goes through it (`app.commands.remote`). With `watches_jobs`, a command that reads
+    jobs is, without a server, their watcher first: it takes in what workers finished and
+    launches queued jobs (through a server, the server's watcher has done that).
     """
+    if fn is None:
+        return functools.partial(store_command, watches_jobs=watches_jobs)
     if fn.__name__ in ACTIONS:
         raise ValueError(f"two store commands are named {fn.__name__}")
     ACTIONS[fn.__name__] = fn
@@ -51,7 +55,7 @@ def store_command(fn: Callable) -> Callable:
     def wrapper(db: Path | None, as_json: bool, **kwargs: Any) -> None:
         path = db or default_db_path()
         try:
-            data, text = _run(path, fn, kwargs)
+            data, text = _run(path, fn, kwargs, watches_jobs)
         except PrefstudioError as error:
             if as_json and error.data is not None:
                 click.echo(json.dumps(error.data, default=str))
@@ -61,8 +65,9 @@ def store_command(fn: Callable) -> Callable:
     return wrapper
 
 
-def _run(path: Path, fn: Callable, kwargs: dict[str, Any]) -> tuple[dict, str]:
-    """Run a store command on the store at `path`, or through the server that holds it."""
+def _run(path: Path, fn: Callable, kwargs: dict[str, Any], watches_jobs: bool) -> tuple[dict, str]:
+    """Run a store command on the store at `path` (after watching its jobs, if asked), or
+    through the server that holds it."""
     try:
         store = Store(path)
     except StoreLocked as locked:  # a running server may do it through its API
@@ -70,4 +75,8 @@ def _run(path: Path, fn: Callable, kwargs: dict[str, Any]) -> tuple[dict, str]:
 
         return run_through_server(path, fn.__name__, kwargs, locked)
     with store:
+        if watches_jobs:
+            from curation.jobs.runner import watch_jobs
+
+            watch_jobs(store)
         return fn(store, **kwargs)

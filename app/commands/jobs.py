@@ -1,5 +1,5 @@
-"""Following a job (generation, judging, curation, learning a judge) from the CLI until it
-ends, here or through a server.
+"""Following a job (generation, judging, curation, learning a judge, a training run) from the
+CLI until it ends, here or through a server.
 
 Here, the CLI holds the store, so its wait loop is the watcher that takes the worker's results
 in; through a server, it polls the job while the server's watcher does that. Either way a tqdm
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
 
+import click
+
 from app.server_info import ServerInfo
 from curation.errors import PrefstudioError
 from curation.store.store import Store
@@ -25,37 +27,75 @@ if TYPE_CHECKING:
 
 JobWait = Callable[[Callable[[dict], None]], dict]
 Shown = Callable[[dict], tuple[dict, str]]
+FollowUp = tuple[str, Callable[[dict], dict[str, Any]]]
+
+
+def job_report(view: dict) -> dict[str, Any]:
+    """A finished job's report; a failed job is an error naming its cause."""
+    if view["status"] == "failed":
+        raise PrefstudioError(f"{view['kind']} job {view['id']} failed: {view['error']}")
+    return view["result"]
 
 
 @dataclass(frozen=True)
 class JobCommand:
     """A store command that starts one job of `kind` with `params(**options)` and prints
-    `shown(report)` once the job has ended."""
+    `shown(report)` once the job has ended.
+
+    `report` makes the ended job's view its report (or an error); `announce` is a line for
+    stderr once the job has started; `then` names a store command that reads more for the
+    report, with its options from the report (it runs where the job ran: here, or as an
+    action in the server)."""
 
     kind: str
     params: Callable[..., dict[str, Any]]
     shown: Shown
+    report: Callable[[dict], dict[str, Any]] = job_report
+    announce: Callable[[dict], str] | None = None
+    then: FollowUp | None = None
 
     def here(self, store: Store, **options: Any) -> tuple[dict, str]:
         """Run the job on this store, following it; what the command prints."""
-        return self.shown(run_job_here(store, self.kind, self.params(**options)))
+        from app.commands.base import ACTIONS
+
+        view = run_job_here(store, self.kind, self.params(**options), self.announce)
+        return self._shown(view, lambda name, then_options: ACTIONS[name](store, **then_options))
 
     def remote(self, server: ServerInfo, **options: Any) -> tuple[dict, str]:
         """Start the job in the server that holds the store, following it; what it prints."""
-        return self.shown(run_job_remote(server, self.kind, self.params(**options)))
+        from app.commands.remote import remote_action
+
+        view = run_job_remote(server, self.kind, self.params(**options), self.announce)
+        return self._shown(view, partial(remote_action, server))
+
+    def _shown(self, view: dict, act: Callable[[str, dict], tuple[dict, str]]) -> tuple[dict, str]:
+        """What the command prints for the ended job `view`; `act(name, options)` runs the
+        follow-up command, if any."""
+        report = self.report(view)
+        if self.then is not None:
+            name, then_options = self.then
+            report = {**report, **act(name, then_options(report))[0]}
+        return self.shown(report)
 
 
 JOB_COMMANDS: dict[str, JobCommand] = {}
 """The store commands that are one job, by function name (the server never runs them as actions)."""
 
 
-def job_command(kind: str, shown: Shown) -> Callable[[Callable[..., dict]], Callable]:
+def job_command(
+    kind: str,
+    shown: Shown,
+    *,
+    report: Callable[[dict], dict[str, Any]] = job_report,
+    announce: Callable[[dict], str] | None = None,
+    then: FollowUp | None = None,
+) -> Callable[[Callable[..., dict]], Callable]:
     """Make a function from a command's options to a job's parameters into the command's store
     function (for `store_command`): it runs a job of `kind` and prints `shown(report)`, here or
-    through a server, by one path."""
+    through a server, by one path (see JobCommand for the rest)."""
 
     def wrap(params: Callable[..., dict]) -> Callable:
-        command = JobCommand(kind, params, shown)
+        command = JobCommand(kind, params, shown, report, announce, then)
         JOB_COMMANDS[params.__name__] = command
 
         @wraps(params)
@@ -113,34 +153,44 @@ def follow_with_bar(
         bar.close()
 
 
-def job_report(view: dict) -> dict[str, Any]:
-    """A finished job's report; a failed job is an error naming its cause."""
-    if view["status"] == "failed":
-        raise PrefstudioError(f"{view['kind']} job {view['id']} failed: {view['error']}")
-    return view["result"]
-
-
-def run_job_here(store: Store, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Start a job on this store and follow it to its end; its report."""
+def run_job_here(
+    store: Store, kind: str, params: dict[str, Any], announce: Callable[[dict], str] | None = None
+) -> dict[str, Any]:
+    """Start a job on this store (saying `announce(view)` on stderr, if given) and follow it
+    to its end; its last view."""
     from app.job_requests import start_job, stop_job
     from curation.jobs.runner import job_view, wait_for_job
 
     job = start_job(store, kind, params)
+    _announced(job_view(job), announce)
 
     def wait(on_poll: Callable[[dict], None]) -> dict:
         return job_view(wait_for_job(store, job.id, on_poll=lambda j: on_poll(job_view(j))))
 
-    return job_report(follow_job(job_view(job), wait, lambda: job_view(stop_job(store, job.id))))
+    return follow_job(job_view(job), wait, lambda: job_view(stop_job(store, job.id)))
 
 
-def run_job_remote(server: ServerInfo, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Start a job in the server and follow it to its end by polling; its report."""
+def run_job_remote(
+    server: ServerInfo,
+    kind: str,
+    params: dict[str, Any],
+    announce: Callable[[dict], str] | None = None,
+) -> dict[str, Any]:
+    """Start a job in the server (as run_job_here does here) and follow it to its end by
+    polling; its last view."""
     from app.commands.remote import _checked as checked_response
     from app.commands.remote import _client
 
     with _client(server) as client:
         job = checked_response(client.post("/jobs", json={"kind": kind, "params": params})).json()
-        return job_report(follow_remote_job(client, job))
+        _announced(job, announce)
+        return follow_remote_job(client, job)
+
+
+def _announced(view: dict, announce: Callable[[dict], str] | None) -> None:
+    """Say `announce(view)` on stderr, if there is an announcement."""
+    if announce is not None:
+        click.echo(announce(view), err=True)
 
 
 def follow_remote_job(client: httpx.Client, job: dict) -> dict:
@@ -153,12 +203,3 @@ def follow_remote_job(client: httpx.Client, job: dict) -> dict:
     wait = partial(poll_until_ended, client, path, seconds=0.5)
     cancel = lambda: checked_response(client.post(f"{path}/cancel")).json()  # noqa: E731
     return follow_job(job, wait, cancel)
-
-
-def server_get(server: ServerInfo, path: str, params: dict[str, Any]) -> dict[str, Any]:
-    """A read from the server's API (as the local admin); its JSON."""
-    from app.commands.remote import _checked as checked_response
-    from app.commands.remote import _client
-
-    with _client(server) as client:
-        return checked_response(client.get(path, params=params)).json()

@@ -13,7 +13,6 @@ import click
 
 from app.commands.base import store_command
 from app.commands.jobs import job_command
-from app.server_info import ServerInfo
 from curation import Store
 from curation.judging.judgments import get_suggestions
 from judges.learn import LEARN_METHODS
@@ -126,6 +125,35 @@ def run(kind: str, model: str | None, pairs: str, limit: int | None, **options: 
     return {"judge": kind, "model": model, "pairs": pairs, "limit": limit, "options": options}
 
 
+def learned_result(result: dict) -> tuple[dict, str]:
+    """What `judge learn` prints: the new judge's key, then each judge's held-out figures."""
+    lines = [
+        f"learned judge {result['judge_key']} ({result['judge']}) from snapshot "
+        f"{result['snapshot']}: {result['train_pairs']} training pairs, {result['seconds']} s",
+        *heldout_lines(result),
+    ]
+    return result, "\n".join(lines)
+
+
+def heldout_lines(report: dict) -> list[str]:
+    """Each judge's held-out figures (`report`: as heldout_report gives it), best first."""
+    lines = [
+        f"on the {report['test_pairs']} test pairs of snapshot {report['snapshot']} (n, "
+        "agreement, calibration error before and after calibration on the training pairs):"
+    ]
+    ranked = sorted(report["heldout"].items(), key=lambda kv: -(kv[1]["agreement"] or 0.0))
+    for label, figures in ranked:
+        shown = [figures[k] for k in ("agreement", "ece", "calibrated_ece")]
+        numbers = ["-" if v is None else f"{v:.3f}" for v in shown]
+        lines.append(f"  {label}: n {figures['n']}, " + ", ".join(numbers))
+    return lines
+
+
+def _learned_snapshot(report: dict) -> dict:
+    """The options of `judge heldout` after `judge learn`: the snapshot it learned from."""
+    return {"snapshot": report["snapshot"]}
+
+
 @judge.command()
 @click.option(
     "--method",
@@ -150,52 +178,28 @@ def run(kind: str, model: str | None, pairs: str, limit: int | None, **options: 
     help="Stop training after this many steps (reward).",
 )
 @store_command
-def learn(
-    store: Store, method: str, snapshot: str | None, model: str | None, max_steps: int | None
-) -> tuple[dict, str]:
+@job_command("learn", learned_result, then=("heldout", _learned_snapshot))
+def learn(method: str, snapshot: str | None, model: str | None, max_steps: int | None) -> dict:
     """Learn a judge from a snapshot's training labels (a job; the reward method waits for its
     training run) and measure it, the rule baselines and every judge already run on its test
     pairs; the new judge runs as `judge --judge KEY`. Ctrl-C cancels the job and its run."""
-    from app.commands.jobs import run_job_here
-    from judges.learn import learned_report
-
-    params = learn_params(method, snapshot, model, max_steps)
-    return learned_result(learned_report(store, run_job_here(store, "learn", params)))
-
-
-def remote_learn(
-    server: ServerInfo, method: str, snapshot: str | None, model: str | None, max_steps: int | None
-) -> tuple[dict, str]:
-    """`judge learn` through a running server: the job (and any run) runs there, this follows
-    it, then reads every judge's held-out figures on the snapshot."""
-    from app.commands.jobs import run_job_remote, server_get
-
-    result = run_job_remote(server, "learn", learn_params(method, snapshot, model, max_steps))
-    figures = server_get(server, "/judges/heldout", {"snapshot": result["snapshot"]})
-    return learned_result({**result, "heldout": figures["heldout"]})
-
-
-def learn_params(
-    method: str, snapshot: str | None, model: str | None, max_steps: int | None
-) -> dict:
-    """A learning job's parameters from the command's options."""
     return {"method": method, "snapshot": snapshot, "model": model, "max_steps": max_steps}
 
 
-def learned_result(result: dict) -> tuple[dict, str]:
-    """What `judge learn` prints: the new judge's key, then each judge's held-out figures."""
-    lines = [
-        f"learned judge {result['judge_key']} ({result['judge']}) from snapshot "
-        f"{result['snapshot']}: {result['train_pairs']} training pairs, {result['seconds']} s",
-        f"on its {result['test_pairs']} test pairs (n, agreement, calibration error before "
-        "and after calibration on the training pairs):",
-    ]
-    ranked = sorted(result["heldout"].items(), key=lambda kv: -(kv[1]["agreement"] or 0.0))
-    for label, figures in ranked:
-        shown = [figures[k] for k in ("agreement", "ece", "calibrated_ece")]
-        numbers = ["-" if v is None else f"{v:.3f}" for v in shown]
-        lines.append(f"  {label}: n {figures['n']}, " + ", ".join(numbers))
-    return result, "\n".join(lines)
+@judge.command()
+@click.option(
+    "--snapshot",
+    default=None,
+    help="Snapshot whose test pairs to measure on (default: the newest).",
+)
+@store_command
+def heldout(store: Store, snapshot: str | None) -> tuple[dict, str]:
+    """How well every judge with verdicts on a snapshot's test pairs agrees with people there,
+    and how well calibrated it is (fitted on the snapshot's training pairs)."""
+    from judges.heldout import heldout_report
+
+    report = heldout_report(store, snapshot)
+    return report, "\n".join(heldout_lines(report))
 
 
 @judge.command()

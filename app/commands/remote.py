@@ -5,24 +5,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
-import click
 import httpx
 
 from app.commands import users
 from app.commands.data import import_text
 from app.commands.jobs import JOB_COMMANDS, follow_remote_job
-from app.commands.judge import remote_learn
-from app.commands.train import (
-    finished_run,
-    follow_run,
-    new_run_request,
-    run_table,
-)
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
 from curation.io.sources import expand_paths
@@ -105,25 +95,6 @@ def remote_user_passwd(server: ServerInfo, name: str) -> tuple[dict, str]:
     )
 
 
-def remote_train(server: ServerInfo, resume_id: int | None, **options: Any) -> tuple[dict, str]:
-    """`train` through the server: the run starts there, and this follows it until it ends.
-
-    `options` are the other command options, as new_run_request takes them.
-    """
-    with _client(server) as client:
-        if resume_id is not None:
-            run = _checked(client.post(f"/runs/{resume_id}/resume")).json()
-        elif options.get("one_click"):
-            run = _checked(client.post("/runs/one-click", json=new_run_request(**options))).json()
-            click.echo(run["one_click"]["message"], err=True)
-        else:
-            run = _checked(client.post("/runs", json=new_run_request(**options))).json()
-        path = f"/runs/{run['id']}"
-        wait = partial(poll_until_ended, client, path, seconds=1.0)
-        run = follow_run(run, wait, lambda: _checked(client.post(f"{path}/cancel")).json())
-    return finished_run(run)
-
-
 def poll_until_ended(
     client: httpx.Client, path: str, on_poll: Callable[[dict], None], *, seconds: float
 ) -> dict:
@@ -137,26 +108,14 @@ def poll_until_ended(
         time.sleep(seconds)
 
 
-def remote_runs(server: ServerInfo, log_id: int | None) -> tuple[dict, str]:
-    """`runs` through the server."""
-    with _client(server) as client:
-        if log_id is not None:
-            log = _checked(client.get(f"/runs/{log_id}/log")).json()
-            return log, log["log"]
-        return run_table(_checked(client.get("/runs")).json()["runs"])
-
-
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "import_command": remote_import,
-    "learn": remote_learn,
-    "train": remote_train,
-    "runs": remote_runs,
     "user_add": remote_user_add,
     "user_passwd": remote_user_passwd,
 }
-"""Commands that work differently through a server: files sent from here, a run or a job
-followed from here, a password read from this terminal, or only the API's reads (`runs` must not
-write). A command that is one job (`JOB_COMMANDS`) starts that job there and follows it."""
+"""Commands that work differently through a server: files sent from here, or a password read
+from this terminal. A command that is one job (`JOB_COMMANDS`) starts that job there and
+follows it; every other one runs as an action there."""
 
 LOCAL_ONLY = {"init", "serve"}
 """Commands that never run through the server: they create it."""

@@ -2,100 +2,87 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from app.commands.base import store_command
-from curation.jobs.runner import watch_jobs
+from app.commands.jobs import job_command
 from curation.store.run_records import get_run, list_runs
 from curation.store.store import Store
 from training.methods import METHODS
-from training.one_click import one_click_dpo
-from training.presets import PRESETS, preset_settings
+from training.one_click import one_click_line
+from training.presets import PRESETS
 from training.run_spec import read_settings_file
-from training.runs import (
-    DEFAULT_MODEL,
-    RunError,
-    cancel_run,
-    log_tail,
-    plan_run,
-    resume_run,
-    run_view,
-    start_run,
-    wait_for_run,
-)
-
-RunWait = Callable[[Callable[[dict], None]], dict]
-"""Polls a run until it ends, showing each view to the callback; returns the last view."""
+from training.runs import RunError, log_tail, run_view
 
 
-def new_run_request(
+def train_params(
     snapshot: str | None,
     method: str | None,
     model: str | None,
     config_file: Path | None,
     preset: str,
     max_steps: int | None,
-    one_click: bool = False,
-) -> dict:
-    """What to start a run with, from the options: plan_run's arguments (the runs API's body),
-    or with `one_click` one_click_dpo's (the one-click route's body)."""
+    one_click: bool,
+    resume_id: int | None,
+) -> dict[str, Any]:
+    """A training job's parameters from the options (the --config file is read here)."""
     try:
-        overrides = read_settings_file(config_file) if config_file else {}
+        settings = read_settings_file(config_file) if config_file else {}
     except ValueError as error:
         raise RunError(f"bad config file: {error}") from None
-    if one_click:
-        if snapshot or method not in (None, "dpo"):
-            raise RunError(
-                "--one-click picks the snapshot and trains DPO: drop --snapshot/--method"
-            )
-        return {"model": model, "preset": preset, "settings": overrides, "max_steps": max_steps}
-    if not snapshot or not method:
-        raise RunError("name --snapshot and --method (or use --one-click, or --resume a run)")
-    settings = {**preset_settings(model or DEFAULT_MODEL, preset), **overrides}
     return {
         "snapshot": snapshot,
         "method": method,
         "model": model,
+        "preset": preset,
         "settings": settings,
         "max_steps": max_steps,
+        "one_click": one_click,
+        "resume": resume_id,
     }
 
 
-def follow_run(run: dict, wait: RunWait, cancel: Callable[[], dict]) -> dict:
-    """Wait for a run (a run view) with a progress bar over its steps; Ctrl-C cancels it."""
-    from app.commands.jobs import follow_with_bar
-
-    def reading(current: dict) -> tuple[int, int | None, str]:
-        progress = current["progress"]
-        return progress.get("step", 0), progress.get("max_steps"), progress.get("phase", "starting")
-
-    click.echo(f"run {run['id']}: {' '.join(run['command'])}", err=True)
-    title = f"run {run['id']} ({run['method']})"
-    kept = f"`prefstudio train --resume {run['id']}` resumes it"
-    return follow_with_bar(title, "step", reading, wait, cancel, kept)
+def run_started(view: dict) -> str:
+    """What `train` says on stderr once its run's job started: the snapshot one-click chose,
+    if it did, and the exact command."""
+    run_id = view["params"]["run_id"]
+    line = f"run {run_id}: {' '.join(view['command'] or [])}"
+    chosen = view["result"].get("one_click")
+    return line if chosen is None else f"{one_click_line(run_id, view['status'], chosen)}\n{line}"
 
 
-def finished_run(run: dict) -> tuple[dict, str]:
-    """What `train` prints for a run that ended; a one-line error if it failed or was cancelled."""
-    if run["status"] == "failed":
-        raise RunError(f"run {run['id']} failed: {run['error']} (log: {run['out_dir']}/log.txt)")
-    if run["status"] == "cancelled":
-        raise RunError(
-            f"run {run['id']} cancelled; `prefstudio train --resume {run['id']}` resumes it"
-        )
-    results = run["eval"] or {}
+def run_report(view: dict) -> dict[str, Any]:
+    """A train job's run once it ended, as `train` prints it; a one-line error if it failed or
+    was cancelled."""
+    run_id, result = view["params"]["run_id"], view["result"]
+    if view["status"] == "failed":
+        raise RunError(f"run {run_id} failed: {view['error']} (log: {view['out_dir']}/log.txt)")
+    if view["status"] == "cancelled":
+        raise RunError(f"run {run_id} cancelled; `prefstudio train --resume {run_id}` resumes it")
+    return {
+        "id": run_id,
+        "job_id": view["id"],
+        "status": view["status"],
+        **{key: view["params"].get(key) for key in ("method", "snapshot", "model")},
+        "out_dir": view["out_dir"],
+        "command": view["command"],
+        "metrics": result.get("metrics") or {},
+        "eval": {**result.get("eval", {}), "imported_pairs": result["imported_pairs"]},
+    }
+
+
+def trained(run: dict) -> tuple[dict, str]:
+    """What `train` prints for a run that succeeded (`run`: its report)."""
+    results = run["eval"]
     text = (
         f"run {run['id']} {run['status']}: held-out accuracy "
         f"{results.get('heldout_accuracy_before')} -> {results.get('heldout_accuracy_after')}; "
         f"output in {run['out_dir']}"
     )
-    summary_keys = ("id", "status", "method", "snapshot", "model", "error", "out_dir", "command")
-    summary = {key: run[key] for key in summary_keys}
-    return {**summary, "metrics": run["metrics"] or {}, "eval": results}, text
+    return run, text
 
 
 def run_table(runs: list[dict]) -> tuple[dict, str]:
@@ -153,36 +140,22 @@ def run_table(runs: list[dict]) -> tuple[dict, str]:
     help="Resume a failed or cancelled run (by id) from its last checkpoint instead.",
 )
 @store_command
-def train(store: Store, resume_id: int | None, **options: Any) -> tuple[dict, str]:
+@job_command("train", trained, report=run_report, announce=run_started)
+def train(resume_id: int | None, **options: Any) -> dict[str, Any]:
     """Train on a snapshot with TRL (LoRA by default) and wait for the run to finish.
 
     The run is a job, a subprocess with its own folder (config.yaml, log.txt, metrics.jsonl,
     model, result.json); Ctrl-C cancels it. Exits 1 when the run fails. `options` are the other
-    command options, as new_run_request takes them.
+    command options, as train_params takes them.
     """
-    if resume_id is not None:
-        record = resume_run(store, resume_id)
-    elif options["one_click"]:
-        started = one_click_dpo(store, **new_run_request(**options))
-        click.echo(started.describe(), err=True)
-        record = started.run
-    else:
-        record = start_run(store, plan_run(store, **new_run_request(**options)))
-
-    def wait(on_poll: Callable[[dict], None]) -> dict:
-        return run_view(wait_for_run(store, record.id, on_poll=lambda r: on_poll(run_view(r))))
-
-    run = follow_run(run_view(record), wait, lambda: run_view(cancel_run(store, record.id)))
-    return finished_run(run)
+    return train_params(resume_id=resume_id, **options)
 
 
 @click.command()
 @click.option("--log", "log_id", type=int, default=None, help="Print the log tail of this run.")
-@store_command
+@store_command(watches_jobs=True)
 def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
-    """List training runs, newest first (without a server, this process holds the store and
-    watches: runs that ended meanwhile are recorded and queued ones launched)."""
-    watch_jobs(store)
+    """List training runs, newest first."""
     records = list_runs(store)
     if log_id is not None:
         chosen = [r for r in records if r.id == log_id]

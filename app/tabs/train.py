@@ -73,9 +73,9 @@ def followed_view(record: RunRecord | None) -> dict[str, Any]:
     progress = run_progress(record)
     status = eval_summary(record)
     if record.active and progress:
-        total = progress.get("max_steps")
+        total = progress.get("total")
         status += f"\n\n{progress.get('phase', 'starting')}" + (
-            f": {progress.get('step', 0)} of {total}" if total else ""
+            f": {progress.get('done', 0)} of {total}" if total else ""
         )
     elif record.status == "queued":
         status += "\n\nqueued: starts when the run before it ends"

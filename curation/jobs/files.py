@@ -114,6 +114,12 @@ def written_rows(folder: Path) -> list[dict[str, Any]]:
     return [row for number in chunk_numbers(folder) for row in read_chunk(folder, number)]
 
 
+def read_command(folder: Path) -> list[str] | None:
+    """The exact command that runs (or ran) the job in `folder`; None if it has none."""
+    path = Path(folder) / COMMAND_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def write_progress(folder: Path, done: int, total: int, phase: str) -> None:
     """Record how far the worker is: `done` of `total` items, and what it is doing."""
     record = {"done": done, "total": total, "phase": phase, "time": time.time()}

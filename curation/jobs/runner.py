@@ -265,8 +265,13 @@ def job_progress(job: JobRecord) -> dict[str, Any]:
 
 
 def job_view(job: JobRecord) -> dict[str, Any]:
-    """A job's fields and its latest progress, as the API, the CLI and the UI show it."""
-    return {**job.to_dict(), "progress": job_progress(job)}
+    """A job's fields, its worker's command and its latest progress, as the API, the CLI and
+    the UI show it."""
+    return {
+        **job.to_dict(),
+        "command": files.read_command(job.folder),
+        "progress": job_progress(job),
+    }
 
 
 def job_log(job: JobRecord, lines: int = 40) -> str:
