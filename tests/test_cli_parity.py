@@ -16,7 +16,8 @@ from curation import Store, import_paths
 from tests.conftest import REPO
 from tests.server_helpers import Server, add_users
 
-# Run in this order on both stores; `{out}` is a path of each side's own folder.
+# Run in this order on both stores; `{out}` is a path of each side's own folder. Standard input
+# holds a password, for the commands that read one.
 COMMANDS = [
     ["stats"],
     ["curate"],
@@ -39,6 +40,9 @@ COMMANDS = [
     ["gold", "list"],
     ["gold", "accuracy"],
     ["gold", "add", "no-such-pair", "--answer", "a"],
+    ["user", "add", "carol", "--role", "annotator"],
+    ["user", "passwd", "carol"],
+    ["user", "add", "carol"],
     ["user", "list"],
     ["user", "set-role", "ann", "admin"],
     ["user", "disable", "ann"],
@@ -57,6 +61,7 @@ INPUTS = {
     "bad.jsonl": [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "p", "chosen": 1}],
     "gold.jsonl": [{"prompt": "Gold?", "chosen": "Known answer.", "rejected": "Wrong."}],
 }
+PASSWORD = "parity-password\n"
 VOLATILE = {"created", "updated", "started", "ended", "time", "seconds", "server", "last_seen"}
 
 
@@ -97,7 +102,7 @@ def run(db: Path, args: list[str], tiny: Path, inputs: Path) -> tuple[int, objec
     """Exit code and JSON (or the error line) of one command on the store `db` (`tiny`: the
     tiny model's folder; `inputs`: the files to import)."""
     filled = [a.format(out=db.parent, data=REPO / "data", tiny=tiny, inputs=inputs) for a in args]
-    result = CliRunner().invoke(main, [*filled, "--db", str(db), "--json"])
+    result = CliRunner().invoke(main, [*filled, "--db", str(db), "--json"], input=PASSWORD)
     if result.exit_code != 0:
         return result.exit_code, result.stderr.strip()
     return 0, json.loads(result.stdout)

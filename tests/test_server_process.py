@@ -94,6 +94,8 @@ def test_cli_user_commands_go_through_the_server(server):
     assert cli("user", "disable", "remote-ann", "--db", db).stdout == "remote-ann: disabled\n"
     me = httpx.get(f"{server.url}/api/v1/me", auth=("remote-ann", "remote-password"))
     assert me.status_code == 401
+    on_the_command_line = cli("user", "passwd", "remote-ann", "--password", "x", "--db", db)
+    assert "never from the command line" in on_the_command_line.stderr
     listed = json.loads(cli("user", "list", "--db", db, "--json").stdout)["users"]
     assert {"name": "remote-ann", "disabled": True}.items() <= next(
         u for u in listed if u["name"] == "remote-ann"

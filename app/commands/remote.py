@@ -6,11 +6,9 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 
-from app.commands import users
 from app.commands.data import import_text
 from app.commands.jobs import JOB_COMMANDS, follow_remote_job
 from app.server_info import ServerInfo, read_server_file
@@ -74,27 +72,6 @@ def _import_report(view: dict) -> dict:
     return view["result"]
 
 
-def remote_user_add(server: ServerInfo, name: str, role: str) -> tuple[dict, str]:
-    """`user add` through the server (the password from stdin)."""
-    body = {"name": name, "role": role, "password": users.password_from_stdin()}
-    with _client(server) as client:
-        return users.updated(_checked(client.post("/users", json=body)).json(), f"added as {role}")
-
-
-def _remote_user_change(server: ServerInfo, name: str, change: dict, what: str) -> tuple[dict, str]:
-    """A `user` change through the server."""
-    with _client(server) as client:
-        response = client.patch(f"/users/{quote(name, safe='')}", json=change)
-        return users.updated(_checked(response).json(), what)
-
-
-def remote_user_passwd(server: ServerInfo, name: str) -> tuple[dict, str]:
-    """`user passwd` through the server (the password from stdin)."""
-    return _remote_user_change(
-        server, name, {"password": users.password_from_stdin()}, "new password"
-    )
-
-
 def poll_until_ended(
     client: httpx.Client, path: str, on_poll: Callable[[dict], None], *, seconds: float
 ) -> dict:
@@ -110,12 +87,10 @@ def poll_until_ended(
 
 REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
     "import_command": remote_import,
-    "user_add": remote_user_add,
-    "user_passwd": remote_user_passwd,
 }
-"""Commands that work differently through a server: files sent from here, or a password read
-from this terminal. A command that is one job (`JOB_COMMANDS`) starts that job there and
-follows it; every other one runs as an action there."""
+"""Commands that work differently through a server: `import` sends its files from here. A
+command that is one job (`JOB_COMMANDS`) starts that job there and follows it; every other one
+runs as an action there."""
 
 LOCAL_ONLY = {"init", "serve"}
 """Commands that never run through the server: they create it."""

@@ -1,7 +1,8 @@
 """`prefstudio user`: create, list, change, disable and enable accounts.
 
 Passwords are read from standard input (the first line; at a terminal, a hidden prompt), never
-from the command line. While a server holds the store, these commands go through its API.
+from the command line, by this process: through a server, the command sends the password it
+read along with its other options.
 """
 
 from __future__ import annotations
@@ -20,6 +21,19 @@ def password_from_stdin() -> str:
     if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     return sys.stdin.readline().rstrip("\r\n")
+
+
+def _read_password(ctx: click.Context, param: click.Parameter, given: str | None) -> str:
+    """The command's password, from stdin; one given on the command line is refused."""
+    if given is not None:
+        raise click.BadParameter("passwords are read from stdin, never from the command line")
+    return password_from_stdin()
+
+
+password_option = click.option(
+    "--password", "password", hidden=True, default=None, callback=_read_password
+)
+"""Gives a command a `password` argument, read from stdin (see password_from_stdin)."""
 
 
 def listed(users: list[dict]) -> tuple[dict, str]:
@@ -45,10 +59,11 @@ def user() -> None:
 @user.command(name="add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), default="annotator", show_default=True)
+@password_option
 @store_command
-def user_add(store: Store, name: str, role: str) -> tuple[dict, str]:
+def user_add(store: Store, name: str, role: str, password: str) -> tuple[dict, str]:
     """Create an account; the password is read from stdin (first line)."""
-    return updated(vars(add_user(store, name, role, password_from_stdin())), f"added as {role}")
+    return updated(vars(add_user(store, name, role, password)), f"added as {role}")
 
 
 @user.command(name="list")
@@ -60,12 +75,11 @@ def user_list(store: Store) -> tuple[dict, str]:
 
 @user.command(name="passwd")
 @click.argument("name")
+@password_option
 @store_command
-def user_passwd(store: Store, name: str) -> tuple[dict, str]:
+def user_passwd(store: Store, name: str, password: str) -> tuple[dict, str]:
     """Set NAME's password to the first line of stdin."""
-    return updated(
-        vars(update_account(store, name, password=password_from_stdin())), "new password"
-    )
+    return updated(vars(update_account(store, name, password=password)), "new password")
 
 
 @user.command(name="role")
