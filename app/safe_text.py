@@ -111,6 +111,12 @@ def literal(text: object) -> str:
     return _PUNCTUATION.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def text_lines(text: str) -> str:
+    """Plain text of one or more lines (a report as the CLI prints it) as safe HTML: each line
+    as written, one under the other."""
+    return render("  \n".join(literal(line) for line in text.split("\n")))
+
+
 def plain(text: object) -> str:
     """`text` escaped for a place that inserts it as HTML (Gradio's toasts)."""
     return html.escape(str(text))

@@ -33,6 +33,16 @@ class RunSummary:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @staticmethod
+    def text(summary: dict) -> str:
+        """A summary (as to_dict gives it) as one line of text."""
+        choices = ", ".join(f"{n} {c}" for c, n in sorted(summary["choices"].items())) or "none"
+        return (
+            f"{summary['judge']} (key {summary['judge_key']}): {summary['selected']} pairs "
+            f"selected, {summary['cached']} already judged, {summary['judged']} judged now "
+            f"({choices})"
+        )
+
 
 def run_judge(
     store: Store,

@@ -57,7 +57,7 @@ def test_admin_generates_with_the_embedded_model_and_pairs_two_models(browser, s
     set_number(page, "#generate-max", "4")
     page.get_by_label("At most this many prompts per model").fill("2")
     page.click("#generate-start")
-    page.wait_for_selector("#generate-report >> text=done", timeout=180_000)
+    page.wait_for_selector("#generate-report >> text=new responses", timeout=180_000)
     assert "smollm2-135m: 2 new responses" in page.locator("#generate-report").inner_text()
 
     models = page.locator("#pair-models input")

@@ -107,7 +107,7 @@ def test_admin_curates_browses_excludes_and_snapshots_in_the_browser(served, bro
     page.get_by_role("tab", name="Curate").click()
     page.click("#curate-run")
     page.wait_for_selector("#curate-job_status >> text=succeeded", timeout=60_000)
-    wait_for_text(page, "#curate-job_status", "Duplicate clusters: prompt: 0 exact")
+    wait_for_text(page, "#curate-job_status", "prompt: exact 0 / 0")
     page.click("#curate-browse")
     wait_for_text(page, "#curate-flagged", "identical")
     page.locator("#curate-flagged [role=gridcell]:visible", has_text="Say yes.").click()

@@ -439,7 +439,7 @@ def test_the_generate_tab_asks_the_server_at_the_base_url_given(
         page.locator("#generate-base-url textarea").fill(chat.url)
         page.get_by_label("At most this many prompts per model").fill("2")
         page.click("#generate-start")
-        page.wait_for_selector("#generate-report >> text=done", timeout=60_000)
+        page.wait_for_selector("#generate-report >> text=new responses", timeout=60_000)
         shown = page.locator("#generate-report").inner_text()
         screenshot(page, tmp_path, "generate-on-server")
         page.close()

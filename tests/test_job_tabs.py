@@ -110,7 +110,8 @@ def test_a_generation_job_on_a_server_is_followed_to_its_report_then_paired(ctx)
         assert "generate job" in started["report"]
         assert wait_for_job(ctx.store, job_id, poll_seconds=0.1).status == "succeeded"
     shown = generate.follow(ctx, ROOT, job_id)["report"]
-    assert "done" in shown and "m: 4 new responses" in shown and chat.host in shown
+    assert "succeeded" in shown and "m: 4 new responses" in shown and chat.host in shown
+    assert "2 of 2 prompts" in shown
     assert {body["model"] for _, body in chat.requests} == {"m"} and len(chat.requests) == 4
     assert generate.follow(ctx, ROOT, None) == {}
     paired = generate.pair(ctx, ROOT, ["m"], "within", 1)["pair_report"]

@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.safe_text import SAFE_TAGS, literal, plain, plain_figure, render, shows_errors
+from app.safe_text import (
+    SAFE_TAGS,
+    literal,
+    plain,
+    plain_figure,
+    render,
+    shows_errors,
+    text_lines,
+)
 from curation.errors import PrefstudioError
 
 PAYLOADS = [
@@ -112,6 +120,16 @@ def test_a_literal_reads_as_written(text):
     shown = "".join(assert_safe(render(f"**{literal(text)}**")).text)
     expected = " ".join(text.replace("\x00", "\ufffd").split())
     assert shown.strip("\n") == expected
+
+
+@given(st.lists(st.text(min_size=1).filter(str.strip), min_size=1, max_size=4))
+def test_text_lines_show_each_line_as_written_one_under_the_other(lines):
+    lines = [line for line in lines if "\n" not in line and "\r" not in line] or ["x"]
+    parsed = assert_safe(text_lines("\n".join(lines)))
+    assert [tag for tag, _ in parsed.tags].count("br") == len(lines) - 1
+    shown = "".join(parsed.text).strip("\n").split("\n")
+    expected = [" ".join(line.replace("\x00", "\ufffd").split()) for line in lines]
+    assert [line.strip() for line in shown] == expected
 
 
 @given(st.text())

@@ -211,7 +211,7 @@ def test_curate_runs_and_shows_the_flagged_pairs(flagged):
     wait_for_job(flagged.store, started["followed"])
     shown = curate.follow_curation(flagged, root, started["followed"])
     assert set(shown) == {"job_status", "followed", *curate.OVERVIEW} and shown["followed"] is None
-    assert "succeeded" in shown["job_status"] and "pair: 0 exact" in shown["job_status"]
+    assert "succeeded" in shown["job_status"] and "pair: exact 0 / 0" in shown["job_status"]
     assert curate.cancel_curation(flagged, root, started["followed"]) == {}  # it has ended
     listed = curate.show_flagged(flagged, root, "identical", 10)
     assert list(listed["flagged"].kind) == ["identical"]

@@ -215,6 +215,23 @@ class GenerateReport:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @staticmethod
+    def text(report: dict) -> str:
+        """A report (as to_dict gives it, with the server's figures when one was asked) as
+        text: new responses per model, the server, then prompts done, new tokens and time."""
+        lines = [f"{model}: {added} new responses" for model, added in report["per_model"].items()]
+        if report.get("endpoint"):
+            lines.append(
+                f"{report['endpoint']}: {report['already_stored']} samples already stored, "
+                f"{report['retries']} requests retried"
+            )
+        lines.append(
+            f"{report['prompts_done']} of {report['prompts']} prompts, {report['new_tokens']} "
+            f"new tokens in {report['seconds']:.1f} s"
+            + (" (stopped early; what was done is kept)" if report["cancelled"] else "")
+        )
+        return "\n".join(lines)
+
 
 def select_prompts(
     store: Store, models: Sequence[str], prompts: str | Path, limit: int | None

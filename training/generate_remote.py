@@ -290,13 +290,3 @@ def generate_on_server_job(folder: Path, params: dict[str, Any]) -> dict[str, An
         chunks.write_rest()
     write_progress(folder, chunks.done, len(todo), "finished")
     return {"retries": client.retries}
-
-
-def server_summary(report: dict[str, Any]) -> str:
-    """A line on the server a generation report (as `to_dict` gives it) asked; '' for none."""
-    if not report.get("endpoint"):
-        return ""
-    return (
-        f"{report['endpoint']}: {report['already_stored']} samples already stored, "
-        f"{report['retries']} requests retried"
-    )

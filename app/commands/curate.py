@@ -11,6 +11,7 @@ from app.commands.base import store_command
 from app.commands.jobs import job_command
 from curation import Store
 from curation.errors import PrefstudioError
+from curation.quality.curate import CurateReport
 from curation.quality.flags import FlagRules
 from curation.quality.minhash import DEFAULT_THRESHOLD
 from curation.snapshots.freeze import (
@@ -28,14 +29,7 @@ def curated(data: dict) -> tuple[dict, str]:
     cancelled before its pass is an error saying nothing changed."""
     if data.get("cancelled") and not data["clusters"]:
         raise PrefstudioError("curation cancelled before its pass: nothing changed")
-    lines = ["duplicate clusters (clusters / extra members):"]
-    for subject, kinds in data["clusters"].items():
-        cells = [f"{kind} {c['clusters']} / {c['duplicates']}" for kind, c in kinds.items()]
-        lines.append(f"  {subject:>8}: " + ", ".join(cells))
-    lines.append(
-        "pairs flagged: " + (", ".join(f"{k} {v}" for k, v in data["flags"].items()) or "none")
-    )
-    return data, "\n".join(lines)
+    return data, CurateReport.text(data)
 
 
 @click.command(name="curate")

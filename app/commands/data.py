@@ -18,7 +18,7 @@ from curation import (
     store_stats,
 )
 from curation.io.exporter import EXPORT_FILE_TYPES
-from curation.io.importer import ImportProgress
+from curation.io.importer import ImportProgress, ImportReport
 from curation.labelling.gold import mark_imported_gold
 from curation.snapshots.freeze import export_snapshot
 
@@ -68,16 +68,7 @@ def import_command(
     data = report.to_dict()
     if gold:
         data["gold"] = mark_imported_gold(store, report)
-    return data, import_text(data)
-
-
-def import_text(report: dict) -> str:
-    """An import's report as the CLI prints it: a line per file, what was added, the gold."""
-    lines = [f"{f['path']}: {f['records']} records as {f['format']}" for f in report["files"]]
-    lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report["added"].items()))
-    if "gold" in report:
-        lines.append(f"marked {report['gold']} pairs as gold")
-    return "\n".join(lines)
+    return data, ImportReport.text(data)
 
 
 def _steps_on(bar: tqdm) -> ImportProgress:

@@ -15,6 +15,7 @@ from app.commands.base import store_command
 from app.commands.jobs import job_command
 from curation.arena.pairing import STRATEGIES, pair_responses
 from curation.store.store import Store
+from training.generate import GenerateReport
 
 
 class PerSecond(click.ParamType):
@@ -71,22 +72,9 @@ def generation_params(
     return params | ({"base_url": base_url, "server": server} if base_url else {})
 
 
-def _totals(report: dict) -> str:
-    """The last line of a generation report: prompts done, new tokens, time."""
-    return (
-        f"{report['prompts_done']} of {report['prompts']} prompts, {report['new_tokens']} new "
-        f"tokens in {report['seconds']:.1f} s" + (" (stopped early)" if report["cancelled"] else "")
-    )
-
-
 def generation_result(report: dict) -> tuple[dict, str]:
     """What `generate` prints for a generation job's report."""
-    from training.generate_remote import server_summary
-
-    lines = [f"{model}: {added} new responses" for model, added in report["per_model"].items()]
-    if server := server_summary(report):
-        lines.append(server)
-    return report, "\n".join([*lines, _totals(report)])
+    return report, GenerateReport.text(report)
 
 
 @click.command()

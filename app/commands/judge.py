@@ -18,6 +18,7 @@ from curation.judging.judgments import get_suggestions
 from judges.learn import LEARN_METHODS
 from judges.priorities import BEST
 from judges.registry import JUDGE_KINDS, KIND_ALIASES
+from judges.runs import RunSummary
 from training.models import DTYPES
 
 
@@ -42,12 +43,7 @@ def judge() -> None:
 
 def judged_result(summary: dict) -> tuple[dict, str]:
     """What `judge run` prints for a judging job's summary (as RunSummary.to_dict gives it)."""
-    choices = ", ".join(f"{n} {c}" for c, n in sorted(summary["choices"].items())) or "none"
-    text = (
-        f"{summary['judge']} (key {summary['judge_key']}): {summary['selected']} pairs selected, "
-        f"{summary['cached']} already judged, {summary['judged']} judged now ({choices})"
-    )
-    return summary, text
+    return summary, RunSummary.text(summary)
 
 
 @judge.command(name="run")

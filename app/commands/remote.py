@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from app.commands.data import import_text
 from app.commands.jobs import JOB_COMMANDS, follow_remote_job
 from app.server_info import ServerInfo, read_server_file
 from curation.errors import PrefstudioError, StoreLocked
+from curation.io.importer import ImportReport
 from curation.io.sources import expand_paths
 from curation.store.run_records import ACTIVE_STATUSES
 
@@ -60,7 +60,7 @@ def remote_import(
         job = _checked(client.post("/import", params=params, files=parts)).json()
         opened.close()
         report = _import_report(follow_remote_job(client, job))
-    return {**report, "server": server.url}, import_text(report)
+    return {**report, "server": server.url}, ImportReport.text(report)
 
 
 def _import_report(view: dict) -> dict:

@@ -11,13 +11,14 @@ from typing import Any
 import gradio as gr
 
 from app.context import AppContext
-from app.safe_text import error, info, literal, markdown_view, render
+from app.safe_text import error, info, markdown_view
 from app.tabs.accounts import create_accounts_panel
 from app.tabs.gold_panel import create_gold_panel, gold_overview
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from app.tabs.job_panel import cancel_followed, follow_job, job_text
+from app.tabs.job_panel import cancel_followed, follow_job, job_report_text, job_text
 from app.transfer import export_to_file, start_import
 from curation import EXPORT_FORMATS, IMPORT_FORMATS
+from curation.io.importer import ImportReport
 from curation.jobs.records import JobRecord
 from curation.labelling.gold_scores import gold_table
 from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
@@ -62,9 +63,7 @@ def follow_import(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
 
 def imported_text(job: JobRecord) -> str:
     """An ended import: its status, then a line per file and what was added once it succeeded."""
-    if job.status != "succeeded":
-        return job_text(job)
-    return job_text(job) + "\n\n" + import_report_text(job.result)
+    return job_report_text(job, ImportReport.text)
 
 
 @handler("admin")
@@ -73,16 +72,6 @@ def cancel_import(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
     then."""
     job = cancel_followed(ctx.store, job_id, "No import is running.", "Import cancelled.")
     return {"import_report": job_text(job)} if job else {}
-
-
-def import_report_text(report: dict) -> str:
-    """An import's report (files, added) as safe Markdown: a line per file, what was added."""
-    lines = [
-        f"- {literal(file['path'])}: {file['records']} records as {file['format']}"
-        for file in report["files"]
-    ]
-    added = ", ".join(f"{n} {table}" for table, n in report["added"].items())
-    return render("\n".join([*lines, f"\nadded: {added}"]))
 
 
 @handler("admin")

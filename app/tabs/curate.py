@@ -16,9 +16,16 @@ from app.context import AppContext
 from app.job_requests import start_job
 from app.safe_text import error, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, wire
-from app.tabs.job_panel import cancel_followed, follow_job, job_controls, job_text
+from app.tabs.job_panel import (
+    cancel_followed,
+    follow_job,
+    job_controls,
+    job_report_text,
+    job_text,
+)
 from curation.jobs.records import JobRecord
 from curation.quality.agreement import AgreementReport, annotator_agreement
+from curation.quality.curate import CurateReport
 from curation.quality.flags import (
     FLAG_KINDS,
     dismiss_flags,
@@ -205,17 +212,8 @@ def follow_curation(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
 
 
 def curated_text(job: JobRecord) -> str:
-    """An ended curation: its status, then the clusters it found once it succeeded."""
-    if job.status != "succeeded":
-        return job_text(job)
-    return (
-        job_text(job)
-        + "\n\nDuplicate clusters: "
-        + "; ".join(
-            f"{subject}: {c['exact']['clusters']} exact, {c['near']['clusters']} near"
-            for subject, c in job.result["clusters"].items()
-        )
-    )
+    """An ended curation: its status, then the clusters and flags it found once it succeeded."""
+    return job_report_text(job, CurateReport.text)
 
 
 @handler("admin")

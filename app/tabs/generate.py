@@ -16,11 +16,10 @@ from app.context import AppContext
 from app.job_requests import start_job
 from app.safe_text import literal, markdown_view, render
 from app.tabs.handlers import Outputs, handler, named, wire
-from app.tabs.job_panel import cancel_followed, job_controls, job_text
+from app.tabs.job_panel import cancel_followed, job_controls, job_report_text, job_text
 from curation.arena.pairing import STRATEGIES, pair_responses
 from curation.jobs.records import JobRecord, get_job
-from training.generate import GenerationError
-from training.generate_remote import server_summary
+from training.generate import GenerateReport, GenerationError
 from training.models import EMBEDDED_MODEL
 
 PROMPT_CHOICES = {
@@ -40,25 +39,6 @@ FORM = (
     "batch_size",
     "base_url",
 )
-
-
-def report_text(report: dict, counted: str) -> str:
-    """A generation report (as GenerateReport.to_dict gives it) as safe Markdown."""
-    ending = "stopped early; what was done is kept" if report["cancelled"] else "done"
-    lines = [
-        f"- {literal(model)}: {added} {counted}" for model, added in report["per_model"].items()
-    ]
-    if server := server_summary(report):
-        lines.append(f"- {literal(server)}")
-    return render(
-        "\n".join(
-            [
-                f"**{ending}**: {report['prompts_done']} of {report['prompts']} prompts, "
-                f"{report['new_tokens']} new tokens in {report['seconds']:.1f} s",
-                *lines,
-            ]
-        )
-    )
 
 
 def job_params(form: dict[str, Any]) -> dict[str, Any]:
@@ -83,10 +63,8 @@ def job_params(form: dict[str, Any]) -> dict[str, Any]:
 
 
 def followed_text(job: JobRecord) -> str:
-    """The followed job: its report once it has succeeded or been cancelled, else its status."""
-    if job.status in ("succeeded", "cancelled"):
-        return report_text(job.result, "new responses")
-    return job_text(job)
+    """The followed job: its status, and its report once it has succeeded or been cancelled."""
+    return job_report_text(job, GenerateReport.text, ("succeeded", "cancelled"))
 
 
 @handler("admin")

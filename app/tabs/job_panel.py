@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from app.job_requests import stop_job
-from app.safe_text import info, literal, markdown_view, render
+from app.safe_text import info, literal, markdown_view, render, text_lines
 from curation.jobs.records import JobRecord, get_job
 from curation.jobs.runner import job_progress
 from curation.store.store import Store
@@ -28,6 +28,16 @@ def job_text(job: JobRecord | None) -> str:
     if job.status == "failed":
         line += f": {literal(job.error or '')}"
     return render(line)
+
+
+def job_report_text(
+    job: JobRecord, text: Callable[[dict], str], shown: tuple[str, ...] = ("succeeded",)
+) -> str:
+    """An ended job's status, then its report as `text` writes it (the CLI's text) when the
+    job ended as one of `shown`."""
+    if job.status not in shown:
+        return job_text(job)
+    return job_text(job) + "\n\n" + text_lines(text(job.result))
 
 
 def follow_job(

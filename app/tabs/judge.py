@@ -18,13 +18,20 @@ from app.context import AppContext
 from app.job_requests import start_job
 from app.safe_text import info, literal, markdown_view, plain_figure, render
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from app.tabs.job_panel import cancel_followed, follow_job, job_controls, job_text
+from app.tabs.job_panel import (
+    cancel_followed,
+    follow_job,
+    job_controls,
+    job_report_text,
+    job_text,
+)
 from curation.jobs.records import JobRecord
 from curation.judging.judgments import get_suggestions, list_judges
 from judges.learn import LEARN_METHODS, learned_report
 from judges.priorities import BEST, best_judge, prioritize, suggest
 from judges.registry import JUDGE_KINDS
 from judges.report import REPORT_COLUMNS, judge_report, reliability_curves, report_table
+from judges.runs import RunSummary
 
 PAIR_CHOICES = ["unlabeled", "labeled", "all"]
 OVERVIEW = ("table", "plot", "show", "suggest_from", "best", "reliability")
@@ -66,15 +73,6 @@ def best_text(best: dict | None) -> str:
         f"Best judge on the held-out pairs of snapshot {literal(best['snapshot'])}: "
         f"**{literal(best['label'])}** (agreement {best['agreement']:.3f} over {best['n']} "
         "pairs). Its verdicts order the queue, and *best* suggests its verdicts."
-    )
-
-
-def summary_text(result: dict) -> str:
-    """A judging job's summary (as RunSummary.to_dict gives it), as safe Markdown."""
-    choices = ", ".join(f"{n} {c}" for c, n in sorted(result["choices"].items())) or "none"
-    return render(
-        f"**{literal(result['judge'])}**: {result['selected']} pairs selected, "
-        f"{result['cached']} already judged, {result['judged']} judged now ({choices})."
     )
 
 
@@ -144,7 +142,7 @@ def ended_text(ctx: AppContext, job: JobRecord) -> str:
         return shown
     if job.kind == "learn":
         return shown + "\n\n" + learned_text(learned_report(ctx.store, job.result))
-    return shown + "\n\n" + summary_text(job.result)
+    return job_report_text(job, RunSummary.text, ("succeeded", "cancelled"))
 
 
 @handler("admin", passive=True)

@@ -58,6 +58,16 @@ class ImportReport:
     def to_dict(self) -> dict:
         return {"files": [vars(f) for f in self.files], "added": self.added}
 
+    @staticmethod
+    def text(report: dict) -> str:
+        """A report (as to_dict gives it; `gold`: how many pairs a gold import marked) as
+        text: a line per file, what was added, the gold."""
+        lines = [f"{f['path']}: {f['records']} records as {f['format']}" for f in report["files"]]
+        lines.append("added: " + ", ".join(f"{n} {table}" for table, n in report["added"].items()))
+        if "gold" in report:
+            lines.append(f"marked {report['gold']} pairs as gold")
+        return "\n".join(lines)
+
 
 def import_paths(
     store: Store,

@@ -41,6 +41,17 @@ class CurateReport:
             "truncation_tokens": self.rules.truncation_tokens,
         }
 
+    @staticmethod
+    def text(report: dict) -> str:
+        """A report (as to_dict gives it) as text: the duplicate clusters per subject and kind,
+        then the pairs flagged per kind."""
+        lines = ["duplicate clusters (clusters / extra members):"]
+        for subject, kinds in report["clusters"].items():
+            cells = [f"{kind} {c['clusters']} / {c['duplicates']}" for kind, c in kinds.items()]
+            lines.append(f"  {subject:>8}: " + ", ".join(cells))
+        flagged = ", ".join(f"{k} {v}" for k, v in report["flags"].items()) or "none"
+        return "\n".join([*lines, f"pairs flagged: {flagged}"])
+
 
 def check_threshold(near_dup_threshold: float) -> None:
     """Raise CurateError unless the near-duplicate threshold is in (0, 1]."""
