@@ -137,6 +137,10 @@ def heldout_lines(report: dict) -> list[str]:
         f"on the {report['test_pairs']} test pairs of snapshot {report['snapshot']} (n, "
         "agreement, calibration error before and after calibration on the training pairs):"
     ]
+    if not report["heldout"]:
+        lines.append(
+            f"  no judge has verdicts there yet (judge --pairs snapshot:{report['snapshot']})"
+        )
     ranked = sorted(report["heldout"].items(), key=lambda kv: -(kv[1]["agreement"] or 0.0))
     for label, figures in ranked:
         shown = [figures[k] for k in ("agreement", "ece", "calibrated_ece")]

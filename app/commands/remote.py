@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 
 from app.commands.jobs import JOB_COMMANDS, follow_remote_job
 from app.server_info import ServerInfo, read_server_file
@@ -92,6 +93,7 @@ REMOTE_COMMANDS: dict[str, Callable[..., tuple[dict, str]]] = {
 command that is one job (`JOB_COMMANDS`) starts that job there and follows it; every other one
 runs as an action there."""
 
+STARTUP_SECONDS = 120.0  # how long a command waits for a server that holds the store to listen
 LOCAL_ONLY = {"init", "serve"}
 """Commands that never run through the server: they create it."""
 
@@ -111,6 +113,7 @@ def run_through_server(
     remote = REMOTE_COMMANDS.get(command)
     job = JOB_COMMANDS.get(command)
     try:
+        wait_until_answering(server)
         if remote is not None:
             return remote(server, **kwargs)
         if job is not None:
@@ -118,6 +121,27 @@ def run_through_server(
         return remote_action(server, command, kwargs)
     except httpx.HTTPError as error:
         raise PrefstudioError(f"cannot reach the server at {server.url}: {error}") from None
+
+
+def wait_until_answering(server: ServerInfo, *, seconds: float = STARTUP_SECONDS) -> None:
+    """Return once the server answers: one that has just started holds the store a moment
+    before it listens. A one-line error once its process has ended, or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(f"{server.url}/api/v1/health", timeout=5).raise_for_status()
+            return
+        except httpx.TransportError:
+            if not psutil.pid_exists(server.pid):
+                raise PrefstudioError(
+                    f"the server at {server.url} (PID {server.pid}) ended before it answered"
+                ) from None
+            if time.monotonic() > deadline:
+                raise PrefstudioError(
+                    f"the server at {server.url} (PID {server.pid}) has not answered for "
+                    f"{seconds:.0f} s; is it still starting?"
+                ) from None
+            time.sleep(0.2)
 
 
 def remote_action(server: ServerInfo, command: str, kwargs: dict) -> tuple[dict, str]:
