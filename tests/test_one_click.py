@@ -132,3 +132,30 @@ def test_one_click_as_a_train_job_says_which_snapshot_it_chose(store, tmp_path, 
         f"run {run_id}: {' '.join(view['command'])}",
     ]
     assert stop_job(store, view["id"]).status == "cancelled"
+
+
+def test_one_click_then_cancel_and_resume_over_http(store, tmp_path, tiny_lm):
+    from fastapi.testclient import TestClient
+
+    from app.context import AppContext
+    from app.server import create_app
+    from curation.labelling.accounts import add_user
+
+    make_snapshot(store, tmp_path)
+    add_user(store, "root", "admin", "root-password")
+    admin = ("root", "root-password")
+    with TestClient(create_app(AppContext(store))) as client:
+        body = {"model": str(tiny_lm), "preset": "smoke", "settings": TINY}
+        run = client.post("/api/v1/runs/one-click", json=body, auth=admin).json()
+        assert run["snapshot"] == "s1" and run["method"] == "dpo"
+        assert run["one_click"] == {
+            "snapshot_created": False,
+            "changed": [],
+            "message": f"one-click DPO: run {run['id']} ({run['status']}) on snapshot s1 "
+            "(nothing changed since)",
+        }
+        path = f"/api/v1/runs/{run['id']}"
+        assert client.post(f"{path}/cancel", auth=admin).json()["status"] == "cancelled"
+        resumed = client.post(f"{path}/resume", auth=admin).json()
+        assert resumed["id"] == run["id"] and resumed["status"] in ("queued", "running")
+        assert client.post(f"{path}/cancel", auth=admin).json()["status"] == "cancelled"

@@ -1,5 +1,6 @@
 """API routes for training runs (admin): start one (or one-click DPO), list them, follow, cancel
-and resume one. Reads never write: the server's run watcher finishes and launches runs."""
+and resume one. A run starts as POST /jobs starts a `train` job (app.job_requests). Reads
+never write: the server's watcher finishes and launches runs."""
 
 from __future__ import annotations
 
@@ -9,23 +10,28 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
+from app.context import AppContext
+from app.job_requests import start_job
+from curation.jobs.records import get_job
 from curation.store.run_records import get_run, list_runs
 from training.methods import METHODS
-from training.one_click import one_click_dpo
+from training.one_click import one_click_line
 from training.presets import PRESETS
-from training.runs import cancel_run, log_tail, plan_run, resume_run, run_view, start_run
+from training.runs import cancel_run, log_tail, run_view
 
 router = APIRouter()
 
 
 class RunBody(BaseModel):
-    """A run to start: snapshot, method, optional base model, settings and step limit."""
+    """A run to start: snapshot, method, optional base model, the preset its settings start
+    from, settings over them, and step limit."""
 
     model_config = ConfigDict(extra="forbid")
 
     snapshot: str = Field(min_length=1, max_length=200)
     method: str = Field(pattern=f"^({'|'.join(METHODS)})$")
     model: str | None = Field(default=None, max_length=500)
+    preset: str = Field(default="standard", pattern=f"^({'|'.join(PRESETS)})$")
     settings: dict[str, Any] = Field(default_factory=dict)
     max_steps: int | None = Field(default=None, ge=1)
 
@@ -41,32 +47,32 @@ class OneClickBody(BaseModel):
     max_steps: int | None = Field(default=None, ge=1)
 
 
+def _started_run(ctx: AppContext, params: dict[str, Any]) -> dict:
+    """Start the train job `params` ask for (as POST /jobs does); its run's view."""
+    job = start_job(ctx.store, "train", params)
+    return run_view(get_run(ctx.store, job.params["run_id"]))
+
+
 @router.post("/runs/one-click")
 def post_one_click(body: OneClickBody, user: AdminUser, ctx: Context) -> dict:
     """Queue a DPO run on a fresh snapshot (made when labels, flags or exclusions changed)."""
-    started = one_click_dpo(ctx.store, **body.model_dump())
+    run = _started_run(ctx, {**body.model_dump(), "one_click": True})
+    chosen = get_job(ctx.store, run["job_id"]).result["one_click"]
     return {
-        **run_view(started.run),
+        **run,
         "one_click": {
-            "snapshot_created": started.snapshot_created,
-            "changed": started.changed,
-            "message": started.describe(),
+            "snapshot_created": chosen["snapshot_created"],
+            "changed": chosen["changed"],
+            "message": one_click_line(run["id"], run["status"], chosen),
         },
     }
 
 
 @router.post("/runs")
 def post_run(body: RunBody, user: AdminUser, ctx: Context) -> dict:
-    """Start a training run; it keeps going whatever the client does next."""
-    spec = plan_run(
-        ctx.store,
-        snapshot=body.snapshot,
-        method=body.method,
-        model=body.model,
-        settings=body.settings,
-        max_steps=body.max_steps,
-    )
-    return run_view(start_run(ctx.store, spec))
+    """Start a training run (the same as POST /jobs with kind `train`); it keeps going
+    whatever the client does next."""
+    return _started_run(ctx, body.model_dump())
 
 
 @router.get("/runs")
@@ -96,4 +102,4 @@ def post_cancel(run_id: int, user: AdminUser, ctx: Context) -> dict:
 @router.post("/runs/{run_id}/resume")
 def post_resume(run_id: int, user: AdminUser, ctx: Context) -> dict:
     """Queue a failed or cancelled run again; it resumes from its last checkpoint."""
-    return run_view(resume_run(ctx.store, run_id))
+    return _started_run(ctx, {"resume": run_id})
