@@ -52,6 +52,21 @@ def test_settings_editor_round_trips_and_refuses_non_mappings(tmp_path):
         parse_settings("beta: [unclosed")
 
 
+def test_the_settings_start_as_the_default_models_and_no_page_load_overwrites_them(store):
+    """A page-load event filling the settings in could land after the user's own choice of
+    model or preset and undo it: the settings are there from the start instead."""
+    from app.context import AppContext
+    from app.tabs.train import DEFAULT_PRESET, create_train_tab
+    from training.models import EMBEDDED_MODEL
+
+    ctx = AppContext(store)
+    with gr.Blocks() as blocks:
+        create_train_tab(ctx)
+    (settings,) = [b for b in blocks.blocks.values() if b.elem_id == "train-settings"]
+    assert settings.value.strip() == settings_yaml(EMBEDDED_MODEL, DEFAULT_PRESET).strip()
+    assert ctx.page_loads and all(settings not in outputs for _, _, outputs in ctx.page_loads)
+
+
 def test_followed_run_shows_results_curves_and_table(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -35,6 +35,7 @@ from training.runs import (
 
 PLOTS = ("loss", "rewards", "kl")
 LOG_LINES = 12  # the log box shows the tail: as many lines as it is tall
+DEFAULT_PRESET = "standard"
 
 
 def settings_yaml(model: str, preset: str) -> str:
@@ -119,15 +120,14 @@ def _followed(ctx: AppContext, record: RunRecord) -> Outputs:
 
 
 @handler("admin")
-def load(ctx: AppContext, user: str, model: str, preset: str) -> Outputs:
-    """A page opens: follow the newest active run (or the newest run); fill the form."""
+def load(ctx: AppContext, user: str) -> Outputs:
+    """A page opens: follow the newest active run (or the newest run); list the snapshots."""
     records = list_runs(ctx.store, status=("running", "queued")) or list_runs(ctx.store)[:1]
     run_id = records[0].id if records else None
     names = [info.name for info in list_snapshots(ctx.store)]
     return {
         "followed": run_id,
         "snapshot": gr.Dropdown(choices=names, value=names[0] if names else None),
-        "settings": settings_yaml(model, preset),
         **live_view(ctx, run_id),
     }
 
@@ -205,9 +205,16 @@ def create_train_tab(ctx: AppContext) -> None:
             elem_id="train-model",
         )
         c["preset"] = gr.Dropdown(
-            list(PRESETS), value="standard", label="Preset", elem_id="train-preset"
+            list(PRESETS), value=DEFAULT_PRESET, label="Preset", elem_id="train-preset"
         )
-    c["settings"] = gr.Code(language="yaml", label="Settings (YAML)", elem_id="train-settings")
+    # The default model's settings from the start: a page-load event filling them in could
+    # land after the user's own choice of model or preset and undo it.
+    c["settings"] = gr.Code(
+        settings_yaml(EMBEDDED_MODEL, DEFAULT_PRESET),
+        language="yaml",
+        label="Settings (YAML)",
+        elem_id="train-settings",
+    )
     with gr.Row():
         c["preview"] = gr.Button("Preview command", elem_id="train-preview")
         c["launch"] = gr.Button("Launch", variant="primary", elem_id="train-launch")
@@ -262,4 +269,4 @@ def _wire_train_tab(ctx: AppContext, c: dict[str, Any]) -> None:
     wire(ctx, c["runs"].select, follow, [c["runs"]], named(c, "followed", *LIVE))
     wire(ctx, partial(c["timer"].tick, show_progress="hidden"), tick, [c["followed"]], live)
     # Each page load re-attaches to the newest active run (or shows the newest run).
-    on_page_load(ctx, load, chosen, named(c, "followed", "snapshot", "settings", *LIVE))
+    on_page_load(ctx, load, None, named(c, "followed", "snapshot", *LIVE))
