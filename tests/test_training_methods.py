@@ -39,11 +39,22 @@ def test_every_setting_has_help_text(method):
         ("kto", {"lora_target_modules": []}, "lora_target_modules"),
         ("sft", {"max_steps": 0}, "max_steps"),
         ("sft", {"no_such_setting": 1}, "no_such_setting"),
+        ("dpo", {"learning_rate": ""}, "learning_rate must be a number, got ''"),
+        ("dpo", {"beta": True}, "beta must be a number"),
+        ("sft", {"lora_rank": 2.5}, "lora_rank must be a whole number"),
+        ("kto", {"use_lora": "yes"}, "use_lora must be true or false"),
+        ("rm", {"lora_target_modules": [1]}, "lora_target_modules must be a list of names"),
     ],
 )
 def test_bad_setting_is_refused_naming_it(method, values, named):
     with pytest.raises(ValueError, match=named):
         settings_from_dict(method, values)
+
+
+def test_a_number_written_as_text_is_read_as_one():
+    """YAML reads `1e-3` as text; a float setting takes it as the number it spells."""
+    settings = settings_from_dict("dpo", {"learning_rate": "1e-3", "num_train_epochs": 2})
+    assert (settings.learning_rate, settings.num_train_epochs) == (0.001, 2.0)
 
 
 def test_unknown_method_names_the_choices():

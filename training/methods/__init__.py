@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,13 +80,55 @@ def get_method(name: str) -> Method:
 
 
 def settings_from_dict(method: str, values: dict[str, Any] | None = None) -> CommonSettings:
-    """Build and check a method's settings from plain values; unknown names raise ValueError."""
+    """Build and check a method's settings from plain values; unknown names and values of the
+    wrong type raise ValueError naming the setting."""
     settings_class = get_method(method).settings
     known = {f.name for f in dataclasses.fields(settings_class)}
     unknown = sorted(set(values or {}) - known)
     if unknown:
         raise ValueError(f"unknown {method} setting(s): {', '.join(unknown)}")
-    return settings_class(**(values or {}))
+    hints = typing.get_type_hints(settings_class)
+    typed = {name: typed_value(name, hints[name], value) for name, value in (values or {}).items()}
+    return settings_class(**typed)
+
+
+_KINDS = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    type(None): "null",
+}
+
+
+def typed_value(name: str, hint: Any, value: Any) -> Any:
+    """`value` for a setting of type `hint` (float, int, bool, str, a list of str, or a union
+    of them); a number written as text becomes a float (YAML reads `1e-3` as text). ValueError
+    naming the setting when the type is wrong.
+
+    >>> typed_value("learning_rate", float, "1e-3"), typed_value("seed", int, 7)
+    (0.001, 7)
+    """
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if any(_is_kind(kind, value) for kind in allowed):
+        return value
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if float in allowed and (is_number or isinstance(value, str)):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    kinds = [_KINDS.get(kind, "a list of names") for kind in allowed]
+    raise ValueError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
+
+
+def _is_kind(kind: Any, value: Any) -> bool:
+    """Whether `value` is of type `kind` as typed_value reads it (a bool is no number)."""
+    if typing.get_origin(kind) is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if kind is type(None):
+        return value is None
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, kind)
 
 
 def trl_config(method: str, settings: CommonSettings, output_dir: str) -> Any:
