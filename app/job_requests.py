@@ -100,19 +100,24 @@ class CurateParams(BaseModel):
     tokenizer: str | None = Field(default=None, min_length=1, max_length=500)
 
 
-class TrainParams(BaseModel):
-    """A training run (a `train` job): a snapshot and a method; or `one_click`, DPO on a fresh
-    snapshot; or `resume`, the id of a failed or cancelled run to go on with. The base model,
-    the preset its settings start from, `settings` over them, and at most how many steps."""
+class RunOptions(BaseModel):
+    """How a run trains: the base model, the preset its settings start from, `settings` over
+    them, and at most how many steps (also the body of POST /api/v1/runs/one-click)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    snapshot: str | None = Field(default=None, min_length=1, max_length=200)
-    method: Literal[tuple(METHODS)] | None = None  # type: ignore[valid-type]
     model: str | None = Field(default=None, max_length=500)
     preset: Literal[tuple(PRESETS)] = "standard"  # type: ignore[valid-type]
     settings: dict[str, Any] = Field(default_factory=dict)
     max_steps: int | None = Field(default=None, ge=1)
+
+
+class TrainParams(RunOptions):
+    """A training run (a `train` job): a snapshot and a method; or `one_click`, DPO on a fresh
+    snapshot; or `resume`, the id of a failed or cancelled run to go on with; and its options."""
+
+    snapshot: str | None = Field(default=None, min_length=1, max_length=200)
+    method: Literal[tuple(METHODS)] | None = None  # type: ignore[valid-type]
     one_click: bool = False
     resume: int | None = Field(default=None, ge=1)
 

@@ -4,47 +4,28 @@ never write: the server's watcher finishes and launches runs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from app.api.auth import AdminUser, Context
 from app.context import AppContext
-from app.job_requests import start_job
+from app.job_requests import RunOptions, start_job
 from curation.jobs.records import get_job
 from curation.store.run_records import get_run, list_runs
 from training.methods import METHODS
 from training.one_click import one_click_line
-from training.presets import PRESETS
 from training.runs import cancel_run, log_tail, run_view
 
 router = APIRouter()
 
 
-class RunBody(BaseModel):
-    """A run to start: snapshot, method, optional base model, the preset its settings start
-    from, settings over them, and step limit."""
-
-    model_config = ConfigDict(extra="forbid")
+class RunBody(RunOptions):
+    """A run to start: snapshot, method, and its options."""
 
     snapshot: str = Field(min_length=1, max_length=200)
-    method: str = Field(pattern=f"^({'|'.join(METHODS)})$")
-    model: str | None = Field(default=None, max_length=500)
-    preset: str = Field(default="standard", pattern=f"^({'|'.join(PRESETS)})$")
-    settings: dict[str, Any] = Field(default_factory=dict)
-    max_steps: int | None = Field(default=None, ge=1)
-
-
-class OneClickBody(BaseModel):
-    """One-click DPO: optional base model, preset, settings over the preset, and step limit."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str | None = Field(default=None, max_length=500)
-    preset: str = Field(default="standard", pattern=f"^({'|'.join(PRESETS)})$")
-    settings: dict[str, Any] = Field(default_factory=dict)
-    max_steps: int | None = Field(default=None, ge=1)
+    method: Literal[tuple(METHODS)]  # type: ignore[valid-type]
 
 
 def _started_run(ctx: AppContext, params: dict[str, Any]) -> dict:
@@ -54,7 +35,7 @@ def _started_run(ctx: AppContext, params: dict[str, Any]) -> dict:
 
 
 @router.post("/runs/one-click")
-def post_one_click(body: OneClickBody, user: AdminUser, ctx: Context) -> dict:
+def post_one_click(body: RunOptions, user: AdminUser, ctx: Context) -> dict:
     """Queue a DPO run on a fresh snapshot (made when labels, flags or exclusions changed)."""
     run = _started_run(ctx, {**body.model_dump(), "one_click": True})
     chosen = get_job(ctx.store, run["job_id"]).result["one_click"]
