@@ -52,13 +52,22 @@ def launch(command: list[str], folder: Path) -> int:
 
 def lower_priority(pid: int, niceness: int) -> None:
     """Raise a process's niceness by `niceness` over this process's (POSIX; children it starts
-    inherit it). A process already gone is left alone."""
+    inherit it). A process already gone is left alone.
+
+    Where Linux groups each session for scheduling (autogroup, on by default in many kernels),
+    a niceness counts only within the session, and a worker leads a session of its own: its
+    session's niceness is raised as well, or the worker would take a whole core from the server.
+    """
     import psutil
 
     if niceness <= 0 or os.name != "posix":
         return
+    value = min(os.nice(0) + niceness, 19)
     with contextlib.suppress(psutil.Error):
-        psutil.Process(pid).nice(min(os.nice(0) + niceness, 19))
+        psutil.Process(pid).nice(value)
+    with contextlib.suppress(OSError):  # no autogroups here, or the process is gone
+        if os.getsid(pid) == pid:  # its group is its own session's, not this process's
+            Path(f"/proc/{pid}/autogroup").write_text(str(value))
 
 
 def record_worker(folder: Path, pid: int) -> None:
