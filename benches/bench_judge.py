@@ -65,7 +65,7 @@ def main() -> None:
             judge.judge([WARM_UP])
         logit_s = timed_run(store, logit, args.pairs)
         generate_s = timed_run(store, generate, args.pairs)
-        report = judge_report(store, baselines=False)["judges"]
+        report = judge_report(store, baselines=False).judges
     llm, gen = report[logit.label], report[generate.label]
     print(
         json.dumps(

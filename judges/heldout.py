@@ -5,6 +5,7 @@ calibrated it is there after a calibrator fitted on the snapshot's training pair
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -108,11 +109,43 @@ def snapshot_heldout(store: Store, snapshot: str) -> tuple[dict[str, dict], int]
     return heldout_figures(store, snapshot_pairs(store, snapshot, "train"), test), len(test)
 
 
-def heldout_report(store: Store, snapshot: str | None) -> dict:
+@dataclass(frozen=True)
+class HeldoutReport:
+    """Every judge's held-out figures on a snapshot's test pairs, by judge label."""
+
+    snapshot: str
+    test_pairs: int
+    heldout: dict[str, dict]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        """The figures of each judge, best agreement first."""
+        return "\n".join(self.lines())
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"on the {self.test_pairs} test pairs of snapshot {self.snapshot} (n, agreement, "
+            "calibration error before and after calibration on the training pairs):"
+        ]
+        if not self.heldout:
+            lines.append(
+                f"  no judge has verdicts there yet (judge --pairs snapshot:{self.snapshot})"
+            )
+        ranked = sorted(self.heldout.items(), key=lambda kv: -(kv[1]["agreement"] or 0.0))
+        for label, figures in ranked:
+            shown = [figures[k] for k in ("agreement", "ece", "calibrated_ece")]
+            numbers = ["-" if v is None else f"{v:.3f}" for v in shown]
+            lines.append(f"  {label}: n {figures['n']}, " + ", ".join(numbers))
+        return lines
+
+
+def heldout_report(store: Store, snapshot: str | None) -> HeldoutReport:
     """Every judge's held-out figures on a snapshot's test pairs (default: the newest
     snapshot; LearnError when there is none), with the snapshot and how many test pairs."""
     from judges.learn import snapshot_name
 
     name = snapshot_name(store, snapshot)
     heldout, test_pairs = snapshot_heldout(store, name)
-    return {"snapshot": name, "test_pairs": test_pairs, "heldout": heldout}
+    return HeldoutReport(name, test_pairs, heldout)

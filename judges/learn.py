@@ -171,4 +171,33 @@ def learned_report(store: Store, result: dict[str, Any]) -> dict[str, Any]:
     on its snapshot's test pairs (a read: nothing is written)."""
     from judges.heldout import heldout_report
 
-    return {**result, **heldout_report(store, result["snapshot"])}
+    return {**result, **heldout_report(store, result["snapshot"]).to_dict()}
+
+
+class LearnedJudge:
+    """What a learning job reports: its result, with `learned_report`'s held-out figures."""
+
+    @staticmethod
+    def text(report: dict[str, Any]) -> str:
+        """The new judge, its held-out agreement beside the best rule baseline's, then every
+        judge's held-out figures."""
+        from judges.heldout import HeldoutReport
+
+        figures = report["heldout"]
+        lines = [
+            f"learned judge {report['judge_key']} ({report['judge']}) from snapshot "
+            f"{report['snapshot']}: {report['train_pairs']} training pairs, {report['seconds']} s"
+        ]
+        mine = next((f for f in figures.values() if f["judge_key"] == report["judge_key"]), None)
+        if mine is not None and mine["agreement"] is not None:
+            low, high = mine["interval"]
+            lines.append(
+                f"held-out agreement {mine['agreement']:.3f} [{low:.3f}, {high:.3f}] over "
+                f"{mine['agreement_n']} of {report['test_pairs']} test pairs"
+            )
+        rules = [(label, f) for label, f in figures.items() if f["baseline"] and f["agreement"]]
+        if rules:
+            label, best = max(rules, key=lambda item: item[1]["agreement"])
+            lines.append(f"best rule baseline: {label}, {best['agreement']:.3f}")
+        heldout = HeldoutReport(report["snapshot"], report["test_pairs"], figures)
+        return "\n".join([*lines, *heldout.lines()])

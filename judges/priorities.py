@@ -4,6 +4,8 @@ going by the judge that agrees best with people on the newest snapshot's held-ou
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 from curation import Store
 from curation.judging.judgments import set_suggestions, uncertain_pairs
 from curation.labelling.queue import set_priorities
@@ -59,7 +61,25 @@ def suggest(store: Store, enabled: bool, judge_key: str | None = None) -> dict:
     return set_suggestions(store, enabled, judge_key)
 
 
-def prioritize(store: Store, *, include_rules: bool = False) -> tuple[int, dict | None]:
+@dataclass(frozen=True)
+class Prioritized:
+    """How many unlabelled pairs got a queue priority, and from whose verdicts (None: every
+    judge's)."""
+
+    prioritized: int
+    judge: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        text = f"gave {self.prioritized} unlabelled pairs a queue priority"
+        if self.judge:
+            text += f" from the verdicts of {self.judge} (best held-out agreement)"
+        return text
+
+
+def prioritize(store: Store, *, include_rules: bool = False) -> Prioritized:
     """Give unlabelled pairs with verdicts a queue priority from the judges' uncertainty and
     disagreement; return how many were set and the judge whose verdicts counted.
 
@@ -71,11 +91,6 @@ def prioritize(store: Store, *, include_rules: bool = False) -> tuple[int, dict 
     for judge in ranked_judges(store):
         rows = uncertain_pairs(store, excluded, judge_keys=[judge["judge_key"]])
         if not rows.empty:
-            return set_priorities(store, rows), judge
+            return Prioritized(set_priorities(store, rows), judge["label"])
     rows = uncertain_pairs(store, exclude_names=excluded)
-    return (0 if rows.empty else set_priorities(store, rows)), None
-
-
-def prioritize_uncertain_pairs(store: Store, *, include_rules: bool = False) -> int:
-    """How many unlabelled pairs `prioritize` gave a queue priority."""
-    return prioritize(store, include_rules=include_rules)[0]
+    return Prioritized(0 if rows.empty else set_priorities(store, rows), None)

@@ -4,6 +4,8 @@ and position and length biases, next to the rule baselines run on the same pairs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from curation import Store
@@ -85,8 +87,39 @@ def reliability_curves(store: Store) -> dict[str, pd.DataFrame]:
     return curves
 
 
-def judge_report(store: Store, *, baselines: bool = True) -> dict:
-    """{"judges": {label: figures}} for every judge with verdicts in the store.
+@dataclass(frozen=True)
+class JudgeReport:
+    """Every judge with verdicts in the store, by label: their figures (see `judge_report`)."""
+
+    judges: dict[str, dict]
+
+    def to_dict(self) -> dict:
+        return {"judges": self.judges}
+
+    def rows(self) -> list[list[object]]:
+        """One row per judge (label, then REPORT_COLUMNS), figures rounded to 3 places."""
+        rows = []
+        for label, figures in self.judges.items():
+            values = [figures[c] for c in REPORT_COLUMNS]
+            rows.append([label, *(round(v, 3) if isinstance(v, float) else v for v in values)])
+        return rows
+
+    def text(self) -> str:
+        """An aligned table, one judge per line."""
+        rows = self.rows()
+        if not rows:
+            return "no judgments yet; run `prefstudio judge --judge ...` first"
+        header = ["judge", *REPORT_COLUMNS]
+        cells = [header, *[["-" if v is None else str(v) for v in row] for row in rows]]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in cells
+        ]
+        return "\n".join(lines)
+
+
+def judge_report(store: Store, *, baselines: bool = True) -> JudgeReport:
+    """Every judge with verdicts in the store, with its figures.
 
     Figures: n (pairs judged), failed, ties, agreement with the human majority label and
     Cohen's kappa over the pairs where both picked a side (`agreement_n` of them),
@@ -127,7 +160,7 @@ def judge_report(store: Store, *, baselines: bool = True) -> dict:
             "calibrated_ece": None,
             **errors.get(row.judge_key, {}),
         }
-    return {"judges": judges}
+    return JudgeReport(judges)
 
 
 REPORT_COLUMNS = (
@@ -143,12 +176,3 @@ REPORT_COLUMNS = (
     "prefer_longer",
     "prefer_first",
 )
-
-
-def report_table(report: dict) -> list[list[object]]:
-    """The report as rows (judge label first, then REPORT_COLUMNS), figures rounded to 3 places."""
-    rows = []
-    for label, figures in report["judges"].items():
-        values = [figures[c] for c in REPORT_COLUMNS]
-        rows.append([label, *(round(v, 3) if isinstance(v, float) else v for v in values)])
-    return rows

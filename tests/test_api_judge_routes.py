@@ -58,7 +58,8 @@ def test_report_priorities_and_suggestions_over_http(client):
     with_baselines = client.post("/api/v1/judges/report", json={}, auth=ADMIN).json()
     assert with_baselines == {"judges": {}}  # the rules run only on pairs some judge has judged
     assert client.post("/api/v1/judges/prioritize", json={}, auth=ADMIN).json() == {
-        "prioritized": 0
+        "prioritized": 0,
+        "judge": None,
     }
     off = {"enabled": False, "judge_key": None}
     assert client.get("/api/v1/judges/suggestions", auth=ADMIN).json() == off

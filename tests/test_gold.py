@@ -513,7 +513,7 @@ def test_admin_tab_shows_gold_accuracy_and_marks_gold(browser, db_path, write_js
         admin.locator(f"{table} >> text=0.5 >> visible=true").first.wait_for()  # 2 of 4 now
         admin.fill("#gold-every input", "5")
         admin.click("#gold-every-save")
-        admin.wait_for_selector("text=One pair in every 5 served is gold.")
+        admin.wait_for_selector("text=one pair in every 5 served is gold")
         screenshot(admin, tmp_path, "admin_gold_accuracy")
         assert (tmp_path / "admin_gold_accuracy.png").stat().st_size > 0
         admin.close()

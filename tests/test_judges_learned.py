@@ -306,8 +306,8 @@ def test_the_judge_tab_learns_a_judge_and_sets_it_beside_the_rules(
         ended = judge_tab.follow(ctx, root, started["followed"])
     mine = learned["heldout"][learned["judge"]]
     assert ended["followed"] is None and learned["judge_key"] in ended["summary"]
-    assert f"Held-out agreement {mine['agreement']:.3f}" in ended["summary"]
-    assert "Best rule baseline" in ended["summary"]
+    assert f"held-out agreement {mine['agreement']:.3f}" in ended["summary"]
+    assert "best rule baseline" in ended["summary"]
 
 
 def _reward_job(store: Store, tiny_lm_dir: Path) -> JobRecord:

@@ -17,8 +17,8 @@ from curation.judging.judgments import (
 )
 from judges.base import Judge, OrderScore, PairItem, Verdict, combine_orders
 from judges.llm import LogitJudge
-from judges.priorities import prioritize_uncertain_pairs
-from judges.report import judge_report, report_table
+from judges.priorities import prioritize
+from judges.report import JudgeReport, judge_report
 from judges.rules import LongerJudge
 from judges.runs import run_judge
 
@@ -84,7 +84,7 @@ def cases_store(store: Store, write_jsonl) -> Store:
 def test_report_figures_on_a_hand_made_case(cases_store: Store) -> None:
     summary = run_judge(cases_store, ScriptedJudge(), pairs="all")
     assert summary.judged == 6 and summary.choices == {"a": 2, "tie": 1, "b": 2, "failed": 1}
-    report = judge_report(cases_store)["judges"]
+    report = judge_report(cases_store).judges
     assert set(report) == {"scripted", "longer", "shorter", "refusal"}
     scripted = report["scripted"]
     assert (scripted["n"], scripted["failed"], scripted["ties"]) == (6, 1, 1)
@@ -103,7 +103,7 @@ def test_report_figures_on_a_hand_made_case(cases_store: Store) -> None:
     assert (longer["agreement"], longer["kappa"], longer["prefer_longer"]) == (0.5, 0.0, 1.0)
     assert longer["prefer_first"] is None and longer["position_consistency"] == 1.0
     assert report["shorter"]["prefer_longer"] == 0.0
-    table = {row[0]: row for row in report_table({"judges": report})}
+    table = {row[0]: row for row in JudgeReport(report).rows()}
     assert table["scripted"][1:4] == [6, 1, 1] and table["scripted"][4] == 0.667
 
 
@@ -151,7 +151,7 @@ def test_failed_verdicts_stay_failed_and_are_judged_again_on_rerun(cases_store: 
         " WHERE pr.messages->>'$[0].content' = 'P5') ORDER BY id"
     ).fetchall()
     assert rows == [("failed",), ("a",)]  # the failure is kept, the new verdict is in force
-    assert judge_report(cases_store, baselines=False)["judges"]["scripted"]["failed"] == 0
+    assert judge_report(cases_store, baselines=False).judges["scripted"]["failed"] == 0
 
 
 def test_an_interrupted_run_keeps_its_finished_chunks(cases_store: Store) -> None:
@@ -214,7 +214,7 @@ def test_unsure_and_disagreeing_pairs_go_first_in_the_queue(store: Store, write_
     )
     assert [prompts[p] for p in rows["pair_id"]] == ["Q2", "Q1", "Q0"]
     assert rows["reason"].iloc[0].startswith("judges disagree")
-    assert prioritize_uncertain_pairs(store) == 3
+    assert prioritize(store).prioritized == 3
     stored = store.con.execute(
         "SELECT pair_id, priority FROM queue_priorities ORDER BY priority DESC"
     ).fetchall()

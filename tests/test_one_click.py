@@ -62,7 +62,7 @@ def test_one_click_makes_a_snapshot_only_when_labels_changed(store, tmp_path, ti
     assert third.run.config["settings"]["loss_type"] == "sigmoid"  # the caller's settings win
     cancel_run(store, third.run.id)
     assert snapshot_names(store) == sorted(["s1", second.snapshot])
-    assert show_snapshot(store, second.snapshot)["policy"] == show_snapshot(store, "s1")["policy"]
+    assert show_snapshot(store, second.snapshot).policy == show_snapshot(store, "s1").policy
 
 
 def test_a_fresh_snapshot_keeps_the_newest_policy_and_a_refusing_check_makes_none(store, tmp_path):
@@ -78,7 +78,7 @@ def test_a_fresh_snapshot_keeps_the_newest_policy_and_a_refusing_check_makes_non
     assert snapshot_names(store) == ["s1"]
     fresh = fresh_snapshot(store, lambda counts: None)
     assert fresh.created and fresh.changed == ["labels"]
-    assert show_snapshot(store, fresh.name)["policy"]["test_fraction"] == 0.3
+    assert show_snapshot(store, fresh.name).policy["test_fraction"] == 0.3
     add_gold(store, fresh_pair(store), "a", "root")
     assert not fresh_snapshot(store).created  # no rule of its policy reads gold answers
     create_snapshot(store, "g", SnapshotPolicy(test_fraction=0.3, min_gold_accuracy=0.5))

@@ -127,7 +127,7 @@ def test_a_snapshot_never_changes_when_the_store_does(labelled, write_jsonl):
     second = create_snapshot(labelled, "v2")
     assert (
         verify_snapshot(labelled, "v1").verified
-        and show_snapshot(labelled, "v1")["sha256"] == first.sha256
+        and show_snapshot(labelled, "v1").sha256 == first.sha256
     )
     assert second.sha256 != first.sha256
     assert latest_snapshot(labelled) == "v2"
@@ -136,7 +136,7 @@ def test_a_snapshot_never_changes_when_the_store_does(labelled, write_jsonl):
 def test_same_data_and_policy_give_the_same_files(labelled):
     a = create_snapshot(labelled, "a", SnapshotPolicy(test_fraction=0.5))
     b = create_snapshot(labelled, "b", SnapshotPolicy(test_fraction=0.5))
-    assert show_snapshot(labelled, "a")["files"] == show_snapshot(labelled, "b")["files"]
+    assert show_snapshot(labelled, "a").files == show_snapshot(labelled, "b").files
     assert a.sha256 == b.sha256
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from curation.arena.model_names import run_model_name, write_model_identity
@@ -16,6 +17,22 @@ from training.methods import get_method
 from training.models import adapter_base
 from training.run_spec import MODEL_DIR
 from training.runs import RunError
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """Where a run's model was written, and whether merged into its base weights."""
+
+    id: int
+    out: str
+    merged: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        kind = "merged model" if self.merged else "model"
+        return f"wrote run {self.id}'s {kind} to {self.out}"
 
 
 def export_run_model(run: dict, out: str | Path, *, merged: bool = False) -> Path:

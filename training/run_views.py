@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -68,3 +69,51 @@ def eval_summary(record: RunRecord) -> str:
         lines.append(f"Failed: {record.error}")
     lines.append(f"Folder: `{record.out_dir}`")
     return "\n\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """Every run (its view: fields and progress), newest first, as `runs` lists them."""
+
+    runs: list[dict]
+
+    def to_dict(self) -> dict:
+        return {"runs": self.runs}
+
+    def text(self) -> str:
+        """A line per run: id, status, method, snapshot, model, held-out accuracy, error."""
+        lines = [
+            f"{r['id']:>4}  {r['status']:<9}  {r['method']:<3}  {r['snapshot']}  {r['model']}  "
+            f"acc {(r['eval'] or {}).get('heldout_accuracy_before')} -> "
+            f"{(r['eval'] or {}).get('heldout_accuracy_after')}"
+            + (f"  error: {r['error']}" if r["error"] else "")
+            for r in self.runs
+        ]
+        return "\n".join(lines) or "no runs yet"
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """The tail of a run's log."""
+
+    id: int
+    log: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        return self.log
+
+
+class TrainedRun:
+    """What `train` reports for a run that succeeded (as `run_report` in the CLI gives it)."""
+
+    @staticmethod
+    def text(run: dict) -> str:
+        results = run["eval"]
+        return (
+            f"run {run['id']} {run['status']}: held-out accuracy "
+            f"{results.get('heldout_accuracy_before')} -> {results.get('heldout_accuracy_after')}; "
+            f"output in {run['out_dir']}"
+        )

@@ -13,8 +13,8 @@ from app.job_requests import CurateParams, start_job
 from curation.jobs.runner import job_view
 from curation.snapshots.freeze import (
     create_snapshot,
-    list_snapshots,
     show_snapshot,
+    snapshot_listing,
     verify_snapshot,
 )
 from curation.snapshots.snapshot_policy import SnapshotPolicy
@@ -48,13 +48,13 @@ def post_snapshot(body: SnapshotBody, user: AdminUser, ctx: Context) -> dict:
 @router.get("/snapshots")
 def get_snapshots(user: AdminUser, ctx: Context) -> dict:
     """Every snapshot, newest first."""
-    return {"snapshots": [info.to_dict() for info in list_snapshots(ctx.store)]}
+    return snapshot_listing(ctx.store).to_dict()
 
 
 @router.get("/snapshots/{name}")
 def get_one_snapshot(name: str, user: AdminUser, ctx: Context) -> dict:
     """One snapshot: policy, counts, source hashes and file sha256s."""
-    return show_snapshot(ctx.store, name)
+    return show_snapshot(ctx.store, name).to_dict()
 
 
 @router.get("/snapshots/{name}/verify")

@@ -6,9 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import AdminUser, Context
-from curation.labelling.gold import add_gold, list_gold, remove_gold, set_gold_every
-from curation.labelling.gold_mix import get_gold_every
-from curation.labelling.gold_scores import gold_scores
+from curation.labelling.gold import add_gold, gold_listing, remove_gold, set_gold_every
+from curation.labelling.gold_scores import gold_score_listing
 
 router = APIRouter()
 
@@ -33,7 +32,7 @@ class RateBody(BaseModel):
 @router.get("/gold")
 def get_gold(user: AdminUser, ctx: Context) -> dict:
     """Every gold pair with its answer, and the rate they are served at."""
-    return {"gold": [g.to_dict() for g in list_gold(ctx.store)], "every": get_gold_every(ctx.store)}
+    return gold_listing(ctx.store).to_dict()
 
 
 @router.post("/gold")
@@ -51,10 +50,10 @@ def delete_gold(pair_id: str, user: AdminUser, ctx: Context) -> dict:
 @router.put("/gold/rate")
 def put_gold_rate(body: RateBody, user: AdminUser, ctx: Context) -> dict:
     """Set one in how many served pairs is gold; out of range is a 400."""
-    return {"every": set_gold_every(ctx.store, body.every)}
+    return set_gold_every(ctx.store, body.every).to_dict()
 
 
 @router.get("/gold/accuracy")
 def get_gold_accuracy(user: AdminUser, ctx: Context) -> dict:
     """Each annotator's gold answers, correct answers and accuracy."""
-    return {"annotators": [s.to_dict() for s in gold_scores(ctx.store)]}
+    return gold_score_listing(ctx.store).to_dict()

@@ -53,7 +53,7 @@ def get_heldout(user: AdminUser, ctx: Context, snapshot: str | None = None) -> d
     n, agreement with its 95% interval, and calibration error before and after calibration."""
     from judges.heldout import heldout_report
 
-    return heldout_report(ctx.store, snapshot)
+    return heldout_report(ctx.store, snapshot).to_dict()
 
 
 @router.post("/judges/report")
@@ -61,15 +61,15 @@ def post_report(body: ReportBody, user: AdminUser, ctx: Context) -> dict:
     """Per judge: agreement with human labels, Cohen's kappa, position and length bias."""
     from judges.report import judge_report
 
-    return judge_report(ctx.store, baselines=body.baselines)
+    return judge_report(ctx.store, baselines=body.baselines).to_dict()
 
 
 @router.post("/judges/prioritize")
 def post_prioritize(body: PrioritizeBody, user: AdminUser, ctx: Context) -> dict:
     """Put first in the labelling queue the unlabelled pairs judges are least sure of."""
-    from judges.priorities import prioritize_uncertain_pairs
+    from judges.priorities import prioritize
 
-    return {"prioritized": prioritize_uncertain_pairs(ctx.store, include_rules=body.include_rules)}
+    return prioritize(ctx.store, include_rules=body.include_rules).to_dict()
 
 
 @router.get("/judges/suggestions")

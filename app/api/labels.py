@@ -16,7 +16,12 @@ from app.transfer import export_to_file, start_import
 from curation import EXPORT_FORMATS, IMPORT_FORMATS, Store, store_stats
 from curation.jobs.runner import job_view
 from curation.judging.judgments import shown_suggestion
-from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
+from curation.labelling.guidelines import (
+    MAX_GUIDELINES,
+    Guidelines,
+    get_guidelines,
+    set_guidelines,
+)
 from curation.labelling.queue import next_pair_for, queue_for
 from curation.labelling.queue_reads import ServedPair
 from curation.labelling.votes import MAX_RATIONALE, submit_label, undo_last
@@ -81,13 +86,13 @@ def stats(user: AnnotatorUser, ctx: Context) -> dict:
 @router.get("/guidelines")
 def guidelines(user: AnnotatorUser, ctx: Context) -> dict:
     """The labelling guidelines as Markdown ("" when none were written)."""
-    return {"guidelines": get_guidelines(ctx.store)}
+    return Guidelines(get_guidelines(ctx.store)).to_dict()
 
 
 @router.put("/guidelines")
 def put_guidelines(body: GuidelinesBody, user: AdminUser, ctx: Context) -> dict:
     """Replace the labelling guidelines (admin)."""
-    return {"guidelines": set_guidelines(ctx.store, body.guidelines)}
+    return Guidelines(set_guidelines(ctx.store, body.guidelines), saved=True).to_dict()
 
 
 @router.get("/next")

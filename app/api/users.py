@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.auth import AdminUser, Context
-from curation.labelling.accounts import ROLES, add_user, list_users, update_account
+from curation.labelling.accounts import ROLES, account_listing, add_user, update_account
 
 router = APIRouter()
 Role = Literal[ROLES]  # type: ignore[valid-type]
@@ -43,13 +43,13 @@ class UserChange(BaseModel):
 @router.get("/users")
 def get_users(user: AdminUser, ctx: Context) -> dict:
     """Every account: name, role, created, disabled."""
-    return {"users": [vars(account) for account in list_users(ctx.store)]}
+    return account_listing(ctx.store).to_dict()
 
 
 @router.post("/users")
 def post_user(body: NewUser, user: AdminUser, ctx: Context) -> dict:
     """Create an account; a bad name, a taken name or a short password is a 400."""
-    return vars(add_user(ctx.store, body.name, body.role, body.password))
+    return add_user(ctx.store, body.name, body.role, body.password).to_dict()
 
 
 @router.patch("/users/{name}")
@@ -59,4 +59,4 @@ def patch_user(name: str, body: UserChange, user: AdminUser, ctx: Context) -> di
         ctx.store, name, role=body.role, password=body.password, disabled=body.disabled
     )
     ctx.credentials.forget()
-    return vars(account)
+    return account.to_dict()

@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from app.commands.base import ACTIONS
+from app.commands.base import ACTIONS, rendered
 from curation.errors import NotFound, PrefstudioError
 
 
@@ -45,4 +45,4 @@ def _is_path(hint: Any) -> bool:
 def run_command(store: Any, name: str, kwargs: dict[str, Any]) -> tuple[dict, str]:
     """Run store command `name` on `store` as the CLI would without a server."""
     fn = command_action(name)
-    return fn(store, **typed_kwargs(fn, kwargs))
+    return rendered(fn(store, **typed_kwargs(fn, kwargs)))

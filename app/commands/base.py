@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from curation import PrefstudioError, Store, StoreLocked, default_db_path
+from curation.results import Result
 
 
 class PrefstudioGroup(click.Group):
@@ -25,15 +26,15 @@ class PrefstudioGroup(click.Group):
             sys.exit(1)
 
 
-ACTIONS: dict[str, Callable[..., tuple[dict, str]]] = {}
+ACTIONS: dict[str, Callable[..., Result]] = {}
 """Each store command's own function by name: what a server runs for the CLI that asks it."""
 
 
 def store_command(fn: Callable | None = None, *, watches_jobs: bool = False) -> Callable:
     """Add `--db` and `--json` to a command and open the store it names.
 
-    The wrapped function receives the open store and returns (data, text): `data` is printed
-    as one JSON object with `--json`, `text` otherwise. While a server holds the store, the
+    The wrapped function receives the open store and returns a Result: its `to_dict()` is
+    printed as one JSON object with `--json`, its `text()` otherwise. While a server holds the store, the
     command goes through it (`app.commands.remote`). With `watches_jobs`, a command that reads
     jobs is, without a server, their watcher first: it takes in what workers finished and
     launches queued jobs (through a server, the server's watcher has done that).
@@ -79,4 +80,9 @@ def _run(path: Path, fn: Callable, kwargs: dict[str, Any], watches_jobs: bool) -
             from curation.jobs.runner import watch_jobs
 
             watch_jobs(store)
-        return fn(store, **kwargs)
+        return rendered(fn(store, **kwargs))
+
+
+def rendered(result: Result) -> tuple[dict, str]:
+    """A command's result as (its JSON form, its text)."""
+    return result.to_dict(), result.text()

@@ -8,19 +8,20 @@ from typing import TYPE_CHECKING
 import click
 
 from app.commands.base import store_command
-from app.commands.curate import agreement_lines
 from curation import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
     Store,
     export_dataset,
     import_paths,
-    store_stats,
 )
-from curation.io.exporter import EXPORT_FILE_TYPES
+from curation.io.exporter import EXPORT_FILE_TYPES, ExportReport
 from curation.io.importer import ImportProgress, ImportReport
 from curation.labelling.gold import mark_imported_gold
+from curation.results import Reported
 from curation.snapshots.freeze import export_snapshot
+from curation.stats import StoreStats, stats_report
+from curation.store.store import StoreReady
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -28,13 +29,9 @@ if TYPE_CHECKING:
 
 @click.command()
 @store_command
-def init(store: Store) -> tuple[dict, str]:
+def init(store: Store) -> StoreReady:
     """Create the store (or migrate an existing one to this version)."""
-    version = store.schema_version()
-    return {
-        "db": str(store.path),
-        "schema_version": version,
-    }, f"store ready: {store.path} (schema v{version})"
+    return StoreReady(str(store.path), store.schema_version())
 
 
 @click.command(name="import")
@@ -56,7 +53,7 @@ def init(store: Store) -> tuple[dict, str]:
 @store_command
 def import_command(
     store: Store, paths: tuple[Path, ...], fmt: str, source: str | None, gold: bool
-) -> tuple[dict, str]:
+) -> Reported:
     """Import files or folders (JSONL, JSON, CSV, Parquet, datasets folders) in one transaction."""
     from tqdm import tqdm
 
@@ -68,7 +65,7 @@ def import_command(
     data = report.to_dict()
     if gold:
         data["gold"] = mark_imported_gold(store, report)
-    return data, ImportReport.text(data)
+    return Reported(data, ImportReport.text)
 
 
 def _steps_on(bar: tqdm) -> ImportProgress:
@@ -111,30 +108,20 @@ def _steps_on(bar: tqdm) -> ImportProgress:
 @store_command
 def export(
     store: Store, fmt: str, out: Path, file_type: str, snapshot: str | None, split: str
-) -> tuple[dict, str]:
+) -> ExportReport:
     """Export labelled data (or a snapshot's split) in a format TRL's trainers read, or every
     label in force with its texts (`--format labels`)."""
     if snapshot:
-        report = export_snapshot(store, snapshot, fmt, out, file_type, split)
-    else:
-        report = export_dataset(store, fmt, out, file_type)
-    shape = "conversational" if report.conversational else "standard"
-    return report.to_dict(), f"wrote {report.rows} {fmt} rows ({shape}) to {report.path}"
+        return export_snapshot(store, snapshot, fmt, out, file_type, split)
+    return export_dataset(store, fmt, out, file_type)
 
 
 @click.command()
 @store_command
-def stats(store: Store) -> tuple[dict, str]:
+def stats(store: Store) -> StoreStats:
     """Counts of prompts, responses, pairs, labels, judgments, snapshots, runs and flags;
     annotator agreement and biases."""
-    counts = store_stats(store, with_agreement=True)
-    flags = counts["flags"]
-    lines = [
-        f"{name:>15}: {value}" for name, value in counts.items() if not isinstance(value, dict)
-    ]
-    lines.append(f"{'flags':>15}: " + (", ".join(f"{k} {v}" for k, v in flags.items()) or "none"))
-    lines.extend(agreement_lines(counts["agreement"]))
-    return counts, "\n".join(lines)
+    return stats_report(store)
 
 
 COMMANDS = [init, import_command, export, stats]

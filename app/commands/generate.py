@@ -13,7 +13,7 @@ import click
 
 from app.commands.base import store_command
 from app.commands.jobs import job_command
-from curation.arena.pairing import STRATEGIES, pair_responses
+from curation.arena.pairing import STRATEGIES, PairingReport, pair_responses
 from curation.store.store import Store
 from training.generate import GenerateReport
 
@@ -72,11 +72,6 @@ def generation_params(
     return params | ({"base_url": base_url, "server": server} if base_url else {})
 
 
-def generation_result(report: dict) -> tuple[dict, str]:
-    """What `generate` prints for a generation job's report."""
-    return report, GenerateReport.text(report)
-
-
 @click.command()
 @click.option(
     "--model",
@@ -133,7 +128,7 @@ def generation_result(report: dict) -> tuple[dict, str]:
     "seconds to wait for one answer (default 120).",
 )
 @store_command
-@job_command("generate", generation_result)
+@job_command("generate", GenerateReport.text)
 def generate(**options: Any) -> dict[str, Any]:
     """Generate candidate responses from one or more models and store them batch by batch.
 
@@ -170,18 +165,9 @@ def generate(**options: Any) -> dict[str, Any]:
 @store_command
 def pair(
     store: Store, strategy: str, models: tuple[str, ...], per_prompt: int, priority: float | None
-) -> tuple[dict, str]:
+) -> PairingReport:
     """Pair candidate responses for labelling and put the new pairs in the queue."""
-    report = pair_responses(store, strategy, list(models), per_prompt=per_prompt, priority=priority)
-    return pairing_result(report.to_dict())
-
-
-def pairing_result(report: dict) -> tuple[dict, str]:
-    """What `pair` prints for a pairing report (as PairingReport.to_dict gives it)."""
-    return report, (
-        f"{report['added']} new {report['strategy']} pairs queued; "
-        f"{report['identical_skipped']} identical candidates left out"
-    )
+    return pair_responses(store, strategy, list(models), per_prompt=per_prompt, priority=priority)
 
 
 COMMANDS = [generate, pair]

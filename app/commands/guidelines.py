@@ -10,7 +10,7 @@ import click
 from app.commands.base import store_command
 from curation import Store
 from curation.errors import BadInput
-from curation.labelling.guidelines import get_guidelines, set_guidelines
+from curation.labelling.guidelines import Guidelines, get_guidelines, set_guidelines
 
 
 def read_guidelines_file(path: Path) -> str:
@@ -26,19 +26,6 @@ def read_guidelines_file(path: Path) -> str:
         raise BadInput(path, f"cannot read it: {error.strerror or error}") from None
 
 
-def shown(text: str) -> tuple[dict, str]:
-    """What `guidelines show` prints."""
-    return {"guidelines": text}, text or "(no guidelines)"
-
-
-def saved(text: str) -> tuple[dict, str]:
-    """What `guidelines set` prints."""
-    message = (
-        f"saved the guidelines ({len(text):,} characters)" if text else "removed the guidelines"
-    )
-    return {"guidelines": text}, message
-
-
 @click.group()
 def guidelines() -> None:
     """Show or set the labelling guidelines (Markdown, atop the Label tab)."""
@@ -46,17 +33,17 @@ def guidelines() -> None:
 
 @guidelines.command(name="show")
 @store_command
-def guidelines_show(store: Store) -> tuple[dict, str]:
+def guidelines_show(store: Store) -> Guidelines:
     """Print the guidelines."""
-    return shown(get_guidelines(store))
+    return Guidelines(get_guidelines(store))
 
 
 @guidelines.command(name="set")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @store_command
-def guidelines_set(store: Store, file: Path) -> tuple[dict, str]:
+def guidelines_set(store: Store, file: Path) -> Guidelines:
     """Replace the guidelines with the text of FILE (`-`: standard input; empty removes them)."""
-    return saved(set_guidelines(store, read_guidelines_file(file)))
+    return Guidelines(set_guidelines(store, read_guidelines_file(file)), saved=True)
 
 
 COMMANDS = [guidelines]

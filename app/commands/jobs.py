@@ -20,13 +20,14 @@ import click
 
 from app.server_info import ServerInfo
 from curation.errors import PrefstudioError
+from curation.results import Reported
 from curation.store.store import Store
 
 if TYPE_CHECKING:
     import httpx
 
 JobWait = Callable[[Callable[[dict], None]], dict]
-Shown = Callable[[dict], tuple[dict, str]]
+Shown = Callable[[dict], str]
 FollowUp = tuple[str, Callable[[dict], dict[str, Any]]]
 
 
@@ -40,7 +41,8 @@ def job_report(view: dict) -> dict[str, Any]:
 @dataclass(frozen=True)
 class JobCommand:
     """A store command that starts one job of `kind` with `params(**options)` and prints
-    `shown(report)` once the job has ended.
+    `shown(report)` (its report type's text, which may refuse a report as an error) once the
+    job has ended.
 
     `report` makes the ended job's view its report (or an error); `announce` is a line for
     stderr once the job has started; `then` names a store command that reads more for the
@@ -54,28 +56,32 @@ class JobCommand:
     announce: Callable[[dict], str] | None = None
     then: FollowUp | None = None
 
-    def here(self, store: Store, **options: Any) -> tuple[dict, str]:
+    def here(self, store: Store, **options: Any) -> Reported:
         """Run the job on this store, following it; what the command prints."""
         from app.commands.base import ACTIONS
 
         view = run_job_here(store, self.kind, self.params(**options), self.announce)
-        return self._shown(view, lambda name, then_options: ACTIONS[name](store, **then_options))
+        return self._shown(
+            view, lambda name, then_options: ACTIONS[name](store, **then_options).to_dict()
+        )
 
-    def remote(self, server: ServerInfo, **options: Any) -> tuple[dict, str]:
+    def remote(self, server: ServerInfo, **options: Any) -> Reported:
         """Start the job in the server that holds the store, following it; what it prints."""
         from app.commands.remote import remote_action
 
         view = run_job_remote(server, self.kind, self.params(**options), self.announce)
-        return self._shown(view, partial(remote_action, server))
+        return self._shown(
+            view, lambda name, then_options: remote_action(server, name, then_options)[0]
+        )
 
-    def _shown(self, view: dict, act: Callable[[str, dict], tuple[dict, str]]) -> tuple[dict, str]:
-        """What the command prints for the ended job `view`; `act(name, options)` runs the
-        follow-up command, if any."""
+    def _shown(self, view: dict, read: Callable[[str, dict], dict]) -> Reported:
+        """What the command prints for the ended job `view`; `read(name, options)` runs the
+        follow-up command, if any, and gives its JSON form."""
         report = self.report(view)
         if self.then is not None:
             name, then_options = self.then
-            report = {**report, **act(name, then_options(report))[0]}
-        return self.shown(report)
+            report = {**report, **read(name, then_options(report))}
+        return Reported(report, self.shown)
 
 
 JOB_COMMANDS: dict[str, JobCommand] = {}
@@ -99,8 +105,10 @@ def job_command(
         JOB_COMMANDS[params.__name__] = command
 
         @wraps(params)
-        def here(store: Store, **options: Any) -> tuple[dict, str]:
+        def here(store: Store, **options: Any) -> Reported:
             return command.here(store, **options)
+
+        here.__annotations__ = {**params.__annotations__, "return": Reported}  # not params'
 
         return here
 

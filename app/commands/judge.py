@@ -14,10 +14,12 @@ import click
 from app.commands.base import store_command
 from app.commands.jobs import job_command
 from curation import Store
-from curation.judging.judgments import get_suggestions
-from judges.learn import LEARN_METHODS
-from judges.priorities import BEST
+from curation.judging.judgments import SuggestionSetting, get_suggestions
+from judges.heldout import HeldoutReport
+from judges.learn import LEARN_METHODS, LearnedJudge
+from judges.priorities import BEST, Prioritized
 from judges.registry import JUDGE_KINDS, KIND_ALIASES
+from judges.report import JudgeReport
 from judges.runs import RunSummary
 from training.models import DTYPES
 
@@ -39,11 +41,6 @@ def judge() -> None:
 
     `prefstudio judge --judge llm` is short for `prefstudio judge run --judge llm`.
     """
-
-
-def judged_result(summary: dict) -> tuple[dict, str]:
-    """What `judge run` prints for a judging job's summary (as RunSummary.to_dict gives it)."""
-    return summary, RunSummary.text(summary)
 
 
 @judge.command(name="run")
@@ -112,41 +109,13 @@ def judged_result(summary: dict) -> tuple[dict, str]:
     help="Requests per second at most (api).",
 )
 @store_command
-@job_command("judge", judged_result)
+@job_command("judge", RunSummary.text)
 def run(kind: str, model: str | None, pairs: str, limit: int | None, **options: Any) -> dict:
     """Judge pairs, skipping those this judge has already judged; each chunk is saved as it ends.
 
     The judge runs in a worker process (a job); Ctrl-C cancels it, keeping the verdicts saved.
     """
     return {"judge": kind, "model": model, "pairs": pairs, "limit": limit, "options": options}
-
-
-def learned_result(result: dict) -> tuple[dict, str]:
-    """What `judge learn` prints: the new judge's key, then each judge's held-out figures."""
-    lines = [
-        f"learned judge {result['judge_key']} ({result['judge']}) from snapshot "
-        f"{result['snapshot']}: {result['train_pairs']} training pairs, {result['seconds']} s",
-        *heldout_lines(result),
-    ]
-    return result, "\n".join(lines)
-
-
-def heldout_lines(report: dict) -> list[str]:
-    """Each judge's held-out figures (`report`: as heldout_report gives it), best first."""
-    lines = [
-        f"on the {report['test_pairs']} test pairs of snapshot {report['snapshot']} (n, "
-        "agreement, calibration error before and after calibration on the training pairs):"
-    ]
-    if not report["heldout"]:
-        lines.append(
-            f"  no judge has verdicts there yet (judge --pairs snapshot:{report['snapshot']})"
-        )
-    ranked = sorted(report["heldout"].items(), key=lambda kv: -(kv[1]["agreement"] or 0.0))
-    for label, figures in ranked:
-        shown = [figures[k] for k in ("agreement", "ece", "calibrated_ece")]
-        numbers = ["-" if v is None else f"{v:.3f}" for v in shown]
-        lines.append(f"  {label}: n {figures['n']}, " + ", ".join(numbers))
-    return lines
 
 
 def _learned_snapshot(report: dict) -> dict:
@@ -178,7 +147,7 @@ def _learned_snapshot(report: dict) -> dict:
     help="Stop training after this many steps (reward).",
 )
 @store_command
-@job_command("learn", learned_result, then=("heldout", _learned_snapshot))
+@job_command("learn", LearnedJudge.text, then=("heldout", _learned_snapshot))
 def learn(method: str, snapshot: str | None, model: str | None, max_steps: int | None) -> dict:
     """Learn a judge from a snapshot's training labels (a job; the reward method waits for its
     training run) and measure it, the rule baselines and every judge already run on its test
@@ -193,13 +162,12 @@ def learn(method: str, snapshot: str | None, model: str | None, max_steps: int |
     help="Snapshot whose test pairs to measure on (default: the newest).",
 )
 @store_command
-def heldout(store: Store, snapshot: str | None) -> tuple[dict, str]:
+def heldout(store: Store, snapshot: str | None) -> HeldoutReport:
     """How well every judge with verdicts on a snapshot's test pairs agrees with people there,
     and how well calibrated it is (fitted on the snapshot's training pairs)."""
     from judges.heldout import heldout_report
 
-    report = heldout_report(store, snapshot)
-    return report, "\n".join(heldout_lines(report))
+    return heldout_report(store, snapshot)
 
 
 @judge.command()
@@ -207,45 +175,22 @@ def heldout(store: Store, snapshot: str | None) -> tuple[dict, str]:
     "--no-baselines", is_flag=True, help="Do not run the rule baselines on the judged pairs first."
 )
 @store_command
-def report(store: Store, no_baselines: bool) -> tuple[dict, str]:
+def report(store: Store, no_baselines: bool) -> JudgeReport:
     """Per judge: agreement with human labels, Cohen's kappa, position and length bias."""
     from judges.report import judge_report
 
-    return report_result(judge_report(store, baselines=not no_baselines))
-
-
-def report_result(result: dict) -> tuple[dict, str]:
-    """What `judge report` prints for a report (as judge_report gives it): an aligned table."""
-    from judges.report import REPORT_COLUMNS, report_table
-
-    rows = report_table(result)
-    if not rows:
-        return result, "no judgments yet; run `prefstudio judge --judge ...` first"
-    header = ["judge", *REPORT_COLUMNS]
-    cells = [header, *[["-" if v is None else str(v) for v in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in cells]
-    return result, "\n".join(lines)
+    return judge_report(store, baselines=not no_baselines)
 
 
 @judge.command()
 @click.option("--include-rules", is_flag=True, help="Let the rule baselines count too.")
 @store_command
-def prioritize(store: Store, include_rules: bool) -> tuple[dict, str]:
+def prioritize(store: Store, include_rules: bool) -> Prioritized:
     """Put first in the labelling queue the pairs judges are least sure of or disagree on,
     by the best judge on held-out pairs when one has judged unlabelled pairs."""
     from judges.priorities import prioritize
 
-    count, used = prioritize(store, include_rules=include_rules)
-    return prioritized_result({"prioritized": count, "judge": used and used["label"]})
-
-
-def prioritized_result(result: dict) -> tuple[dict, str]:
-    """What `judge prioritize` prints."""
-    text = f"gave {result['prioritized']} unlabelled pairs a queue priority"
-    if result.get("judge"):
-        text += f" from the verdicts of {result['judge']} (best held-out agreement)"
-    return result, text
+    return prioritize(store, include_rules=include_rules)
 
 
 @judge.command()
@@ -257,27 +202,20 @@ def prioritized_result(result: dict) -> tuple[dict, str]:
 )
 @click.option("--off", is_flag=True, help="Stop showing verdicts to annotators.")
 @store_command
-def suggestions(store: Store, judge_key: str | None, off: bool) -> tuple[dict, str]:
+def suggestions(store: Store, judge_key: str | None, off: bool) -> SuggestionSetting:
     """Show or set whether annotators see a judge's verdicts as suggestions (off by default)."""
     from judges.priorities import suggest
 
     check_suggestion_options(judge_key, off)
     if judge_key or off:
-        return suggestions_result(suggest(store, not off, judge_key))
-    return suggestions_result(get_suggestions(store))
+        return SuggestionSetting(**suggest(store, not off, judge_key))
+    return SuggestionSetting(**get_suggestions(store))
 
 
 def check_suggestion_options(judge_key: str | None, off: bool) -> None:
     """`--on KEY` and `--off` exclude each other."""
     if judge_key and off:
         raise click.UsageError("use either --on KEY or --off")
-
-
-def suggestions_result(setting: dict) -> tuple[dict, str]:
-    """What `judge suggestions` prints for the setting."""
-    if setting["enabled"]:
-        return setting, f"suggestions on, from judge {setting['judge_key']}"
-    return setting, "suggestions off"
 
 
 COMMANDS = [judge]

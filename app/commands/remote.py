@@ -117,7 +117,8 @@ def run_through_server(
         if remote is not None:
             return remote(server, **kwargs)
         if job is not None:
-            return job.remote(server, **kwargs)
+            reported = job.remote(server, **kwargs)
+            return reported.to_dict(), reported.text()
         return remote_action(server, command, kwargs)
     except httpx.HTTPError as error:
         raise PrefstudioError(f"cannot reach the server at {server.url}: {error}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -48,10 +49,23 @@ def _run_server(store: Store, host: str, port: int, settings: dict | None = None
 @click.command()
 @_serve_options
 @store_command
-def serve(store: Store, host: str, port: int) -> tuple[dict, str]:
+def serve(store: Store, host: str, port: int) -> ServerStopped:
     """Serve the labelling UI and the HTTP API (/api/v1) on one port."""
     _run_server(store, host, port)
-    return {"stopped": True, "db": str(store.path)}, "server stopped"
+    return ServerStopped(str(store.path))
+
+
+@dataclass(frozen=True)
+class ServerStopped:
+    """A server that has stopped, and its store."""
+
+    db: str
+
+    def to_dict(self) -> dict:
+        return {"stopped": True, "db": self.db}
+
+    def text(self) -> str:
+        return "server stopped"
 
 
 def _sample_data() -> Path:

@@ -11,10 +11,12 @@ from app.commands.base import store_command
 from app.commands.jobs import job_command
 from curation.store.run_records import get_run, list_runs
 from curation.store.store import Store
+from training.export import ExportedModel, export_run_model
 from training.methods import METHODS
 from training.one_click import one_click_line
 from training.presets import PRESETS
 from training.run_spec import read_settings_file
+from training.run_views import RunListing, RunLog, TrainedRun
 from training.runs import RunError, log_tail, run_view
 
 
@@ -74,29 +76,6 @@ def run_report(view: dict) -> dict[str, Any]:
     }
 
 
-def trained(run: dict) -> tuple[dict, str]:
-    """What `train` prints for a run that succeeded (`run`: its report)."""
-    results = run["eval"]
-    text = (
-        f"run {run['id']} {run['status']}: held-out accuracy "
-        f"{results.get('heldout_accuracy_before')} -> {results.get('heldout_accuracy_after')}; "
-        f"output in {run['out_dir']}"
-    )
-    return run, text
-
-
-def run_table(runs: list[dict]) -> tuple[dict, str]:
-    """What `runs` prints: every run (run views: fields and progress), newest first, a line each."""
-    lines = [
-        f"{r['id']:>4}  {r['status']:<9}  {r['method']:<3}  {r['snapshot']}  {r['model']}  "
-        f"acc {(r['eval'] or {}).get('heldout_accuracy_before')} -> "
-        f"{(r['eval'] or {}).get('heldout_accuracy_after')}"
-        + (f"  error: {r['error']}" if r["error"] else "")
-        for r in runs
-    ]
-    return {"runs": runs}, "\n".join(lines) or "no runs yet"
-
-
 @click.command()
 @click.option("--snapshot", default=None, help="Snapshot to train on (`prefstudio snapshot list`).")
 @click.option(
@@ -140,7 +119,7 @@ def run_table(runs: list[dict]) -> tuple[dict, str]:
     help="Resume a failed or cancelled run (by id) from its last checkpoint instead.",
 )
 @store_command
-@job_command("train", trained, report=run_report, announce=run_started)
+@job_command("train", TrainedRun.text, report=run_report, announce=run_started)
 def train(resume_id: int | None, **options: Any) -> dict[str, Any]:
     """Train on a snapshot with TRL (LoRA by default) and wait for the run to finish.
 
@@ -154,15 +133,15 @@ def train(resume_id: int | None, **options: Any) -> dict[str, Any]:
 @click.command()
 @click.option("--log", "log_id", type=int, default=None, help="Print the log tail of this run.")
 @store_command(watches_jobs=True)
-def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
+def runs(store: Store, log_id: int | None) -> RunListing | RunLog:
     """List training runs, newest first."""
     records = list_runs(store)
     if log_id is not None:
         chosen = [r for r in records if r.id == log_id]
         if not chosen:
             raise RunError(f"no run with id {log_id}")
-        return {"id": log_id, "log": log_tail(chosen[0])}, log_tail(chosen[0])
-    return run_table([run_view(r) for r in records])
+        return RunLog(log_id, log_tail(chosen[0]))
+    return RunListing([run_view(r) for r in records])
 
 
 @click.command(name="export-run")
@@ -172,19 +151,10 @@ def runs(store: Store, log_id: int | None) -> tuple[dict, str]:
     "--merged", is_flag=True, help="Fold the LoRA adapter into the base weights (a full model)."
 )
 @store_command
-def export_run(store: Store, run_id: int, out: Path, merged: bool) -> tuple[dict, str]:
+def export_run(store: Store, run_id: int, out: Path, merged: bool) -> ExportedModel:
     """Write a succeeded run's model (adapter, or merged model) ready for from_pretrained."""
-    return exported_run(get_run(store, run_id).to_dict(), out, merged)
-
-
-def exported_run(run: dict, out: Path, merged: bool) -> tuple[dict, str]:
-    """Export `run`'s model (see export-run) and say where it went."""
-    from training.export import export_run_model
-
-    folder = export_run_model(run, out, merged=merged)
-    kind = "merged model" if merged else "model"
-    data = {"id": run["id"], "out": str(folder), "merged": merged}
-    return data, f"wrote run {run['id']}'s {kind} to {folder}"
+    folder = export_run_model(get_run(store, run_id).to_dict(), out, merged=merged)
+    return ExportedModel(run_id, str(folder), merged)
 
 
 COMMANDS = [train, runs, export_run]

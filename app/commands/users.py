@@ -13,7 +13,15 @@ import click
 
 from app.commands.base import store_command
 from curation import Store
-from curation.labelling.accounts import ROLES, add_user, list_users, update_account
+from curation.labelling.accounts import (
+    ROLES,
+    Account,
+    AccountChange,
+    account_listing,
+    add_user,
+    update_account,
+)
+from curation.results import Listing
 
 
 def password_from_stdin() -> str:
@@ -36,21 +44,6 @@ password_option = click.option(
 """Gives a command a `password` argument, read from stdin (see password_from_stdin)."""
 
 
-def listed(users: list[dict]) -> tuple[dict, str]:
-    """What `user list` prints for accounts as dicts."""
-    lines = [
-        f"{u['name']:<20} {u['role']:<10} {u['created']}"
-        + ("  (disabled)" if u["disabled"] else "")
-        for u in users
-    ]
-    return {"users": users}, "\n".join(lines) or "no accounts yet"
-
-
-def updated(account: dict, what: str) -> tuple[dict, str]:
-    """What a command that added or changed an account prints: the account, and `what`."""
-    return account, f"{account['name']}: {what}"
-
-
 @click.group()
 def user() -> None:
     """Manage annotator accounts."""
@@ -61,41 +54,41 @@ def user() -> None:
 @click.option("--role", type=click.Choice(ROLES), default="annotator", show_default=True)
 @password_option
 @store_command
-def user_add(store: Store, name: str, role: str, password: str) -> tuple[dict, str]:
+def user_add(store: Store, name: str, role: str, password: str) -> AccountChange:
     """Create an account; the password is read from stdin (first line)."""
-    return updated(vars(add_user(store, name, role, password)), f"added as {role}")
+    return AccountChange(add_user(store, name, role, password), f"added as {role}")
 
 
 @user.command(name="list")
 @store_command
-def user_list(store: Store) -> tuple[dict, str]:
+def user_list(store: Store) -> Listing[Account]:
     """List accounts: name, role, created, and whether disabled."""
-    return listed([vars(a) for a in list_users(store)])
+    return account_listing(store)
 
 
 @user.command(name="passwd")
 @click.argument("name")
 @password_option
 @store_command
-def user_passwd(store: Store, name: str, password: str) -> tuple[dict, str]:
+def user_passwd(store: Store, name: str, password: str) -> AccountChange:
     """Set NAME's password to the first line of stdin."""
-    return updated(vars(update_account(store, name, password=password)), "new password")
+    return AccountChange(update_account(store, name, password=password), "new password")
 
 
 @user.command(name="role")
 @click.argument("name")
 @click.argument("role", type=click.Choice(ROLES))
 @store_command
-def user_set_role(store: Store, name: str, role: str) -> tuple[dict, str]:
+def user_set_role(store: Store, name: str, role: str) -> AccountChange:
     """Give NAME the ROLE (the last admin who can log in stays one)."""
-    return updated(vars(update_account(store, name, role=role)), f"now {role}")
+    return AccountChange(update_account(store, name, role=role), f"now {role}")
 
 
 def _switch_command(command: str, disabled: bool, help_text: str) -> None:
     """Add `user disable` or `user enable`."""
 
-    def switch(store: Store, name: str) -> tuple[dict, str]:
-        return updated(vars(update_account(store, name, disabled=disabled)), f"{command}d")
+    def switch(store: Store, name: str) -> AccountChange:
+        return AccountChange(update_account(store, name, disabled=disabled), f"{command}d")
 
     switch.__name__ = f"user_{command}"
     user.command(name=command, help=help_text)(click.argument("name")(store_command(switch)))

@@ -10,20 +10,28 @@ import pandas as pd
 from app.context import AppContext
 from app.safe_text import error, info
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
-from curation.labelling.accounts import ROLES, add_user, list_users, update_account
+from curation.labelling.accounts import (
+    ROLES,
+    AccountChange,
+    add_user,
+    list_users,
+    update_account,
+)
 
 
 def _listing(ctx: AppContext) -> Outputs:
     """The accounts to pick from, and the table of them."""
     users = list_users(ctx.store)
-    table = pd.DataFrame([vars(u) for u in users], columns=["name", "role", "created", "disabled"])
+    table = pd.DataFrame(
+        [u.to_dict() for u in users], columns=["name", "role", "created", "disabled"]
+    )
     return {"pick": gr.Dropdown(choices=[u.name for u in users]), "accounts": table}
 
 
-def _changed(ctx: AppContext, message: str) -> Outputs:
-    """After a change: the remembered logins dropped, `message` shown, the accounts listed."""
+def _changed(ctx: AppContext, change: AccountChange) -> Outputs:
+    """After a change: the remembered logins dropped, the change shown, the accounts listed."""
     ctx.credentials.forget()
-    info(message)
+    info(change.text())
     return _listing(ctx)
 
 
@@ -43,30 +51,30 @@ def list_accounts(ctx: AppContext, user: str) -> Outputs:
 @handler("admin")
 def create_account(ctx: AppContext, user: str, name: str, role: str, secret: str) -> Outputs:
     """Add an account; the form's name and password cleared."""
-    add_user(ctx.store, name.strip(), role, secret)
-    listed = _changed(ctx, f"Added {role} {name.strip()}.")
+    added = add_user(ctx.store, name.strip(), role, secret)
+    listed = _changed(ctx, AccountChange(added, f"added as {role}"))
     return {"new_name": "", "new_password": "", **listed}
 
 
 @handler("admin")
 def change_role(ctx: AppContext, user: str, name: str | None, role: str) -> Outputs:
     """Give the picked account another role."""
-    update_account(ctx.store, _chosen(name), role=role)
-    return _changed(ctx, f"{name} is now an {role}.")
+    account = update_account(ctx.store, _chosen(name), role=role)
+    return _changed(ctx, AccountChange(account, f"now {role}"))
 
 
 @handler("admin")
 def change_password(ctx: AppContext, user: str, name: str | None, secret: str) -> Outputs:
     """Set the picked account's password; the field cleared."""
-    update_account(ctx.store, _chosen(name), password=secret)
-    return {"password": "", **_changed(ctx, f"New password set for {name}.")}
+    account = update_account(ctx.store, _chosen(name), password=secret)
+    return {"password": "", **_changed(ctx, AccountChange(account, "new password"))}
 
 
 @handler("admin")
 def set_disabled(ctx: AppContext, user: str, name: str | None, *, disabled: bool) -> Outputs:
     """Disable or enable the picked account."""
-    update_account(ctx.store, _chosen(name), disabled=disabled)
-    return _changed(ctx, f"{'Disabled' if disabled else 'Enabled'} {name}.")
+    account = update_account(ctx.store, _chosen(name), disabled=disabled)
+    return _changed(ctx, AccountChange(account, "disabled" if disabled else "enabled"))
 
 
 def _account_forms() -> dict[str, Any]:

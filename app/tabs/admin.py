@@ -21,7 +21,12 @@ from curation import EXPORT_FORMATS, IMPORT_FORMATS
 from curation.io.importer import ImportReport
 from curation.jobs.records import JobRecord
 from curation.labelling.gold_scores import gold_table
-from curation.labelling.guidelines import MAX_GUIDELINES, get_guidelines, set_guidelines
+from curation.labelling.guidelines import (
+    MAX_GUIDELINES,
+    Guidelines,
+    get_guidelines,
+    set_guidelines,
+)
 from curation.labelling.label_stats import annotator_counts, labels_over_time
 from curation.labelling.queue import MAX_OVERLAP, get_overlap, set_overlap
 
@@ -93,9 +98,9 @@ def save_overlap(ctx: AppContext, user: str, value: float) -> Outputs:
 @handler("admin")
 def save_guidelines(ctx: AppContext, user: str, text: str) -> Outputs:
     """Save the guidelines annotators see (empty text removes them); the text as saved."""
-    saved = set_guidelines(ctx.store, text)
-    info("Guidelines saved." if saved else "Guidelines removed.")
-    return {"guidelines": saved}
+    saved = Guidelines(set_guidelines(ctx.store, text), saved=True)
+    info(saved.text())
+    return {"guidelines": saved.markdown}
 
 
 def _transfer_section() -> dict[str, Any]:

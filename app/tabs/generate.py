@@ -14,7 +14,7 @@ import gradio as gr
 
 from app.context import AppContext
 from app.job_requests import start_job
-from app.safe_text import literal, markdown_view, render
+from app.safe_text import markdown_view, text_lines
 from app.tabs.handlers import Outputs, handler, named, wire
 from app.tabs.job_panel import cancel_followed, job_controls, job_report_text, job_text
 from curation.arena.pairing import STRATEGIES, pair_responses
@@ -96,12 +96,7 @@ def cancel(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
 def pair(ctx: AppContext, user: str, models: list[str], how: str, per: float | None) -> Outputs:
     """Pair the models' candidates and queue the new pairs for labelling."""
     result = pair_responses(ctx.store, how, models or [], per_prompt=int(per or 1))
-    return {
-        "pair_report": render(
-            f"{result.added} new {literal(how)} pairs queued for labelling; "
-            f"{result.identical_skipped} identical candidates left out."
-        )
-    }
+    return {"pair_report": text_lines(result.text())}
 
 
 def create_generate_tab(ctx: AppContext) -> None:

@@ -45,22 +45,19 @@ def _changed(ctx: AppContext, message: str) -> Outputs:
 @handler("admin")
 def mark_gold(ctx: AppContext, user: str, pair_id: str, answer: str) -> Outputs:
     """Mark a pair as gold with its expected answer (replacing an earlier answer)."""
-    marked = add_gold(ctx.store, pair_id.strip(), answer, user)
-    return _changed(ctx, f"{marked.pair_id} is gold, answer {marked.answer}.")
+    return _changed(ctx, add_gold(ctx.store, pair_id.strip(), answer, user).text())
 
 
 @handler("admin")
 def unmark_gold(ctx: AppContext, user: str, pair_id: str) -> Outputs:
     """Unmark a gold pair; its labels stay."""
-    removed = remove_gold(ctx.store, pair_id.strip())
-    return _changed(ctx, f"{removed.pair_id} is no longer gold.")
+    return _changed(ctx, remove_gold(ctx.store, pair_id.strip()).text())
 
 
 @handler("admin")
 def save_gold_every(ctx: AppContext, user: str, every: int | None) -> Outputs:
     """Serve one gold pair in every `every` pairs an annotator labels (0: none)."""
-    saved = set_gold_every(ctx.store, every)
-    info(f"One pair in every {saved} served is gold." if saved else "No gold pairs are served.")
+    info(set_gold_every(ctx.store, every).text())
     return {}
 
 

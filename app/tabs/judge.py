@@ -16,7 +16,7 @@ import pandas as pd
 
 from app.context import AppContext
 from app.job_requests import start_job
-from app.safe_text import info, literal, markdown_view, plain_figure, render
+from app.safe_text import info, literal, markdown_view, plain_figure, render, text_lines
 from app.tabs.handlers import Outputs, handler, named, on_page_load, wire
 from app.tabs.job_panel import (
     cancel_followed,
@@ -26,20 +26,20 @@ from app.tabs.job_panel import (
     job_text,
 )
 from curation.jobs.records import JobRecord
-from curation.judging.judgments import get_suggestions, list_judges
-from judges.learn import LEARN_METHODS, learned_report
+from curation.judging.judgments import SuggestionSetting, get_suggestions, list_judges
+from judges.learn import LEARN_METHODS, LearnedJudge, learned_report
 from judges.priorities import BEST, best_judge, prioritize, suggest
 from judges.registry import JUDGE_KINDS
-from judges.report import REPORT_COLUMNS, judge_report, reliability_curves, report_table
+from judges.report import REPORT_COLUMNS, JudgeReport, judge_report, reliability_curves
 from judges.runs import RunSummary
 
 PAIR_CHOICES = ["unlabeled", "labeled", "all"]
 OVERVIEW = ("table", "plot", "show", "suggest_from", "best", "reliability")
 
 
-def report_frames(report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def report_frames(report: JudgeReport) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report as a table, and each judge's agreement with human labels for a bar plot."""
-    table = pd.DataFrame(report_table(report), columns=["judge", *REPORT_COLUMNS])
+    table = pd.DataFrame(report.rows(), columns=["judge", *REPORT_COLUMNS])
     return table, table[["judge", "agreement"]].dropna()
 
 
@@ -113,35 +113,13 @@ def run(
     return {"summary": job_text(job), "followed": job.id}
 
 
-def learned_text(report: dict) -> str:
-    """A learning job's report (with `heldout`, as learned_report gives it): the new judge's
-    held-out agreement beside the best rule baseline's, as safe Markdown."""
-    figures = report["heldout"]
-    mine = next((f for f in figures.values() if f["judge_key"] == report["judge_key"]), None)
-    rules = [(label, f) for label, f in figures.items() if f["baseline"] and f["agreement"]]
-    lines = [
-        f"Learned **{literal(report['judge'])}** (key `{literal(report['judge_key'])}`) from "
-        f"{report['train_pairs']} training pairs of snapshot {literal(report['snapshot'])}."
-    ]
-    if mine is not None and mine["agreement"] is not None:
-        low, high = mine["interval"]
-        lines.append(
-            f"Held-out agreement {mine['agreement']:.3f} [{low:.3f}, {high:.3f}] over "
-            f"{mine['agreement_n']} of {report['test_pairs']} test pairs."
-        )
-    if rules:
-        label, best = max(rules, key=lambda item: item[1]["agreement"])
-        lines.append(f"Best rule baseline: {literal(label)}, {best['agreement']:.3f}.")
-    return render(" ".join(lines))
-
-
 def ended_text(ctx: AppContext, job: JobRecord) -> str:
     """What an ended judging or learning job did, after its status line."""
     shown = job_text(job)
     if job.status == "failed" or not job.result.get("judge_key"):
         return shown
     if job.kind == "learn":
-        return shown + "\n\n" + learned_text(learned_report(ctx.store, job.result))
+        return shown + "\n\n" + text_lines(LearnedJudge.text(learned_report(ctx.store, job.result)))
     return job_report_text(job, RunSummary.text, ("succeeded", "cancelled"))
 
 
@@ -180,17 +158,14 @@ def cancel(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
 @handler("admin")
 def save_suggestions(ctx: AppContext, user: str, enabled: bool, key: str | None) -> Outputs:
     """Show annotators a judge's verdicts as suggestions, or stop showing them."""
-    suggest(ctx.store, enabled, key)
-    info("Annotators now see suggestions." if enabled else "Suggestions are off.")
+    info(SuggestionSetting(**suggest(ctx.store, enabled, key)).text())
     return {}
 
 
 @handler("admin")
 def prioritize_pairs(ctx: AppContext, user: str) -> Outputs:
     """Move unsure and disputed unlabelled pairs up the labelling queue."""
-    count, used = prioritize(ctx.store)
-    source = f" by the verdicts of {used['label']}" if used else ""
-    info(f"{count} unlabelled pairs moved up the queue{source}.")
+    info(prioritize(ctx.store).text())
     return {}
 
 

@@ -38,6 +38,7 @@ from statistics import NormalDist
 import numpy as np
 import pyarrow as pa
 
+from curation.arena.leaderboard_text import leaderboard_text
 from curation.arena.model_names import model_identities
 from curation.store.store import Store
 
@@ -138,6 +139,10 @@ class Leaderboard:
     bootstrap: int
     confidence: float
     provisional_games: int = DEFAULT_PROVISIONAL_GAMES
+
+    def text(self) -> str:
+        """An aligned table, best first (see `leaderboard_text`)."""
+        return leaderboard_text(self.to_dict())
 
     def to_dict(self) -> dict:
         """JSON-ready: `models` is the list of standings; matrices keyed by model name."""

@@ -41,6 +41,12 @@ class PairingReport:
     def to_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k != "pair_ids"}
 
+    def text(self) -> str:
+        return (
+            f"{self.added} new {self.strategy} pairs queued; "
+            f"{self.identical_skipped} identical candidates left out"
+        )
+
 
 def _ranked_responses(name: str, condition: str) -> str:
     """A CTE of responses meeting `condition`, numbered per prompt in a stable order."""

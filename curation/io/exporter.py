@@ -104,6 +104,10 @@ class ExportReport:
     def to_dict(self) -> dict:
         return vars(self)
 
+    def text(self) -> str:
+        shape = "conversational" if self.conversational else "standard"
+        return f"wrote {self.rows} {self.format} rows ({shape}) to {self.path}"
+
 
 def export_relation_sql(
     store: Store,

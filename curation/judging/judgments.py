@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import weakref
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pandas as pd
 
@@ -238,6 +238,20 @@ def uncertain_pairs(
 
 
 _suggestions_seen: weakref.WeakKeyDictionary[Store, dict] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class SuggestionSetting:
+    """Whether annotators see a judge's verdicts as suggestions, and whose."""
+
+    enabled: bool
+    judge_key: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        return f"suggestions on, from judge {self.judge_key}" if self.enabled else "suggestions off"
 
 
 def get_suggestions(store: Store) -> dict:

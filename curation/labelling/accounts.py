@@ -15,6 +15,7 @@ import duckdb
 
 from curation.labelling.annotation_errors import AccountError, AccountNotFound
 from curation.labelling.login_throttle import LoginThrottle
+from curation.results import Listing
 from curation.store.store import Store, fetch_one
 
 ROLES = ("annotator", "admin")
@@ -34,6 +35,28 @@ class Account:
     role: str
     created: str
     disabled: bool
+
+    def to_dict(self) -> dict:
+        return vars(self)
+
+    def line(self) -> str:
+        """Its line in the list of accounts."""
+        line = f"{self.name:<20} {self.role:<10} {self.created}"
+        return line + ("  (disabled)" if self.disabled else "")
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """An account as it is after being added or changed, and what changed, in words."""
+
+    account: Account
+    what: str
+
+    def to_dict(self) -> dict:
+        return self.account.to_dict()
+
+    def text(self) -> str:
+        return f"{self.account.name}: {self.what}"
 
 
 def hash_password(password: str) -> str:
@@ -187,6 +210,11 @@ def list_users(store: Store) -> list[Account]:
     """Every account, by name."""
     rows = store.con.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM annotators ORDER BY name").fetchall()
     return [Account(*row) for row in rows]
+
+
+def account_listing(store: Store) -> Listing[Account]:
+    """Every account, as `user list` and GET /api/v1/users give them."""
+    return Listing("users", list_users(store), "no accounts yet")
 
 
 class CredentialCache:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from curation.errors import NotFound, PrefstudioError
 from curation.io.importer import ImportReport
-from curation.labelling.gold_mix import GOLD_EVERY_KEY
+from curation.labelling.gold_mix import GOLD_EVERY_KEY, GoldRate, get_gold_every
 from curation.labelling.queue import gold_changed
 from curation.store.settings import set_setting
 from curation.store.store import Store, fetch_one
@@ -40,6 +40,37 @@ class GoldPair:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def text(self) -> str:
+        """What marking it says."""
+        return f"{self.pair_id}: gold, answer {self.answer}"
+
+    def line(self) -> str:
+        """Its line in the list of gold pairs."""
+        return f"{self.pair_id}  {self.answer:<8}  {self.marked_by:<20}  {self.created}"
+
+
+@dataclass(frozen=True)
+class UnmarkedGold(GoldPair):
+    """A pair that was gold until now, as it was."""
+
+    def text(self) -> str:
+        return f"{self.pair_id}: no longer gold"
+
+
+@dataclass(frozen=True)
+class GoldListing:
+    """Every gold pair, and the rate they are served at."""
+
+    gold: list[GoldPair]
+    rate: GoldRate
+
+    def to_dict(self) -> dict:
+        return {"gold": [pair.to_dict() for pair in self.gold], **self.rate.to_dict()}
+
+    def text(self) -> str:
+        lines = [self.rate.text(), *(pair.line() for pair in self.gold)]
+        return "\n".join(lines if self.gold else [*lines, "no gold pairs yet"])
+
 
 def add_gold(store: Store, pair_id: str, answer: str, marked_by: str) -> GoldPair:
     """Mark `pair_id` as gold with `answer` (replacing an earlier answer); return it.
@@ -59,9 +90,9 @@ def add_gold(store: Store, pair_id: str, answer: str, marked_by: str) -> GoldPai
     return _gold_pair(store, pair_id)
 
 
-def remove_gold(store: Store, pair_id: str) -> GoldPair:
+def remove_gold(store: Store, pair_id: str) -> UnmarkedGold:
     """Unmark a gold pair (its labels stay); return what it was. GoldPairNotFound if not gold."""
-    removed = _gold_pair(store, pair_id)
+    removed = UnmarkedGold(**_gold_pair(store, pair_id).to_dict())
     with store.transaction() as con:
         con.execute("DELETE FROM gold_pairs WHERE pair_id = ?", [pair_id])
     gold_changed(store)
@@ -76,6 +107,11 @@ def list_gold(store: Store) -> list[GoldPair]:
     return [GoldPair(*row) for row in rows]
 
 
+def gold_listing(store: Store) -> GoldListing:
+    """Every gold pair, oldest mark first, with the rate they are served at."""
+    return GoldListing(list_gold(store), GoldRate(get_gold_every(store)))
+
+
 def _gold_pair(store: Store, pair_id: str) -> GoldPair:
     row = fetch_one(store.con, f"SELECT {_COLUMNS} FROM gold_pairs WHERE pair_id = ?", [pair_id])
     if row is None:
@@ -83,7 +119,7 @@ def _gold_pair(store: Store, pair_id: str) -> GoldPair:
     return GoldPair(*row)
 
 
-def set_gold_every(store: Store, every: int) -> int:
+def set_gold_every(store: Store, every: int) -> GoldRate:
     """Serve one gold pair in every `every` pairs an annotator labels (0: none); return it."""
     if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= MAX_GOLD_EVERY:
         raise GoldError(
@@ -91,7 +127,7 @@ def set_gold_every(store: Store, every: int) -> int:
         )
     set_setting(store, GOLD_EVERY_KEY, every)
     gold_changed(store)
-    return every
+    return GoldRate(every)
 
 
 def mark_imported_gold(store: Store, report: ImportReport) -> int:

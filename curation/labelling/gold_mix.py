@@ -10,6 +10,8 @@ the queue keeps the label counts up to date as labels come and go.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from curation.labelling.queue_reads import ServedPair, load_served_pairs
 from curation.store.settings import get_setting
 from curation.store.store import Store
@@ -21,6 +23,21 @@ DEFAULT_GOLD_EVERY = 10
 def get_gold_every(store: Store) -> int:
     """One in how many served pairs is gold (0: gold pairs are not served)."""
     return int(get_setting(store, GOLD_EVERY_KEY, DEFAULT_GOLD_EVERY))
+
+
+@dataclass(frozen=True)
+class GoldRate:
+    """One in how many served pairs is gold (0: none)."""
+
+    every: int
+
+    def to_dict(self) -> dict:
+        return {"every": self.every}
+
+    def text(self) -> str:
+        if not self.every:
+            return "gold pairs are not served"
+        return f"one pair in every {self.every} served is gold"
 
 
 class GoldMix:

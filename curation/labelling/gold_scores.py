@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from curation.labelling.gold_mix import get_gold_every
+from curation.results import Listing
 from curation.snapshots.snapshot_policy import SnapshotPolicy
 from curation.store.store import Store, fetch_one, fetch_value
 
@@ -36,6 +37,12 @@ class GoldScore:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def line(self) -> str:
+        """Its line in the list of scores."""
+        return (
+            f"{self.annotator:<20} {self.correct} of {self.answered} correct ({self.accuracy:.2f})"
+        )
+
 
 def gold_scores(store: Store) -> list[GoldScore]:
     """Every annotator with a gold answer, by name."""
@@ -44,6 +51,11 @@ def gold_scores(store: Store) -> list[GoldScore]:
         "ORDER BY annotator"
     ).fetchall()
     return [GoldScore(*row) for row in rows]
+
+
+def gold_score_listing(store: Store) -> Listing[GoldScore]:
+    """Every annotator's gold answers, as `gold accuracy` and its API route give them."""
+    return Listing("annotators", gold_scores(store), "no gold answers yet")
 
 
 def gold_table(store: Store) -> pd.DataFrame:

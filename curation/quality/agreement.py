@@ -202,3 +202,30 @@ def annotator_agreement(store: Store) -> AgreementReport:
     ]
     report.per_annotator = _annotator_figures(votes)
     return report
+
+
+def _figure(value: float | None, digits: int = 2) -> str:
+    """A figure for text output; n/a when undefined."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def agreement_lines(agreement: dict) -> list[str]:
+    """The text lines `stats` shows for the agreement figures of `AgreementReport.to_dict()`."""
+    lines = [
+        f"{'agreement':>15}: Fleiss kappa {_figure(agreement['fleiss_kappa'])} over "
+        f"{agreement['pairs_with_two_votes']} pairs with 2+ votes; chosen is the longer response "
+        f"in {_figure(agreement['chosen_longer_share'])} of {agreement['decided_pairs']} decided pairs"
+    ]
+    for c in agreement["cohen"]:
+        first, second = c["annotators"]
+        lines.append(
+            f"{'':>15}  Cohen kappa {first} / {second}: {_figure(c['kappa'])} "
+            f"(agree {_figure(c['agreement'])} on {c['pairs']} pairs)"
+        )
+    for name, f in agreement["per_annotator"].items():
+        lines.append(
+            f"{'':>15}  {name}: {f['votes']} votes, with majority {_figure(f['majority_agreement'])}, "
+            f"left {_figure(f['left_share'])} (p {_figure(f['position_p_value'], 3)}), "
+            f"longer {_figure(f['longer_share'])}"
+        )
+    return lines

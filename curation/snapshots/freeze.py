@@ -35,6 +35,7 @@ from curation.io.exporter import (
 from curation.labelling.gold_scores import left_out_by_gold, policy_votes_sql
 from curation.quality.agreement import annotator_agreement
 from curation.quality.dedupe import GROUP_TABLES, create_group_table, drop_group_tables
+from curation.results import Listing
 from curation.snapshots.dataset_card import CardFacts, write_card
 from curation.snapshots.snapshot_policy import SnapshotPolicy
 from curation.snapshots.snapshot_verify import (
@@ -86,6 +87,45 @@ class SnapshotInfo:
 
     def to_dict(self) -> dict:
         return vars(self)
+
+    def text(self) -> str:
+        """What `snapshot create` prints."""
+        return f"snapshot {self.name} ({self.sha256[:12]}): {counts_line(self.counts)}"
+
+    def line(self) -> str:
+        """Its line in `snapshot list`."""
+        return f"{self.name}  {self.created}  {self.sha256[:12]}  {counts_line(self.counts)}"
+
+
+@dataclass
+class SnapshotDetails(SnapshotInfo):
+    """A snapshot's row with its folder and manifest: the hashes of the sources it was made
+    from, and each file's sha256."""
+
+    folder: str
+    sources: dict
+    files: dict
+
+    def text(self) -> str:
+        """What `snapshot show` prints."""
+        return "\n".join(
+            [
+                f"snapshot {self.name} created {self.created}",
+                f"sha256 {self.sha256}",
+                f"counts {counts_line(self.counts)}",
+                "pairs " + ", ".join(f"{k} {v}" for k, v in self.counts["pairs"].items()),
+                f"folder {self.folder}",
+                *(f"  {path} {digest}" for path, digest in self.files.items()),
+            ]
+        )
+
+
+def counts_line(counts: dict) -> str:
+    """'train: dpo 10, kto 20, sft 5; test: ...': a snapshot's counts in one line."""
+    return "; ".join(
+        f"{split}: " + ", ".join(f"{fmt} {n}" for fmt, n in counts[split].items())
+        for split in ("train", "test")
+    )
 
 
 def _check_name(name: str) -> None:
@@ -393,8 +433,8 @@ def changed_since(store: Store, name: str) -> list[str]:
     has changed since it was made: the names of those sources, empty if none."""
     shown = show_snapshot(store, name)
     now = _source_hashes(store.con)
-    sources = training_sources(SnapshotPolicy.from_dict(shown["policy"]))
-    return [source for source in sources if shown["sources"].get(source) != now[source]]
+    sources = training_sources(SnapshotPolicy.from_dict(shown.policy))
+    return [source for source in sources if shown.sources.get(source) != now[source]]
 
 
 def latest_snapshot(store: Store) -> str | None:
@@ -412,19 +452,21 @@ def snapshot_files(store: Store, name: str) -> dict[str, dict[str, Path]]:
     return files
 
 
-def show_snapshot(store: Store, name: str) -> dict:
+def snapshot_listing(store: Store) -> Listing[SnapshotInfo]:
+    """Every snapshot, newest first, as `snapshot list` and GET /api/v1/snapshots give them."""
+    return Listing("snapshots", list_snapshots(store), "no snapshots yet")
+
+
+def show_snapshot(store: Store, name: str) -> SnapshotDetails:
     """A snapshot's row with its manifest (source hashes, each file's sha256) and folder."""
     info = get_snapshot(store, name)
     folder = store.files_dir / info.path
     manifest = _read_manifest(folder)
     if manifest is None:
         raise SnapshotError(f"cannot read the manifest of snapshot {name} in {folder}")
-    return {
-        **info.to_dict(),
-        "folder": str(folder),
-        "sources": manifest["sources"],
-        "files": manifest["files"],
-    }
+    return SnapshotDetails(
+        **info.to_dict(), folder=str(folder), sources=manifest["sources"], files=manifest["files"]
+    )
 
 
 def _read_manifest(folder: Path) -> dict | None:

@@ -59,7 +59,7 @@ def fresh_snapshot(store: Store, check: Callable[[dict], None] | None = None) ->
     changed = changed_since(store, newest) if newest is not None else []
     if newest is not None and not changed:
         return FreshSnapshot(newest, False, [])
-    policy = SnapshotPolicy.from_dict(show_snapshot(store, newest)["policy"]) if newest else None
+    policy = SnapshotPolicy.from_dict(show_snapshot(store, newest).policy) if newest else None
     if check is not None:
         check(preview_snapshot(store, policy))
     return FreshSnapshot(

@@ -85,6 +85,19 @@ class SnapshotCheck:
     def to_dict(self) -> dict:
         return {**vars(self), "verified": self.verified, "problems": self.problems()}
 
+    def text(self) -> str:
+        """What `snapshot verify` prints: that it verifies, or its first problem."""
+        if self.verified:
+            return f"snapshot {self.name} verifies: sha256 {self.sha256}"
+        problems = self.problems()
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"snapshot {self.name} does not verify: {problems[0]}{more}"
+
+    def raise_unless_verified(self) -> None:
+        """SnapshotUnverified naming the first problem, with the whole check as its data."""
+        if not self.verified:
+            raise SnapshotUnverified(self.text(), self.to_dict())
+
 
 def check_folder(name: str, folder: Path, row: dict, manifest: dict | None) -> SnapshotCheck:
     """Compare `folder` with its `manifest` (None when missing or unreadable) and the store's

@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
@@ -71,6 +72,20 @@ def drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
         ).fetchall()
         for (name,) in names:
             con.execute(f"DROP {kind} IF EXISTS {name}")
+
+
+@dataclass(frozen=True)
+class StoreReady:
+    """A store created, or migrated to this version: its file and schema version."""
+
+    db: str
+    schema_version: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        return f"store ready: {self.db} (schema v{self.schema_version})"
 
 
 class Store:
