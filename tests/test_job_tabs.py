@@ -66,7 +66,8 @@ def test_a_judging_job_is_followed_to_its_summary_and_the_report(ctx):
     assert set(judge.follow(ctx, ROOT, job_id)) == {"summary"}  # running: its progress only
     assert wait_for_job(ctx.store, job_id, poll_seconds=0.1).status == "succeeded"
     ended = judge.follow(ctx, ROOT, job_id)
-    assert set(ended) == {"summary", "followed", *judge.OVERVIEW} and ended["followed"] is None
+    assert set(ended) == {"summary", "followed", *judge.REPORT} and ended["followed"] is None
+    assert "show" not in ended  # a switch the user has not saved yet stays as they left it
     assert "2 judged now" in ended["summary"] and "longer" in list(ended["table"].judge)
     assert judge.follow(ctx, ROOT, None) == {}
     key = get_job(ctx.store, job_id).params["judge_key"]

@@ -34,7 +34,8 @@ from judges.report import REPORT_COLUMNS, JudgeReport, judge_report, reliability
 from judges.runs import RunSummary
 
 PAIR_CHOICES = ["unlabeled", "labeled", "all"]
-OVERVIEW = ("table", "plot", "show", "suggest_from", "best", "reliability")
+REPORT = ("table", "plot", "suggest_from", "best", "reliability")
+OVERVIEW = (*REPORT, "show")
 
 
 def report_frames(report: JudgeReport) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,10 +77,10 @@ def best_text(best: dict | None) -> str:
     )
 
 
-def overview_view(ctx: AppContext) -> Outputs:
-    """The report, the suggestion setting and the best judge, by component name."""
+def report_view(ctx: AppContext, setting: dict | None = None) -> Outputs:
+    """The report, the best judge and the judges to suggest from, by component name. The
+    judge chosen to suggest from is the `setting`'s; without one, it stays as the user left it."""
     frame, bars = report_frames(judge_report(ctx.store, baselines=False))
-    setting = get_suggestions(ctx.store)
     judges = [(f"{label} ({key[:8]})", key) for label, key in list_judges(ctx.store)]
     leader = best_judge(ctx.store)
     if leader is not None:
@@ -87,8 +88,9 @@ def overview_view(ctx: AppContext) -> Outputs:
     return {
         "table": frame,
         "plot": bars,
-        "show": setting["enabled"],
-        "suggest_from": gr.Dropdown(choices=judges, value=setting["judge_key"]),
+        "suggest_from": gr.Dropdown(
+            choices=judges, **({} if setting is None else {"value": setting["judge_key"]})
+        ),
         "best": best_text(leader),
         "reliability": reliability_figure(reliability_curves(ctx.store)),
     }
@@ -96,8 +98,9 @@ def overview_view(ctx: AppContext) -> Outputs:
 
 @handler("admin")
 def overview(ctx: AppContext, user: str) -> Outputs:
-    """A page opens: the report, the suggestion setting and the best judge."""
-    return overview_view(ctx)
+    """A page opens: the report, the best judge, and the suggestion setting as saved."""
+    setting = get_suggestions(ctx.store)
+    return {**report_view(ctx, setting), "show": setting["enabled"]}
 
 
 @handler("admin")
@@ -128,7 +131,7 @@ def follow(ctx: AppContext, user: str, job_id: int | None) -> Outputs:
     """The timer: the followed job's progress; once it has ended, what it did and the report
     anew (and the job is no longer followed)."""
     ended = partial(ended_text, ctx)
-    return follow_job(ctx.store, job_id, ("summary", "followed"), ended, lambda: overview_view(ctx))
+    return follow_job(ctx.store, job_id, ("summary", "followed"), ended, lambda: report_view(ctx))
 
 
 @handler("admin")
@@ -177,7 +180,7 @@ def create_judge_tab(ctx: AppContext) -> None:
     learning = [c["learn_method"], c["learn_snapshot"], c["learn_model"], c["learn_steps"]]
     wire(ctx, c["learn"].click, learn, learning, named(c, "summary", "followed"))
     wire(ctx, c["cancel"].click, cancel, [c["followed"]], named(c, "summary"))
-    ticked = named(c, "summary", "followed", *OVERVIEW)
+    ticked = named(c, "summary", "followed", *REPORT)
     wire(ctx, partial(c["timer"].tick, show_progress="hidden"), follow, [c["followed"]], ticked)
     wire(ctx, c["save_suggest"].click, save_suggestions, [c["show"], c["suggest_from"]], {})
     wire(ctx, c["prioritize"].click, prioritize_pairs, None, {})
