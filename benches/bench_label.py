@@ -11,7 +11,10 @@ this client set on this machine.
 
 With --judge-phase, an admin then starts a judging job (POST /api/v1/jobs, the logit judge on
 the embedded model) on the same server and, once its worker has judged a first chunk, the same
-annotators vote while it runs; the job's progress is read before and after. With --peer, Label
+annotators vote while it runs; the job's progress is read before and after. Once the job is
+cancelled and has ended, they vote as long again: a second baseline, on the store as the judge
+phase left it and in one block as long as that phase (the idle phases are slices of a few
+seconds). The store must hold enough pairs for every vote of the run. With --peer, Label
 Studio (installed once into --peer-venv) serves the same pairs and the same annotators vote
 there: submit an annotation, fetch the project's next task. Prints one JSON line.
 """
@@ -112,6 +115,8 @@ def prefstudio_annotator(url: str, action: str, n: int) -> Iterator[Vote]:
             choice = random.choice("ab")
             reply = client.post("/labels", json={"pair_id": pair["pair_id"], "choice": choice})
             pair = reply.raise_for_status().json()["next"]
+            if pair["done"]:
+                raise RuntimeError("every pair is labelled: run with more --pairs")
 
         if action in READS:
             yield lambda: client.get(READS[action]).raise_for_status()
@@ -227,6 +232,17 @@ def wait_until_judging(admin: httpx.Client, job_id: int, limit_s: float = 900) -
     raise SystemExit(f"bench_label: the judge job judged nothing within {limit_s:.0f} s")
 
 
+def wait_until_ended(admin: httpx.Client, job_id: int, limit_s: float = 120) -> None:
+    """Return once the job has ended (its worker gone); SystemExit after `limit_s`."""
+    deadline = time.monotonic() + limit_s
+    while job_state(admin, job_id)["status"] in ACTIVE_JOB:
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"bench_label: job {job_id} still running {limit_s:.0f} s after cancel"
+            )
+        time.sleep(0.5)
+
+
 def judge_phase(url: str, args: argparse.Namespace) -> dict:
     """The annotators vote while a judging job runs on the same server."""
     params = {"judge": "llm", "model": args.judge_model, "limit": args.judge_pairs}
@@ -240,9 +256,15 @@ def judge_phase(url: str, args: argparse.Namespace) -> dict:
         vote = run_clients(
             partial(prefstudio_annotator, url, "vote"), args.annotators, args.judge_seconds
         )
+        load_end = load()
         after = job_state(admin, job_id)
         if after["status"] in ACTIVE_JOB:
             admin.post(f"/jobs/{job_id}/cancel").raise_for_status()
+        wait_until_ended(admin, job_id)
+        # The same vote phase once the job has ended, on the store as the judge phase left it.
+        alone = run_clients(
+            partial(prefstudio_annotator, url, "vote"), args.annotators, args.judge_seconds
+        )
     return {
         "judge_pairs": args.judge_pairs,
         "judge_model": args.judge_model,
@@ -257,7 +279,9 @@ def judge_phase(url: str, args: argparse.Namespace) -> dict:
         "judge_done_before_after": [before["done"], after["done"], before["total"]],
         "judge_job_still_running_at_end": after["status"] in ACTIVE_JOB,
         "judge_job_status_at_end": after["status"],
-        "load_avg_judge_phase": [load_at, load()],
+        "load_avg_judge_phase": [load_at, load_end],
+        **summary("after_vote_", alone, args.judge_seconds),
+        "judge_ratio_p95_vs_after": round(percentile(vote, 0.95) / percentile(alone, 0.95), 2),
     }
 
 
