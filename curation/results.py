@@ -8,7 +8,7 @@ written once, beside its type.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 
@@ -23,6 +23,13 @@ class Result(Protocol):
     def text(self) -> str:
         """The lines printed without `--json`."""
         ...
+
+
+class Fields:
+    """A dataclass result whose JSON form is its fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
 
 
 class Listed(Protocol):

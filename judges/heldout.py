@@ -5,13 +5,14 @@ calibrated it is there after a calibrator fitted on the snapshot's training pair
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from curation import Store
 from curation.judging.judge_reads import snapshot_pairs, verdicts
+from curation.results import Fields
 from judges.base import JudgeError
 from judges.calibration import calibration_figures
 from judges.registry import RULE_KINDS
@@ -110,15 +111,12 @@ def snapshot_heldout(store: Store, snapshot: str) -> tuple[dict[str, dict], int]
 
 
 @dataclass(frozen=True)
-class HeldoutReport:
+class HeldoutReport(Fields):
     """Every judge's held-out figures on a snapshot's test pairs, by judge label."""
 
     snapshot: str
     test_pairs: int
     heldout: dict[str, dict]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def text(self) -> str:
         """The figures of each judge, best agreement first."""

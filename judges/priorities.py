@@ -4,11 +4,12 @@ going by the judge that agrees best with people on the newest snapshot's held-ou
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from curation import Store
 from curation.judging.judgments import set_suggestions, uncertain_pairs
 from curation.labelling.queue import set_priorities
+from curation.results import Fields
 from curation.snapshots.freeze import latest_snapshot
 from judges.base import JudgeError
 from judges.heldout import snapshot_heldout
@@ -62,15 +63,12 @@ def suggest(store: Store, enabled: bool, judge_key: str | None = None) -> dict:
 
 
 @dataclass(frozen=True)
-class Prioritized:
+class Prioritized(Fields):
     """How many unlabelled pairs got a queue priority, and from whose verdicts (None: every
     judge's)."""
 
     prioritized: int
     judge: str | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def text(self) -> str:
         text = f"gave {self.prioritized} unlabelled pairs a queue priority"

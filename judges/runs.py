@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from curation import Store
 from curation.judging.judgments import pairs_to_judge, register_judge, save_judgments
+from curation.results import Fields
 from judges.base import Judge, JudgeError, PairItem, Verdict
 
 Progress = Callable[[int, int], None]  # (pairs judged so far, pairs to judge)
 
 
 @dataclass
-class RunSummary:
+class RunSummary(Fields):
     """What a judge run did: pairs selected, found cached, judged now, and their choices."""
 
     judge: str
@@ -29,9 +30,6 @@ class RunSummary:
     cached: int
     judged: int
     choices: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @staticmethod
     def text(summary: dict) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from curation.arena.model_names import run_model_name, write_model_identity
+from curation.results import Fields
 from training.methods import get_method
 from training.models import adapter_base
 from training.run_spec import MODEL_DIR
@@ -20,15 +21,12 @@ from training.runs import RunError
 
 
 @dataclass(frozen=True)
-class ExportedModel:
+class ExportedModel(Fields):
     """Where a run's model was written, and whether merged into its base weights."""
 
     id: int
     out: str
     merged: bool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def text(self) -> str:
         kind = "merged model" if self.merged else "model"

@@ -23,6 +23,7 @@ from curation.arena.candidates import (
     prompts_to_generate,
 )
 from curation.errors import BadInput, PrefstudioError
+from curation.results import Fields
 from curation.store.store import Store
 
 Messages = list[dict[str, str]]
@@ -198,7 +199,7 @@ def generate_texts(
 
 
 @dataclass
-class GenerateReport:
+class GenerateReport(Fields):
     """What a generation call did, per model and in all."""
 
     models: list[str]
@@ -211,9 +212,6 @@ class GenerateReport:
     cancelled: bool = False
     seconds: float = 0.0
     per_model: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @staticmethod
     def text(report: dict) -> str:

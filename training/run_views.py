@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from curation.jobs import files
+from curation.results import Fields
 from curation.store.run_records import RunRecord
 
 # Plot name -> metrics it shows (those a method does not log are left out).
@@ -93,14 +94,11 @@ class RunListing:
 
 
 @dataclass(frozen=True)
-class RunLog:
+class RunLog(Fields):
     """The tail of a run's log."""
 
     id: int
     log: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def text(self) -> str:
         return self.log

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import ExportError
+from curation.results import Fields
 from curation.store.sql import quote_literal
 from curation.store.store import Store, fetch_value
 
@@ -93,16 +94,13 @@ def format_query(fmt: str, winners: str = LABELLED_WINNERS, extra_examples: str 
 
 
 @dataclass
-class ExportReport:
+class ExportReport(Fields):
     """Where an export went and how many rows it has."""
 
     format: str
     path: str
     rows: int
     conversational: bool
-
-    def to_dict(self) -> dict:
-        return vars(self)
 
     def text(self) -> str:
         shape = "conversational" if self.conversational else "standard"

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 
 from curation.errors import PrefstudioError
 from curation.labelling.queue_reads import ServedPair
+from curation.results import Fields
 from curation.store.settings import get_setting, set_setting
 from curation.store.sql import quote_literal
 from curation.store.store import Store, fetch_one
@@ -241,14 +242,11 @@ _suggestions_seen: weakref.WeakKeyDictionary[Store, dict] = weakref.WeakKeyDicti
 
 
 @dataclass(frozen=True)
-class SuggestionSetting:
+class SuggestionSetting(Fields):
     """Whether annotators see a judge's verdicts as suggestions, and whose."""
 
     enabled: bool
     judge_key: str | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def text(self) -> str:
         return f"suggestions on, from judge {self.judge_key}" if self.enabled else "suggestions off"

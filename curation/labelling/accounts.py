@@ -15,7 +15,7 @@ import duckdb
 
 from curation.labelling.annotation_errors import AccountError, AccountNotFound
 from curation.labelling.login_throttle import LoginThrottle
-from curation.results import Listing
+from curation.results import Fields, Listing
 from curation.store.store import Store, fetch_one
 
 ROLES = ("annotator", "admin")
@@ -28,16 +28,13 @@ _ACCOUNT_COLUMNS = "name, role, strftime(created, '%Y-%m-%d %H:%M'), disabled_at
 
 
 @dataclass(frozen=True)
-class Account:
+class Account(Fields):
     """One annotator account as listed for admins (never with its hash)."""
 
     name: str
     role: str
     created: str
     disabled: bool
-
-    def to_dict(self) -> dict:
-        return vars(self)
 
     def line(self) -> str:
         """Its line in the list of accounts."""

@@ -6,12 +6,13 @@ stored label's choice is. Marking, unmarking and a new rate reach a running queu
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from curation.errors import NotFound, PrefstudioError
 from curation.io.importer import ImportReport
 from curation.labelling.gold_mix import GOLD_EVERY_KEY, GoldRate, get_gold_every
 from curation.labelling.queue import gold_changed
+from curation.results import Fields
 from curation.store.settings import set_setting
 from curation.store.store import Store, fetch_one
 
@@ -29,16 +30,13 @@ class GoldPairNotFound(GoldError, NotFound):
 
 
 @dataclass(frozen=True)
-class GoldPair:
+class GoldPair(Fields):
     """A gold pair: the pair, its expected answer, who marked it and when."""
 
     pair_id: str
     answer: str
     marked_by: str
     created: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def text(self) -> str:
         """What marking it says."""

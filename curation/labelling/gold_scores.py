@@ -6,13 +6,13 @@ correct when its choice is the gold answer. Imported labels (`import:<source>`) 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 
 from curation.labelling.gold_mix import get_gold_every
-from curation.results import Listing
+from curation.results import Fields, Listing
 from curation.snapshots.snapshot_policy import SnapshotPolicy
 from curation.store.store import Store, fetch_one, fetch_value
 
@@ -26,16 +26,13 @@ _SCORES = """
 
 
 @dataclass(frozen=True)
-class GoldScore:
+class GoldScore(Fields):
     """One annotator's gold answers: how many, how many correct, and the share correct."""
 
     annotator: str
     answered: int
     correct: int
     accuracy: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def line(self) -> str:
         """Its line in the list of scores."""

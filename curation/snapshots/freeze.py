@@ -35,7 +35,7 @@ from curation.io.exporter import (
 from curation.labelling.gold_scores import left_out_by_gold, policy_votes_sql
 from curation.quality.agreement import annotator_agreement
 from curation.quality.dedupe import GROUP_TABLES, create_group_table, drop_group_tables
-from curation.results import Listing
+from curation.results import Fields, Listing
 from curation.snapshots.dataset_card import CardFacts, write_card
 from curation.snapshots.snapshot_policy import SnapshotPolicy
 from curation.snapshots.snapshot_verify import (
@@ -75,7 +75,7 @@ class SnapshotNotFound(SnapshotError, NotFound):
 
 
 @dataclass
-class SnapshotInfo:
+class SnapshotInfo(Fields):
     """A snapshot's row: name, when, policy, counts, overall sha256 and folder."""
 
     name: str
@@ -84,9 +84,6 @@ class SnapshotInfo:
     counts: dict
     sha256: str
     path: str
-
-    def to_dict(self) -> dict:
-        return vars(self)
 
     def text(self) -> str:
         """What `snapshot create` prints."""

@@ -7,12 +7,13 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from curation.errors import StoreError, StoreLocked
+from curation.results import Fields
 from curation.store.migrations import MIGRATIONS
 
 DEFAULT_DB = "prefstudio.duckdb"
@@ -75,14 +76,11 @@ def drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
 
 
 @dataclass(frozen=True)
-class StoreReady:
+class StoreReady(Fields):
     """A store created, or migrated to this version: its file and schema version."""
 
     db: str
     schema_version: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def text(self) -> str:
         return f"store ready: {self.db} (schema v{self.schema_version})"
