@@ -57,6 +57,8 @@ def lower_priority(pid: int, niceness: int) -> None:
     Where Linux groups each session for scheduling (autogroup, on by default in many kernels),
     a niceness counts only within the session, and a worker leads a session of its own: its
     session's niceness is raised as well, or the worker would take a whole core from the server.
+    Inside a cgroup other than the root (as in many containers) autogroups do not apply, and
+    the cgroup's own weight decides instead.
     """
     import psutil
 
