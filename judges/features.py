@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from curation.jobs.pacing import pause_point
 from judges.base import JudgeError, prompt_text
 
 Conversation = tuple[list[dict[str, str]], str]  # (prompt messages, response)
@@ -158,6 +159,7 @@ class ResponseFeatures:
         found: list[np.ndarray | None] = [None] * len(encoded)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         for start in range(0, len(order), self.batch_size):
+            pause_point()
             positions = order[start : start + self.batch_size]
             width = max(len(encoded[i][0]) for i in positions)
             ids = torch.full((len(positions), width), pad, dtype=torch.long)

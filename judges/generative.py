@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from curation.jobs.pacing import pause_point
 from judges.base import OrderScore
 from judges.llm import LocalLMJudge, Shown, left_pad
 
@@ -54,6 +55,7 @@ class GenerateJudge(LocalLMJudge):
         model, tokenizer = self.lm
         batches, scores = self.batches(shown)
         for positions, sequences in batches:
+            pause_point()
             input_ids, attention_mask = left_pad(sequences, tokenizer.pad_token_id, model.device)
             with torch.inference_mode():
                 output = model.generate(

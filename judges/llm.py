@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from curation.jobs.pacing import pause_point
 from judges.base import BothOrdersJudge, JudgeError, OrderScore
 from judges.templates import DEFAULT_TEMPLATE, PairwiseTemplate, load_template
 from training.models import DTYPES
@@ -164,6 +165,7 @@ class LogitJudge(LocalLMJudge):
         cache = self._prefix_cache(prefix)
         skip = cache.length if cache else 0
         for positions, sequences in batches:
+            pause_point()
             logits = self._last_logits([ids[skip:] for ids in sequences], cache)
             self.forward_passes += 1
             log_probs = torch.log_softmax(logits, dim=-1)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from curation.jobs.pacing import pause_point
 from judges.base import Judge, JudgeError, PairItem, Verdict, choice_from_p, prompt_text
 
 
@@ -75,6 +76,7 @@ class RewardJudge(Judge):
         )
         rewards: list[float | None] = [None] * len(encoded)
         for start in range(0, len(fitting), self.batch_size):
+            pause_point()
             positions = fitting[start : start + self.batch_size]
             batch = tokenizer.pad(
                 {"input_ids": [encoded[i] for i in positions]},

@@ -23,6 +23,7 @@ from curation.arena.candidates import (
     prompts_to_generate,
 )
 from curation.errors import BadInput, PrefstudioError
+from curation.jobs.pacing import pause_point
 from curation.results import Fields
 from curation.store.store import Store
 
@@ -153,6 +154,7 @@ def generate_batches(
     for start in range(0, len(order), batch_size):
         if should_stop and should_stop():
             return
+        pause_point()
         indexes = order[start : start + batch_size]
         batch = tokenizer(
             [texts[i] for i in indexes],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.jobs.files import write_progress
+from curation.jobs.pacing import pause_point
 
 
 def _finite(value: Any) -> Any:
@@ -36,6 +37,7 @@ def metrics_callback(metrics_path: Path, folder: Path) -> Any:
                 out.write(json.dumps(row, default=str) + "\n")
 
         def on_step_end(self, args, state, control, **kwargs):
+            pause_point()
             if state.is_world_process_zero:
                 write_progress(folder, state.global_step, state.max_steps, "training")
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from curation.errors import PrefstudioError
 from curation.jobs import files
+from curation.jobs.pacing import start_pacing
 from training import run_spec
 from training.evaluate import preference_accuracy, reward_accuracy
 from training.methods import get_method, trainer_class, trl_config
@@ -280,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m training.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(args[0])
+    start_pacing()
     try:
         train_run(run_dir)
     except Exception as error:

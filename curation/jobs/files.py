@@ -129,7 +129,11 @@ def write_progress(folder: Path, done: int, total: int, phase: str) -> None:
 def worker_main(work: Callable[[Path, dict[str, Any]], dict[str, Any]]) -> None:
     """A worker's entry point: run `work(folder, params)` on the folder named by the command
     line, then write its result, or the exception it failed with (`domain`: a PrefstudioError,
-    whose message is the one line to show), and exit non-zero."""
+    whose message is the one line to show), and exit non-zero. Its pause points wait while
+    the launcher is busy (curation.jobs.pacing)."""
+    from curation.jobs.pacing import start_pacing
+
+    start_pacing()
     folder = Path(sys.argv[1])
     try:
         params = json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8"))
