@@ -127,7 +127,8 @@ def follow_job(job: dict, wait: JobWait, cancel: Callable[[], dict]) -> dict:
         )
 
     title = f"{job['kind']} job {job['id']}"
-    return follow_with_bar(title, "item", reading, wait, cancel, "what it finished is kept")
+    unit = "step" if job["kind"] == "train" else "item"  # a run's progress counts its steps
+    return follow_with_bar(title, unit, reading, wait, cancel, "what it finished is kept")
 
 
 def follow_with_bar(
