@@ -110,7 +110,11 @@ TRAIN_PARAMS = st.fixed_dictionaries(
         "preset": st.sampled_from(["standard", "smoke", "forever"]),
         "settings": st.dictionaries(
             st.sampled_from(["beta", "learning_rate", "lora_rank", "bogus"]),
-            st.one_of(st.integers(-2, 2), st.floats(allow_nan=True), st.text(max_size=4)),
+            st.one_of(
+                st.integers(-2, 2),
+                st.floats(allow_nan=False, allow_infinity=False),
+                st.text(max_size=4),
+            ),
             max_size=2,
         ),
         "max_steps": st.one_of(st.none(), st.integers(-2, 3)),
