@@ -113,3 +113,12 @@ def test_a_launched_worker_knows_its_launcher(tmp_path: Path) -> None:
     pid = processes.launch(says_its_launcher, tmp_path)
     psutil.Process(pid).wait(timeout=60)
     assert (tmp_path / LOG_FILE).read_text().strip() == str(os.getpid())
+
+
+def test_a_worker_with_no_usable_launcher_starts_unpaced() -> None:
+    env = {**os.environ, pacing.LAUNCHER_ENV: "not a pid"}
+    code = "from curation.jobs import pacing; pacing.start_pacing(); print(pacing._pacer is None)"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "True"

@@ -70,8 +70,8 @@ def start_pacing() -> None:
     """Make this worker's pause points wait for its launcher, when it names one and waiting
     is on; at exit, say in the log how long it waited."""
     global _pacer
-    launcher = os.environ.get(LAUNCHER_ENV)
-    if not launcher or os.environ.get(WAITS_ENV, "1") == "0":
+    launcher = os.environ.get(LAUNCHER_ENV, "")
+    if not launcher.isdigit() or os.environ.get(WAITS_ENV, "1") == "0":
         return
     _pacer = Pacer(_cpu_seconds_of(int(launcher)))
     atexit.register(_say_waited, _pacer)
@@ -84,7 +84,8 @@ def pause_point() -> None:
 
 
 def _cpu_seconds_of(pid: int) -> Callable[[], float | None]:
-    """A reader of process `pid`'s CPU seconds so far (None once it has ended)."""
+    """A reader of process `pid`'s CPU seconds so far (None once it has ended, even when
+    another process has taken its pid since)."""
     import psutil
 
     try:
@@ -94,6 +95,8 @@ def _cpu_seconds_of(pid: int) -> Callable[[], float | None]:
 
     def read() -> float | None:
         try:
+            if not process.is_running():  # ended, or its pid is another process's now
+                return None
             times = process.cpu_times()
         except psutil.Error:
             return None
