@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from curation.jobs import pacing, processes
-from curation.jobs.files import LOG_FILE
+from curation.jobs.files import LAUNCHER_FILE, LOG_FILE, read_json
+from curation.jobs.records import insert_job, update_job
+from curation.jobs.runner import jobs_dir, watch_jobs
+from curation.store.store import Store
+
+NAMES_ITSELF_THEN_WAITS = (
+    "import sys; from curation.jobs import pacing; pacing.name_launcher(sys.argv[1]); "
+    "print('named', flush=True); sys.stdin.read()"
+)
 
 
 class Launcher:
@@ -89,9 +99,9 @@ def test_a_launcher_that_has_ended_holds_no_worker_back():
 
 @pytest.mark.parametrize(("waits", "paced"), [(None, True), ("1", True), ("0", False)])
 def test_a_worker_paces_itself_on_its_launcher_unless_told_not_to(
-    waits: str | None, paced: bool
+    waits: str | None, paced: bool, tmp_path: Path
 ) -> None:
-    env = {**os.environ, pacing.LAUNCHER_ENV: str(os.getpid())}
+    env = pacing.launcher_env(tmp_path)
     env.pop(pacing.WAITS_ENV, None)
     if waits is not None:
         env[pacing.WAITS_ENV] = waits
@@ -104,21 +114,81 @@ def test_a_worker_paces_itself_on_its_launcher_unless_told_not_to(
     assert shown.stdout.strip() == str(paced)
 
 
-def test_a_launched_worker_knows_its_launcher(tmp_path: Path) -> None:
+def test_a_launched_worker_finds_its_launcher_named_in_its_folder(tmp_path: Path) -> None:
     says_its_launcher = [
         sys.executable,
         "-c",
-        f"import os; print(os.environ[{pacing.LAUNCHER_ENV!r}])",
+        f"import os; print(open(os.environ[{pacing.LAUNCHER_ENV!r}]).read())",
     ]
     pid = processes.launch(says_its_launcher, tmp_path)
     psutil.Process(pid).wait(timeout=60)
-    assert (tmp_path / LOG_FILE).read_text().strip() == str(os.getpid())
+    named = json.loads((tmp_path / LOG_FILE).read_text())
+    assert named == {"pid": os.getpid(), "started": psutil.Process().create_time()}
 
 
-def test_a_worker_with_no_usable_launcher_starts_unpaced() -> None:
-    env = {**os.environ, pacing.LAUNCHER_ENV: "not a pid"}
-    code = "from curation.jobs import pacing; pacing.start_pacing(); print(pacing._pacer is None)"
-    shown = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+@pytest.fixture
+def other_launcher(tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """Another process, which has named itself the launcher of the worker in tmp_path."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", NAMES_ITSELF_THEN_WAITS, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert shown.stdout.strip() == "True"
+    assert process.stdout.readline().strip() == "named"
+    yield process
+    process.stdin.close()
+    process.wait(timeout=60)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def test_a_worker_follows_the_launcher_named_after_its_first_one_ended(
+    tmp_path: Path, other_launcher: subprocess.Popen
+) -> None:
+    read = pacing.LauncherCpu(tmp_path / LAUNCHER_FILE)
+    assert read() == cpu_seconds(psutil.Process(other_launcher.pid))
+    other_launcher.stdin.close()
+    other_launcher.wait(timeout=60)
+    assert read() is None  # ended, and no one else is named yet
+    assert read() is None
+    pacing.name_launcher(tmp_path)  # as a restarted server does
+    before = cpu_seconds(psutil.Process())
+    now = read()
+    assert now is not None and before <= now <= cpu_seconds(psutil.Process())
+
+
+@pytest.mark.parametrize(
+    "named",
+    ["", "not json", '{"pid": "1"}', '{"pid": 1}', json.dumps({"pid": os.getpid(), "started": 1})],
+)
+def test_a_launcher_file_naming_no_live_launcher_holds_no_worker_back(
+    named: str, tmp_path: Path
+) -> None:
+    (tmp_path / LAUNCHER_FILE).write_text(named)
+    read = pacing.LauncherCpu(tmp_path / LAUNCHER_FILE)
+    assert read() is None
+    assert pacing.LauncherCpu(tmp_path / "missing.json")() is None
+
+
+def test_the_process_holding_the_store_names_itself_to_a_running_worker(
+    store: Store, tmp_path: Path, other_launcher: subprocess.Popen
+) -> None:
+    job = insert_job(store, "generate", {}, {}, jobs_dir(store))
+    job.folder.mkdir(parents=True)
+    os.replace(tmp_path / LAUNCHER_FILE, job.folder / LAUNCHER_FILE)  # the old server's
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        processes.record_worker(job.folder, worker.pid)
+        update_job(store, job.id, status="running", pid=worker.pid, started="now")
+        assert read_json(job.folder / LAUNCHER_FILE)["pid"] == other_launcher.pid
+        watch_jobs(store)  # as a restarted server's watcher, finding the worker alive
+        assert read_json(job.folder / LAUNCHER_FILE)["pid"] == os.getpid()
+    finally:
+        worker.stdin.close()
+        worker.wait(timeout=60)

@@ -1,7 +1,8 @@
 """A job's folder `<store>.files/jobs/<id>/` and the files in it.
 
 The parent writes `params.json` (everything the worker needs), `command.json` (the exact
-command that runs it) and `worker.json` (who the worker is); the worker writes `log.txt` (its
+command that runs it), `worker.json` (who the worker is) and `launcher.json` (the process
+holding the store, which the worker waits for while it is busy); the worker writes `log.txt` (its
 output), `progress.json`, its results as numbered chunks `chunks/000001.jsonl` (each written
 whole: a temporary file, then a rename), optionally `metrics.jsonl` (one logged step per
 line), and at its end `result.json` (success) or `error.json` (the exception it failed
@@ -26,6 +27,7 @@ COMMAND_FILE = "command.json"
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "log.txt"
 WORKER_FILE = "worker.json"
+LAUNCHER_FILE = "launcher.json"
 PROGRESS_FILE = "progress.json"
 RESULT_FILE = "result.json"
 ERROR_FILE = "error.json"

@@ -9,6 +9,10 @@ last look, and waits while that was more than half a CPU, but never more than ha
 in a row, so that the work always moves on. A server answering a few annotators is idle most
 of the time and never holds a worker back.
 
+The launcher is named in the worker's folder (`launcher.json`: pid and start time), not fixed
+at launch: a server that restarts and re-attaches to a running worker names itself there, and
+the worker follows it once its first launcher has ended.
+
 `$PREFSTUDIO_WORKER_WAITS=0` turns the waiting off (a machine with cores to spare).
 """
 
@@ -20,8 +24,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-LAUNCHER_ENV = "PREFSTUDIO_LAUNCHER_PID"
+from curation.jobs.files import LAUNCHER_FILE, read_json, write_json_atomically
+
+LAUNCHER_ENV = "PREFSTUDIO_LAUNCHER_FILE"
 WAITS_ENV = "PREFSTUDIO_WORKER_WAITS"
 BUSY_SHARE = 0.5  # of one CPU, used by the launcher since the last look
 LOOK_SECONDS = 0.1  # how long a waiting worker waits before it looks again
@@ -61,19 +69,30 @@ class Pacer:
 _pacer: Pacer | None = None
 
 
-def launcher_env() -> dict[str, str]:
-    """The environment a worker starts with: this one, naming this process as its launcher."""
-    return {**os.environ, LAUNCHER_ENV: str(os.getpid())}
+def launcher_env(folder: Path) -> dict[str, str]:
+    """The environment a worker in `folder` starts with: this one, and where its launcher is
+    named (see `name_launcher`)."""
+    return {**os.environ, LAUNCHER_ENV: str(Path(folder) / LAUNCHER_FILE)}
+
+
+def name_launcher(folder: Path) -> None:
+    """Name this process as the launcher the worker in `folder` waits for, unless it already
+    is (the process holding the store calls it at launch and while the worker runs)."""
+    import psutil
+
+    me = {"pid": os.getpid(), "started": psutil.Process().create_time()}
+    if read_json(Path(folder) / LAUNCHER_FILE) != me:
+        write_json_atomically(Path(folder) / LAUNCHER_FILE, me)
 
 
 def start_pacing() -> None:
-    """Make this worker's pause points wait for its launcher, when it names one and waiting
-    is on; at exit, say in the log how long it waited."""
+    """Make this worker's pause points wait for its launcher, when it has one and waiting is
+    on; at exit, say in the log how long it waited."""
     global _pacer
-    launcher = os.environ.get(LAUNCHER_ENV, "")
-    if not launcher.isdigit() or os.environ.get(WAITS_ENV, "1") == "0":
+    launcher_file = os.environ.get(LAUNCHER_ENV)
+    if not launcher_file or os.environ.get(WAITS_ENV, "1") == "0":
         return
-    _pacer = Pacer(_cpu_seconds_of(int(launcher)))
+    _pacer = Pacer(LauncherCpu(Path(launcher_file)))
     atexit.register(_say_waited, _pacer)
 
 
@@ -83,26 +102,46 @@ def pause_point() -> None:
         _pacer.pause_point()
 
 
-def _cpu_seconds_of(pid: int) -> Callable[[], float | None]:
-    """A reader of process `pid`'s CPU seconds so far (None once it has ended, even when
-    another process has taken its pid since)."""
-    import psutil
+class LauncherCpu:
+    """Reads the CPU seconds so far of the launcher named in `launcher_file`: None while no
+    live process is named there (none yet, or it has ended, even when another process has
+    taken its pid since), and None once between one launcher and the next, so that the pacer
+    never compares two processes' times."""
 
-    try:
-        process = psutil.Process(pid)
-    except psutil.Error:
-        return lambda: None
+    def __init__(self, launcher_file: Path) -> None:
+        self.launcher_file = launcher_file
+        self._process: Any = None
 
-    def read() -> float | None:
+    def __call__(self) -> float | None:
+        import psutil
+
         try:
-            if not process.is_running():  # ended, or its pid is another process's now
+            if self._process is not None and not self._process.is_running():
+                self._process = None  # ended: the next look finds who follows it
                 return None
-            times = process.cpu_times()
+            if self._process is None:
+                self._process = self._named()
+                if self._process is None:
+                    return None
+            times = self._process.cpu_times()
         except psutil.Error:
+            self._process = None
             return None
         return times.user + times.system
 
-    return read
+    def _named(self) -> Any:
+        """The live process the launcher file names, or None."""
+        import psutil
+
+        named = read_json(self.launcher_file)
+        if not isinstance(named, dict) or not isinstance(named.get("pid"), int):
+            return None
+        try:
+            process = psutil.Process(named["pid"])
+            same = abs(process.create_time() - float(named.get("started"))) < 0.01
+        except (psutil.Error, TypeError, ValueError):
+            return None
+        return process if same else None
 
 
 def _say_waited(pacer: Pacer) -> None:

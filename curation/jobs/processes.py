@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.jobs.files import ERROR_FILE, LOG_FILE, WORKER_FILE, read_json, write_json_atomically
-from curation.jobs.pacing import launcher_env
+from curation.jobs.pacing import launcher_env, name_launcher
 
 _TRACEBACK_END = re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt)\b.*", re.M)
 _OOM = re.compile(r"out of memory|OutOfMemoryError|can't allocate memory|MemoryError", re.I)
@@ -39,6 +39,7 @@ def launch(command: list[str], folder: Path) -> int:
     in a session of its own so that a cancel reaches every child, at a lower CPU priority than
     this process, naming this process as the launcher it waits for while busy (pacing); record
     and return its pid."""
+    name_launcher(folder)
     with open(Path(folder) / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
             command,
@@ -46,7 +47,7 @@ def launch(command: list[str], folder: Path) -> int:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env=launcher_env(),
+            env=launcher_env(folder),
         )
     lower_priority(process.pid, worker_niceness())
     record_worker(folder, process.pid)

@@ -34,6 +34,7 @@ import duckdb
 from curation.errors import PrefstudioError
 from curation.jobs import files, processes
 from curation.jobs.kinds import KINDS, JobBlocked, add_counts
+from curation.jobs.pacing import name_launcher
 from curation.jobs.records import (
     JobRecord,
     Link,
@@ -176,6 +177,8 @@ def watch_jobs(store: Store) -> list[JobRecord]:
     with _finishing:
         for job in list_jobs(store, status=("running",)):
             ended = processes.live_worker(job.folder, job.pid) is None
+            if not ended:  # after a restart, the worker waits for this process now
+                name_launcher(job.folder)
             job = take_in_chunks(store, job)
             if not job.active:  # a chunk the store refused failed it
                 finished.append(job)
