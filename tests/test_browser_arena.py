@@ -28,9 +28,21 @@ def server(tmp_path_factory):
 
 
 def set_number(page, selector: str, value: str) -> None:
-    field = page.locator(f"{selector} input[type=number]").first
-    field.fill(value)
-    field.press("Enter")
+    """Type `value` into a slider's or a number's box, again until the component holds it (a
+    slider's handle moves too): a tab just opened may still be setting its first values."""
+    from playwright.sync_api import expect
+
+    box = page.locator(f"{selector} input[type=number]").first
+    held = page.locator(f"{selector} input").last  # a slider's range, else the box itself
+    for _ in range(3):
+        box.fill(value)
+        box.press("Enter")
+        try:
+            expect(held).to_have_value(value, timeout=10_000)
+            return
+        except AssertionError:
+            continue
+    expect(held).to_have_value(value)
 
 
 def test_admin_sees_the_leaderboard_with_intervals_and_plots(browser, server, tmp_path):
